@@ -1,0 +1,178 @@
+// Veneer kernel/user ABI: address-space layout, the read-only kernel tables,
+// capability rights, mapping permissions and the exception frame.
+// Included by the kernel, by ExOS and by host tests; the only header both
+// sides share (with status.h and syscalls.h).
+#pragma once
+
+#include <stdint.h>
+
+#include "veneer/status.h"
+#include "veneer/syscalls.h"
+
+#ifdef __cplusplus
+namespace veneer {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kPageShift = 12;
+
+// ---- Virtual address layout of every environment ---------------------------
+// [kUserBase, kUserTop): the env's to map as it likes (secure bindings).
+// PML4 slot 254: the read-only kernel tables (same frames in every env).
+// PML4 slot 255: the env's own page tables, read-only (recursive slot), so a
+//                library OS can read its PTEs, accessed and dirty bits included.
+// Upper half: the kernel, never accessible from ring 3.
+constexpr uint64_t kUserBase = 0x1000;
+constexpr uint64_t kUserTop = 0x00007F0000000000;
+constexpr uint64_t kKernelTablesVa = 0x00007F0000000000;  // PML4[254]
+constexpr uint64_t kPageTableWindowVa = 0x00007F8000000000;  // PML4[255]
+constexpr unsigned kKernelTablesPml4Slot = 254;
+constexpr unsigned kRecursivePml4Slot = 255;
+
+// Where the kernel maps boot modules into init (read-only, owned by init) and
+// init's first stack.
+constexpr uint64_t kBootModulesVa = 0x0000600000000000;
+constexpr uint64_t kInitStackTop = 0x0000700000000000;
+constexpr uint64_t kInitStackPages = 16;
+
+// ---- Capabilities ------------------------------------------------------------
+// Capabilities are kernel-held, in a per-env table indexed by slot. Users name
+// them by slot number only; the contents never leave the kernel.
+constexpr uint64_t kCapSlots = 4096;
+constexpr uint64_t kSelfSlot = 0;     // every env: an ENV capability to itself
+constexpr uint64_t kMachineSlot = 1;  // init only: the MACHINE capability
+
+enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE = 3 };
+
+// Rights. READ/WRITE/EXEC bound the mapping permissions a frame capability
+// allows; GRANT allows copying it to another env; REVOKE allows freeing the
+// frame or revoking every other capability to it; CONTROL (env capabilities)
+// allows changing the env's address space, registers, handlers and lifetime.
+enum Rights : uint8_t {
+  RIGHT_READ = 1,
+  RIGHT_WRITE = 2,
+  RIGHT_EXEC = 4,
+  RIGHT_GRANT = 8,
+  RIGHT_REVOKE = 16,
+  RIGHT_CONTROL = 32,
+};
+constexpr uint8_t kRightsAll = 0x3F;
+
+// Mapping permissions for page_map/page_protect/page_batch. Every mapping is
+// readable and user-accessible; these add write and execute.
+constexpr uint64_t PERM_READ = 0, PERM_WRITE = 1, PERM_EXEC = 2;
+constexpr uint64_t kPermsMask = PERM_WRITE | PERM_EXEC;
+
+// frame_alloc: ask for any free frame instead of a specific frame number.
+constexpr uint64_t kAnyFrame = ~0ull;
+
+// ---- page_batch --------------------------------------------------------------
+enum PageOpKind : uint32_t { PAGE_OP_MAP = 0, PAGE_OP_UNMAP = 1, PAGE_OP_PROTECT = 2 };
+struct PageOp {
+  uint64_t va;
+  uint32_t kind;        // PageOpKind
+  uint32_t frame_slot;  // PAGE_OP_MAP only
+  uint64_t perms;       // PAGE_OP_MAP and PAGE_OP_PROTECT
+};
+constexpr uint64_t kMaxPageBatch = 512;
+
+// ---- Read-only kernel tables at kKernelTablesVa -----------------------------
+// Environment ids carry a generation above the table index so a stale id never
+// names a new environment.
+constexpr uint32_t kMaxEnvs = 64;
+constexpr uint32_t kEnvIndexBits = 6;
+constexpr uint32_t env_index(uint32_t id) { return id & (kMaxEnvs - 1); }
+
+enum EnvState : uint32_t { ENV_FREE = 0, ENV_NEW = 1, ENV_RUNNABLE = 2, ENV_DYING = 3 };
+
+struct EnvInfo {
+  uint32_t id;
+  uint32_t state;      // EnvState
+  uint32_t parent;     // env id of the creator (0 for init)
+  uint32_t frames;     // frames owned, page tables included
+  uint64_t runs;       // times the kernel switched to it
+  uint64_t exceptions; // exceptions delivered to its handler
+  uint64_t reserved[4];
+};
+static_assert(sizeof(EnvInfo) == 64);
+
+// Page-ownership table: one entry per physical frame.
+constexpr uint32_t kOwnerFree = 0;
+constexpr uint32_t kOwnerKernel = 0xFFFFFFFFu;
+enum FrameKind : uint16_t {
+  FRAME_FREE = 0,
+  FRAME_USER = 1,       // allocated by an env through frame_alloc
+  FRAME_PAGETABLE = 2,  // a page-table page of its owner (never mappable)
+  FRAME_KERNEL = 3,     // kernel image, tables, firmware, holes
+  FRAME_MODULE = 4,     // boot module, owned by init
+};
+struct FrameInfo {
+  uint32_t owner;      // env id, kOwnerFree or kOwnerKernel
+  uint32_t guard;      // bumped whenever the frame is freed or revoked
+  uint16_t kind;       // FrameKind
+  uint16_t mappings;   // live page-table entries that point at it
+  uint32_t reserved;
+};
+static_assert(sizeof(FrameInfo) == 16);
+
+constexpr uint32_t kMaxBootModules = 16;
+struct BootModule {
+  uint64_t va;        // where it is mapped in init (read-only)
+  uint64_t size;      // bytes
+  uint64_t first_pfn;
+  char name[40];      // the module's command line (usually its file name)
+};
+static_assert(sizeof(BootModule) == 64);
+
+constexpr uint64_t kKernelInfoMagic = 0x56454e4545523031ull;  // "VENEER01"
+struct KernelInfo {
+  uint64_t magic;
+  uint64_t abi_version;
+  uint64_t nframes;          // entries in the frame table
+  uint64_t frame_table_va;
+  uint64_t env_table_va;
+  uint64_t max_envs;
+  uint64_t timer_hz;         // LAPIC timer ticks per second (calibrated)
+  uint64_t slice_ns;         // length of one time slice
+  uint64_t ticks;            // timer interrupts since boot
+  uint64_t nmodules;
+  BootModule modules[kMaxBootModules];
+  char cmdline[256];         // kernel command line from the boot loader
+};
+
+constexpr uint64_t kKernelInfoVa = kKernelTablesVa;
+constexpr uint64_t kEnvTableVa = kKernelTablesVa + 0x1000;
+constexpr uint64_t kFrameTableVa = kKernelTablesVa + 0x10000;
+
+// ---- User-level exceptions ---------------------------------------------------
+// On a CPU exception in ring 3 the kernel pushes this frame on the env's
+// exception stack and enters its handler with rsp pointing at it. All other
+// registers hold the faulting code's values. The handler resumes the faulting
+// code itself (libos/src/exception_entry.S shows how) without the kernel.
+struct ExceptionFrame {
+  uint64_t vector;
+  uint64_t error_code;
+  uint64_t fault_addr;  // CR2 for page faults, 0 otherwise
+  uint64_t rip;
+  uint64_t rflags;
+  uint64_t rsp;
+  uint64_t rax;         // the three registers the kernel entry uses
+  uint64_t rcx;
+  uint64_t rdx;
+};
+static_assert(sizeof(ExceptionFrame) == 72);
+
+// The kernel also keeps the 128-byte red zone below the interrupted rsp
+// intact; frames nest below the current rsp when the handler itself faults.
+constexpr uint64_t kRedZone = 128;
+
+// Exit codes for poweroff (QEMU's isa-debug-exit turns code c into (c<<1)|1).
+constexpr uint64_t kPoweroffSuccess = 0x10;  // QEMU exits 33
+constexpr uint64_t kPoweroffFailure = 0x11;  // QEMU exits 35
+
+struct SysResult {
+  long status;
+  uint64_t value;
+};
+
+}  // namespace veneer
+#endif

@@ -1,0 +1,40 @@
+// Veneer status codes: the one numbered status enum shared by kernel and
+// user space. Ranges follow Zircon: 0 is success, -1..-9 dispatch errors,
+// -10.. parameter errors, -20.. capability errors, -30.. rights errors,
+// -40.. state errors, -50.. resource exhaustion.
+#pragma once
+
+#define VENEER_STATUS_LIST(X)                                                    \
+  X(OK, 0, "success")                                                            \
+  X(ERR_BAD_SYSCALL, -1, "no system call has this number")                       \
+  X(ERR_INVALID_ARGS, -10, "an argument is out of its documented domain")       \
+  X(ERR_BAD_ADDRESS, -11, "address is not a canonical user address")            \
+  X(ERR_UNALIGNED, -12, "address is not page aligned")                           \
+  X(ERR_OUT_OF_RANGE, -13, "frame number or slot index beyond the table")       \
+  X(ERR_BAD_CAP, -20, "capability slot is empty or holds the wrong type")       \
+  X(ERR_STALE_CAP, -21, "capability refers to a resource that was freed or revoked") \
+  X(ERR_ACCESS_DENIED, -30, "capability lacks a right the operation needs")     \
+  X(ERR_BUSY, -40, "resource is already allocated or slot already used")        \
+  X(ERR_NOT_FOUND, -41, "nothing is mapped at that address")                     \
+  X(ERR_BAD_STATE, -42, "object is in the wrong state for this operation")      \
+  X(ERR_NO_MEMORY, -50, "no free frame (or rmap record) is left")               \
+  X(ERR_NO_RESOURCES, -51, "no free environment slot is left")
+
+#ifdef __cplusplus
+namespace veneer {
+enum Status : long {
+#define VENEER_STATUS_ENUM(name, value, text) name = value,
+  VENEER_STATUS_LIST(VENEER_STATUS_ENUM)
+#undef VENEER_STATUS_ENUM
+};
+
+// Human-readable name of a status, for logs and test failures.
+constexpr const char* status_name(long s) {
+#define VENEER_STATUS_NAME(name, value, text) \
+  if (s == value) return #name;
+  VENEER_STATUS_LIST(VENEER_STATUS_NAME)
+#undef VENEER_STATUS_NAME
+  return "ERR_UNKNOWN";
+}
+}  // namespace veneer
+#endif

@@ -1,0 +1,68 @@
+// The system call table: the single source of truth for numbers, names and
+// argument lists. The kernel expands it into its dispatch table and handler
+// prototypes (kernel/syscall.cc), ExOS into its user stubs (libos/include/exos/sys.h),
+// and a host test checks it against docs/abi.md.
+//
+// X(number, name, path, (arg, ...))
+//   path FAST: dispatched straight from the syscall entry with arguments in
+//              registers; the handler always returns to the caller.
+//   path SLOW: may switch environments; the entry saves the full user
+//              context first. Slow numbers start at VENEER_SLOW_BASE.
+// Every argument is a 64-bit register (rdi, rsi, rdx, r10, r8, r9).
+// Results: rax = status (veneer::Status), rdx = value.
+#pragma once
+
+#define VENEER_SLOW_BASE 32
+
+#define VENEER_SYSCALLS(X)                                                   \
+  X(0, null, FAST, ())                                                       \
+  X(1, cons_write, FAST, (buf, len))                                         \
+  X(2, frame_alloc, FAST, (pfn, owner_env_slot, dest_slot))                  \
+  X(3, frame_free, FAST, (frame_slot))                                       \
+  X(4, page_map, FAST, (env_slot, va, frame_slot, perms))                    \
+  X(5, page_unmap, FAST, (env_slot, va))                                     \
+  X(6, page_protect, FAST, (env_slot, va, perms))                            \
+  X(7, page_batch, FAST, (env_slot, ops, count))                             \
+  X(8, cap_grant, FAST, (src_slot, env_slot, dest_slot, rights))             \
+  X(9, cap_revoke, FAST, (frame_slot))                                       \
+  X(10, cap_delete, FAST, (slot))                                            \
+  X(11, env_create, FAST, (dest_slot))                                       \
+  X(12, env_set_entry, FAST, (env_slot, rip, rsp, arg))                      \
+  X(13, env_set_handler, FAST, (env_slot, entry, xstack_top, xstack_size))   \
+  X(14, env_run, FAST, (env_slot))                                           \
+  X(15, frame_info, FAST, (frame_slot))                                      \
+  X(32, yield, SLOW, ())                                                     \
+  X(33, env_destroy, SLOW, (env_slot))                                       \
+  X(34, poweroff, SLOW, (machine_slot, code))
+
+// Argument-list helpers: turn (a, b) into (uint64_t a, uint64_t b) or (a, b).
+#define VENEER_ARGS_0()
+#define VENEER_ARGS_1(a) uint64_t a
+#define VENEER_ARGS_2(a, b) uint64_t a, uint64_t b
+#define VENEER_ARGS_3(a, b, c) uint64_t a, uint64_t b, uint64_t c
+#define VENEER_ARGS_4(a, b, c, d) uint64_t a, uint64_t b, uint64_t c, uint64_t d
+#define VENEER_ARGS_5(a, b, c, d, e) \
+  uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e
+#define VENEER_ARGS_6(a, b, c, d, e, f) \
+  uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f
+#define VENEER_NARGS_(_0, _1, _2, _3, _4, _5, _6, N, ...) N
+#define VENEER_NARGS(...) VENEER_NARGS_(_0 __VA_OPT__(, ) __VA_ARGS__, 6, 5, 4, 3, 2, 1, 0)
+#define VENEER_CAT_(a, b) a##b
+#define VENEER_CAT(a, b) VENEER_CAT_(a, b)
+// VENEER_PARAMS((a, b)) -> uint64_t a, uint64_t b
+#define VENEER_PARAMS_(...) VENEER_CAT(VENEER_ARGS_, VENEER_NARGS(__VA_ARGS__))(__VA_ARGS__)
+#define VENEER_PARAMS(list) VENEER_PARAMS_ list
+// VENEER_NAMES((a, b)) -> a, b
+#define VENEER_NAMES_(...) __VA_ARGS__
+#define VENEER_NAMES(list) VENEER_NAMES_ list
+#define VENEER_COUNT(list) VENEER_NARGS list
+
+#ifdef __cplusplus
+namespace veneer {
+enum Syscall : unsigned long {
+#define VENEER_SYSCALL_ENUM(num, name, path, args) SYS_##name = num,
+  VENEER_SYSCALLS(VENEER_SYSCALL_ENUM)
+#undef VENEER_SYSCALL_ENUM
+};
+}  // namespace veneer
+#endif

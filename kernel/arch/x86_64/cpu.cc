@@ -1,0 +1,140 @@
+// CPU setup: descriptor tables, syscall MSRs, control-register features.
+#include "kernel/arch/x86_64/cpu.h"
+
+#include "kernel/arch/x86_64/percpu.h"
+
+extern "C" uint64_t isr_table[256];
+extern "C" void syscall_entry();
+extern "C" char kernel_stack_top[];
+extern "C" uint64_t _smap_sites_start[], _smap_sites_end[];
+
+namespace veneer::arch {
+
+PerCpu cpu0;
+CpuFeatures features;
+
+namespace {
+
+struct [[gnu::packed]] Tss {
+  uint32_t reserved0;
+  uint64_t rsp[3];
+  uint64_t reserved1;
+  uint64_t ist[7];
+  uint64_t reserved2;
+  uint16_t reserved3;
+  uint16_t iomap_base;
+};
+
+struct [[gnu::packed]] DescriptorPointer {
+  uint16_t limit;
+  uint64_t base;
+};
+
+struct IdtGate {
+  uint16_t offset_low;
+  uint16_t selector;
+  uint8_t ist;
+  uint8_t type_attr;
+  uint16_t offset_mid;
+  uint32_t offset_high;
+  uint32_t zero;
+};
+
+// Order fixed by syscall/sysret: STAR[47:32] = kernel CS (0x08, SS = 0x10);
+// STAR[63:48] = 0x18, so sysret loads SS = 0x20|3 and CS = 0x28|3.
+alignas(16) uint64_t gdt[8] = {
+    0,
+    0x00AF9A000000FFFF,  // 0x08 kernel code 64
+    0x00CF92000000FFFF,  // 0x10 kernel data
+    0x00CFFA000000FFFF,  // 0x18 user code 32 (unused; sysret layout)
+    0x00CFF2000000FFFF,  // 0x20 user data
+    0x00AFFA000000FFFF,  // 0x28 user code 64
+    0, 0,                // 0x30 TSS (two slots)
+};
+alignas(16) Tss tss;
+alignas(16) IdtGate idt[256];
+alignas(16) uint8_t double_fault_stack[4096];
+
+void set_gate(int vec, uint64_t handler, uint8_t dpl, uint8_t ist) {
+  idt[vec] = IdtGate{static_cast<uint16_t>(handler), KERNEL_CS, ist,
+                     static_cast<uint8_t>(0x8E | (dpl << 5)),  // present, interrupt gate
+                     static_cast<uint16_t>(handler >> 16),
+                     static_cast<uint32_t>(handler >> 32), 0};
+}
+
+// Replaces every stac/clac with a 3-byte nop when the CPU lacks SMAP.
+void patch_smap_sites() {
+  for (uint64_t* site = _smap_sites_start; site < _smap_sites_end; site++) {
+    auto* p = reinterpret_cast<uint8_t*>(*site);
+    uint64_t cr0 = read_cr0();
+    write_cr0(cr0 & ~CR0_WP);
+    p[0] = 0x0F; p[1] = 0x1F; p[2] = 0x00;  // nopl (%rax)
+    write_cr0(cr0);
+  }
+}
+
+}  // namespace
+
+void cpu_init() {
+  CpuidResult l1 = cpuid(1), l7 = cpuid(7), e1 = cpuid(0x80000001);
+  features.pcid = l1.ecx & (1u << 17);
+  features.pge = l1.edx & (1u << 13);
+  features.smep = l7.ebx & (1u << 7);
+  features.smap = l7.ebx & (1u << 20);
+  features.pdpe1gb = e1.edx & (1u << 26);
+
+  // TSS: rsp0 is the single kernel stack; IST1 a separate double-fault stack.
+  tss.rsp[0] = reinterpret_cast<uint64_t>(kernel_stack_top);
+  tss.ist[0] = reinterpret_cast<uint64_t>(double_fault_stack + sizeof(double_fault_stack));
+  tss.iomap_base = sizeof(Tss);  // no I/O bitmap: ring 3 has no port access
+  uint64_t base = reinterpret_cast<uint64_t>(&tss), limit = sizeof(Tss) - 1;
+  gdt[6] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ull << 40) |
+           (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
+  gdt[7] = base >> 32;
+  DescriptorPointer gp{sizeof(gdt) - 1, reinterpret_cast<uint64_t>(gdt)};
+  asm volatile(
+      "lgdt %0\n"
+      "pushq $0x08\n"
+      "leaq 1f(%%rip), %%rax\n"
+      "pushq %%rax\n"
+      "lretq\n"
+      "1:\n"
+      "mov $0x10, %%ax\n"
+      "mov %%ax, %%ds\n"
+      "mov %%ax, %%es\n"
+      "mov %%ax, %%ss\n"
+      "ltr %w1\n" ::"m"(gp), "r"(TSS_SEL)
+      : "rax", "memory");
+
+  // IDT: breakpoint and overflow may be raised with int3/into from ring 3.
+  for (int v = 0; v < 256; v++) set_gate(v, isr_table[v], (v == 3 || v == 4) ? 3 : 0, v == 8 ? 1 : 0);
+  DescriptorPointer ip{sizeof(idt) - 1, reinterpret_cast<uint64_t>(idt)};
+  asm volatile("lidt %0" ::"m"(ip));
+
+  // Per-CPU data through GS: kernel GS base active in the kernel; entry code
+  // swapgs's on every crossing.
+  cpu0.self = &cpu0;
+  cpu0.kernel_rsp = reinterpret_cast<uint64_t>(kernel_stack_top);
+  wrmsr(MSR_GS_BASE, reinterpret_cast<uint64_t>(&cpu0));
+  wrmsr(MSR_KERNEL_GS_BASE, 0);
+
+  // syscall/sysret. FMASK clears IF (the kernel runs with interrupts off),
+  // TF, DF, NT and AC (so SMAP stays armed whatever user rflags were).
+  wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
+  wrmsr(MSR_STAR, (0x18ull << 48) | (static_cast<uint64_t>(KERNEL_CS) << 32));
+  wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&syscall_entry));
+  wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x4000 | 0x40000);
+
+  // SSE for user code (the kernel is built without it), write protection in
+  // ring 0, global kernel pages, SMEP/SMAP where present.
+  write_cr0((read_cr0() | CR0_MP | CR0_WP) & ~(CR0_EM | CR0_TS));
+  uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+  if (features.pge) cr4 |= CR4_PGE;
+  if (features.smep) cr4 |= CR4_SMEP;
+  if (features.pcid) cr4 |= CR4_PCIDE;
+  if (!features.smap) patch_smap_sites();
+  write_cr4(cr4);
+  if (features.smap) write_cr4(cr4 | CR4_SMAP);
+}
+
+}  // namespace veneer::arch

@@ -1,0 +1,77 @@
+// Thin wrappers over x86-64 instructions the kernel needs.
+#pragma once
+
+#include <stdint.h>
+
+namespace veneer::arch {
+
+inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+inline void outw(uint16_t port, uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+inline void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+inline uint8_t inb(uint16_t port) {
+  uint8_t v;
+  asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
+
+inline uint64_t rdmsr(uint32_t msr) {
+  uint32_t lo, hi;
+  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+inline void wrmsr(uint32_t msr, uint64_t v) {
+  asm volatile("wrmsr" ::"c"(msr), "a"(static_cast<uint32_t>(v)), "d"(static_cast<uint32_t>(v >> 32)));
+}
+
+struct CpuidResult { uint32_t eax, ebx, ecx, edx; };
+inline CpuidResult cpuid(uint32_t leaf, uint32_t sub = 0) {
+  CpuidResult r;
+  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(sub));
+  return r;
+}
+
+inline uint64_t read_cr0() { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+inline void write_cr0(uint64_t v) { asm volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
+inline uint64_t read_cr2() { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+inline uint64_t read_cr3() { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+inline uint64_t read_cr4() { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
+inline void invlpg(uint64_t va) { asm volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+inline uint64_t rdtsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+inline void cli() { asm volatile("cli" ::: "memory"); }
+inline void sti() { asm volatile("sti" ::: "memory"); }
+inline void hlt() { asm volatile("hlt" ::: "memory"); }
+inline void pause() { asm volatile("pause"); }
+
+constexpr uint32_t MSR_EFER = 0xC0000080;
+constexpr uint32_t MSR_STAR = 0xC0000081;
+constexpr uint32_t MSR_LSTAR = 0xC0000082;
+constexpr uint32_t MSR_FMASK = 0xC0000084;
+constexpr uint32_t MSR_GS_BASE = 0xC0000101;
+constexpr uint32_t MSR_KERNEL_GS_BASE = 0xC0000102;
+constexpr uint32_t MSR_APIC_BASE = 0x1B;
+
+constexpr uint64_t EFER_SCE = 1 << 0;
+constexpr uint64_t EFER_NXE = 1 << 11;
+constexpr uint64_t CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_WP = 1 << 16;
+constexpr uint64_t CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10;
+constexpr uint64_t CR4_PCIDE = 1 << 17, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21;
+
+// Page-table entry bits.
+constexpr uint64_t PTE_P = 1ull << 0, PTE_W = 1ull << 1, PTE_U = 1ull << 2;
+constexpr uint64_t PTE_PWT = 1ull << 3, PTE_PCD = 1ull << 4;
+constexpr uint64_t PTE_A = 1ull << 5, PTE_D = 1ull << 6, PTE_PS = 1ull << 7, PTE_G = 1ull << 8;
+constexpr uint64_t PTE_NX = 1ull << 63;
+constexpr uint64_t PTE_ADDR = 0x000FFFFFFFFFF000ull;
+
+// Segment selectors (see gdt.cc: the order is what syscall/sysret require).
+constexpr uint16_t KERNEL_CS = 0x08, KERNEL_DS = 0x10;
+constexpr uint16_t USER_DS = 0x20 | 3, USER_CS = 0x28 | 3;
+constexpr uint16_t TSS_SEL = 0x30;
+
+}  // namespace veneer::arch

@@ -1,0 +1,292 @@
+/* Kernel entry points: interrupt/exception stubs, the user-exception fast
+   path, system call entry, and the return to user mode. */
+#include "asm_offsets.h"
+#include "veneer/syscalls.h"
+
+/* stac/clac fault on CPUs without SMAP; boot code patches every site listed
+   in .smap_sites to a 3-byte nop there. */
+.macro SMAP_INSN insn
+771:
+  \insn
+  .pushsection .smap_sites, "a"
+  .quad 771b
+  .popsection
+.endm
+
+  .text
+
+/* ---- Exception and interrupt stubs ------------------------------------------
+   Every stub leaves [vector][error code][rip][cs][rflags][rsp][ss] on the
+   stack. Exceptions go to exception_entry, interrupts to trap_full. */
+.macro EXC_NOERR vec
+  .align 16
+isr\vec:
+  pushq $0
+  pushq $\vec
+  jmp exception_entry
+.endm
+.macro EXC_ERR vec
+  .align 16
+isr\vec:
+  pushq $\vec
+  jmp exception_entry
+.endm
+.macro IRQ vec
+  .align 16
+isr\vec:
+  pushq $0
+  pushq $\vec
+  jmp trap_full
+.endm
+
+EXC_NOERR 0
+EXC_NOERR 1
+EXC_NOERR 2
+EXC_NOERR 3
+EXC_NOERR 4
+EXC_NOERR 5
+EXC_NOERR 6
+EXC_NOERR 7
+EXC_ERR 8
+EXC_NOERR 9
+EXC_ERR 10
+EXC_ERR 11
+EXC_ERR 12
+EXC_ERR 13
+EXC_ERR 14
+EXC_NOERR 15
+EXC_NOERR 16
+EXC_ERR 17
+EXC_NOERR 18
+EXC_NOERR 19
+EXC_NOERR 20
+EXC_ERR 21
+EXC_NOERR 22
+EXC_NOERR 23
+EXC_NOERR 24
+EXC_NOERR 25
+EXC_NOERR 26
+EXC_NOERR 27
+EXC_NOERR 28
+EXC_ERR 29
+EXC_ERR 30
+EXC_NOERR 31
+.altmacro
+.set vec, 32
+.rept 224
+  IRQ %vec
+  .set vec, vec + 1
+.endr
+.noaltmacro
+
+  .section .rodata
+  .align 8
+  .global isr_table
+isr_table:
+.altmacro
+.macro ISR_ADDR n
+  .quad isr\n
+.endm
+.set vec, 0
+.rept 256
+  ISR_ADDR %vec
+  .set vec, vec + 1
+.endr
+.noaltmacro
+  .text
+
+/* ---- User exception fast path ---------------------------------------------
+   An exception in ring 3 goes straight to the env's handler: the kernel
+   writes an ExceptionFrame on the env's exception stack and irets to the
+   handler with rsp at the frame; every other register keeps its value. The
+   frame nests below the interrupted rsp (and its red zone) when the handler
+   itself faults. A fault while writing the frame (bad exception stack) lands
+   in trap() with rip inside [xframe_write_begin, xframe_write_end). */
+exception_entry:
+  testb $3, 24(%rsp)
+  jz trap_full                       /* kernel mode: full save, then trap() */
+  swapgs
+  mov %rax, %gs:CPU_SCRATCH0
+  mov %gs:CPU_CURRENT, %rax
+  cmpq $0, ENV_XHANDLER(%rax)
+  je 9f                              /* no handler: the kernel decides */
+  mov %rcx, %gs:CPU_SCRATCH1
+  mov %rdx, %gs:CPU_SCRATCH2
+  mov 40(%rsp), %rcx                 /* interrupted rsp */
+  cmp ENV_XSTACK_TOP(%rax), %rcx
+  jae 1f
+  cmp ENV_XSTACK_BOTTOM(%rax), %rcx
+  jb 1f
+  sub $(NEST_GAP + XFRAME_SIZE), %rcx  /* nested: below the red zone */
+  and $-16, %rcx
+  jmp 2f
+1:
+  mov ENV_XSTACK_TOP(%rax), %rcx
+  sub $XFRAME_SIZE, %rcx
+2:
+  SMAP_INSN stac
+  .global xframe_write_begin
+xframe_write_begin:
+  mov (%rsp), %rdx
+  mov %rdx, 0(%rcx)                  /* vector */
+  mov 8(%rsp), %rdx
+  mov %rdx, 8(%rcx)                  /* error code */
+  xor %edx, %edx
+  cmpq $14, (%rsp)
+  jne 3f
+  mov %cr2, %rdx
+3:
+  mov %rdx, 16(%rcx)                 /* fault address */
+  mov 16(%rsp), %rdx
+  mov %rdx, 24(%rcx)                 /* rip */
+  mov 32(%rsp), %rdx
+  mov %rdx, 32(%rcx)                 /* rflags */
+  mov 40(%rsp), %rdx
+  mov %rdx, 40(%rcx)                 /* rsp */
+  mov %gs:CPU_SCRATCH0, %rdx
+  mov %rdx, 48(%rcx)                 /* rax */
+  mov %gs:CPU_SCRATCH1, %rdx
+  mov %rdx, 56(%rcx)                 /* rcx */
+  mov %gs:CPU_SCRATCH2, %rdx
+  mov %rdx, 64(%rcx)                 /* rdx */
+  .global xframe_write_end
+xframe_write_end:
+  SMAP_INSN clac
+  mov %rcx, 40(%rsp)                 /* enter the handler on its frame */
+  mov ENV_XHANDLER(%rax), %rdx
+  mov %rdx, 16(%rsp)
+  mov %gs:CPU_SCRATCH0, %rax         /* leave no kernel value behind */
+  mov %gs:CPU_SCRATCH1, %rcx
+  mov %gs:CPU_SCRATCH2, %rdx
+  add $16, %rsp
+  swapgs
+  iretq
+9:
+  mov %gs:CPU_SCRATCH0, %rax
+  swapgs
+  /* fall through */
+
+/* ---- Full save -------------------------------------------------------------
+   Builds a TrapFrame (kernel/arch/x86_64/trapframe.h) and calls trap(). trap()
+   returns only when the trap came from kernel mode (the idle loop). */
+  .global trap_full
+trap_full:
+  testb $3, 24(%rsp)
+  jz 1f
+  swapgs
+1:
+  pushq %rax
+  pushq %rbx
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %rbp
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  cld
+  mov %rsp, %rdi
+  call trap
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+  add $16, %rsp
+  iretq
+
+/* ---- Return to user mode with a full TrapFrame: env_pop_tf(TrapFrame*) -- */
+  .global env_pop_tf
+env_pop_tf:
+  mov %rdi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+  add $16, %rsp
+  swapgs
+  iretq
+
+/* ---- System calls ----------------------------------------------------------
+   rax = number; rdi, rsi, rdx, r10, r8, r9 = arguments; returns rax = status,
+   rdx = value. Fast calls run on the kernel stack with only the return state
+   saved; slow calls (numbers >= VENEER_SLOW_BASE) may switch envs, so they
+   save a full TrapFrame first. rdi, rsi, r8-r10 come back zeroed so no kernel
+   value leaks; rcx and r11 are the user's rip and rflags, as sysret needs. */
+  .global syscall_entry
+syscall_entry:
+  swapgs
+  mov %rsp, %gs:CPU_USER_RSP
+  mov %gs:CPU_KERNEL_RSP, %rsp
+  cmp $VENEER_SLOW_BASE, %rax
+  jae syscall_slow
+  pushq %rcx
+  pushq %r11
+  mov %r10, %rcx
+  call *syscall_table(, %rax, 8)
+  popq %r11
+  popq %rcx
+  xor %esi, %esi
+  xor %edi, %edi
+  xor %r8d, %r8d
+  xor %r9d, %r9d
+  xor %r10d, %r10d
+  mov %gs:CPU_USER_RSP, %rsp
+  swapgs
+  sysretq
+
+syscall_slow:
+  pushq $0x23                        /* USER_DS */
+  pushq %gs:CPU_USER_RSP
+  pushq %r11                         /* rflags */
+  pushq $0x2b                        /* USER_CS */
+  pushq %rcx                         /* rip */
+  pushq $0
+  pushq $SYSCALL_VECTOR
+  pushq %rax
+  pushq %rbx
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %rbp
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  mov %rsp, %rdi
+  call syscall_slow_dispatch         /* never returns */
+  ud2
+
+  .section .note.GNU-stack, "", @progbits

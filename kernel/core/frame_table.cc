@@ -1,0 +1,141 @@
+#include "frame_table.h"
+
+namespace veneer::core {
+
+void FrameTable::init(FrameInfo* info, FrameMeta* meta, uint64_t nframes) {
+  info_ = info;
+  meta_ = meta;
+  nframes_ = nframes;
+  free_count_ = 0;
+  free_head_ = kNil;
+  for (auto& h : owned_head_) h = kNil;
+  for (uint64_t i = 0; i < nframes; i++) {
+    info_[i] = FrameInfo{kOwnerKernel, 0, FRAME_KERNEL, 0, 0};
+    meta_[i] = FrameMeta{kNil, kNil, kNil, 0};
+  }
+}
+
+uint32_t* FrameTable::list_of(uint32_t owner) {
+  if (owner == kOwnerFree) return &free_head_;
+  if (owner == kOwnerKernel) return nullptr;
+  return &owned_head_[env_index(owner)];
+}
+
+void FrameTable::link(uint32_t* head, uint32_t pfn) {
+  if (!head) return;
+  meta_[pfn].prev = kNil;
+  meta_[pfn].next = *head;
+  if (*head != kNil) meta_[*head].prev = pfn;
+  *head = pfn;
+}
+
+void FrameTable::unlink(uint32_t* head, uint32_t pfn) {
+  if (!head) return;
+  FrameMeta& m = meta_[pfn];
+  if (m.prev != kNil) meta_[m.prev].next = m.next; else *head = m.next;
+  if (m.next != kNil) meta_[m.next].prev = m.prev;
+  m.next = m.prev = kNil;
+}
+
+void FrameTable::release(uint64_t pfn) {
+  if (pfn >= nframes_ || info_[pfn].owner == kOwnerFree) return;
+  unlink(list_of(info_[pfn].owner), pfn);
+  info_[pfn].owner = kOwnerFree;
+  info_[pfn].kind = FRAME_FREE;
+  link(&free_head_, pfn);
+  free_count_++;
+}
+
+void FrameTable::assign(uint64_t pfn, uint32_t owner, uint16_t kind) {
+  if (pfn >= nframes_) return;
+  if (info_[pfn].owner == kOwnerFree) free_count_--;
+  unlink(list_of(info_[pfn].owner), pfn);
+  info_[pfn].owner = owner;
+  info_[pfn].kind = kind;
+  link(list_of(owner), pfn);
+}
+
+Status FrameTable::alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out) {
+  if (pfn == kAnyFrame) {
+    if (free_head_ == kNil) return ERR_NO_MEMORY;
+    pfn = free_head_;
+  } else {
+    if (pfn >= nframes_) return ERR_OUT_OF_RANGE;
+    if (info_[pfn].owner != kOwnerFree) return ERR_BUSY;
+  }
+  unlink(&free_head_, static_cast<uint32_t>(pfn));
+  free_count_--;
+  info_[pfn].owner = owner;
+  info_[pfn].kind = kind;
+  info_[pfn].mappings = 0;
+  link(list_of(owner), static_cast<uint32_t>(pfn));
+  *out = pfn;
+  return OK;
+}
+
+void FrameTable::free(uint64_t pfn) {
+  FrameInfo& f = info_[pfn];
+  if (f.owner == kOwnerFree || f.owner == kOwnerKernel) return;
+  unlink(list_of(f.owner), static_cast<uint32_t>(pfn));
+  f.owner = kOwnerFree;
+  f.kind = FRAME_FREE;
+  f.guard++;
+  link(&free_head_, static_cast<uint32_t>(pfn));
+  free_count_++;
+}
+
+uint32_t FrameTable::bump_guard(uint64_t pfn) { return ++info_[pfn].guard; }
+
+void RmapPool::init(RmapRecord* records, uint64_t count) {
+  rec_ = records;
+  free_head_ = kNil;
+  free_count_ = count;
+  for (uint64_t i = count; i-- > 0;) {
+    rec_[i] = RmapRecord{0, 0, free_head_};
+    free_head_ = static_cast<uint32_t>(i);
+  }
+}
+
+Status RmapPool::add(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va) {
+  if (free_head_ == kNil) return ERR_NO_MEMORY;
+  uint32_t r = free_head_;
+  free_head_ = rec_[r].next;
+  free_count_--;
+  FrameMeta& m = frames.meta(pfn);
+  rec_[r] = RmapRecord{va, env, m.rmap_head};
+  m.rmap_head = r;
+  frames.info(pfn).mappings++;
+  return OK;
+}
+
+bool RmapPool::remove(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va) {
+  FrameMeta& m = frames.meta(pfn);
+  for (uint32_t* link = &m.rmap_head; *link != kNil; link = &rec_[*link].next) {
+    uint32_t r = *link;
+    if (rec_[r].env == env && rec_[r].va == va) {
+      *link = rec_[r].next;
+      rec_[r].next = free_head_;
+      free_head_ = r;
+      free_count_++;
+      frames.info(pfn).mappings--;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool RmapPool::pop(FrameTable& frames, uint64_t pfn, uint32_t* env, uint64_t* va) {
+  FrameMeta& m = frames.meta(pfn);
+  uint32_t r = m.rmap_head;
+  if (r == kNil) return false;
+  *env = rec_[r].env;
+  *va = rec_[r].va;
+  m.rmap_head = rec_[r].next;
+  rec_[r].next = free_head_;
+  free_head_ = r;
+  free_count_++;
+  frames.info(pfn).mappings--;
+  return true;
+}
+
+}  // namespace veneer::core

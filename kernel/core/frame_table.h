@@ -1,0 +1,91 @@
+// The page-ownership table and the physical frame allocator behind it.
+//
+// FrameInfo (owner, guard, kind, mappings) is the public half: its pages are
+// mapped read-only into every env so library OSes can see who owns what.
+// FrameMeta is the kernel-private half: list links (the free list, or the
+// owner's list of frames so an env's death frees them all in O(frames)) and
+// the head of the frame's reverse-mapping list.
+// Portable: unit-tested on the host (tests/host/frame_table_test.cc).
+#pragma once
+
+#include "veneer/abi.h"
+
+namespace veneer::core {
+
+constexpr uint32_t kNil = 0xFFFFFFFFu;
+
+struct FrameMeta {
+  uint32_t next;
+  uint32_t prev;
+  uint32_t rmap_head;  // index into RmapPool, kNil if unmapped
+  uint32_t reserved;
+};
+
+class FrameTable {
+ public:
+  // Every frame starts as FRAME_KERNEL; boot code then releases usable RAM.
+  void init(FrameInfo* info, FrameMeta* meta, uint64_t nframes);
+  // Boot only: hands a frame to the free pool.
+  void release(uint64_t pfn);
+  // Boot only: gives a kernel frame to an env (boot modules, init's stack).
+  void assign(uint64_t pfn, uint32_t owner, uint16_t kind);
+
+  // Allocates frame `pfn` (must be free) or, with kAnyFrame, any free frame.
+  // Validates before changing anything.
+  Status alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out);
+  // Returns an allocated frame to the free pool and bumps its guard. The
+  // caller has already removed every mapping of it.
+  void free(uint64_t pfn);
+  // Bumps the guard without freeing: every capability made before is stale.
+  uint32_t bump_guard(uint64_t pfn);
+
+  // First frame owned by env `owner`, then next_owned(); kNil ends the list.
+  uint32_t first_owned(uint32_t owner) const { return owned_head_[env_index(owner)]; }
+  uint32_t next_owned(uint32_t pfn) const { return meta_[pfn].next; }
+
+  uint64_t nframes() const { return nframes_; }
+  uint64_t free_count() const { return free_count_; }
+  FrameInfo& info(uint64_t pfn) { return info_[pfn]; }
+  const FrameInfo& info(uint64_t pfn) const { return info_[pfn]; }
+  FrameMeta& meta(uint64_t pfn) { return meta_[pfn]; }
+  bool is_free(uint64_t pfn) const { return info_[pfn].owner == kOwnerFree; }
+
+ private:
+  void link(uint32_t* head, uint32_t pfn);
+  void unlink(uint32_t* head, uint32_t pfn);
+  uint32_t* list_of(uint32_t owner);
+
+  FrameInfo* info_ = nullptr;
+  FrameMeta* meta_ = nullptr;
+  uint64_t nframes_ = 0;
+  uint64_t free_count_ = 0;
+  uint32_t free_head_ = kNil;
+  uint32_t owned_head_[kMaxEnvs];
+};
+
+// Reverse mappings: for each frame, the (env, va) of every PTE that points at
+// it, so a freed or revoked frame can be unmapped everywhere.
+struct RmapRecord {
+  uint64_t va;
+  uint32_t env;   // env id
+  uint32_t next;  // next record of the same frame, or the free list
+};
+
+class RmapPool {
+ public:
+  void init(RmapRecord* records, uint64_t count);
+  bool has_free() const { return free_head_ != kNil; }
+  Status add(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va);
+  // Removes the record for (env, va); false if there was none.
+  bool remove(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va);
+  // Pops any record of `pfn` into *env/*va; false when none is left.
+  bool pop(FrameTable& frames, uint64_t pfn, uint32_t* env, uint64_t* va);
+  uint64_t free_count() const { return free_count_; }
+
+ private:
+  RmapRecord* rec_ = nullptr;
+  uint32_t free_head_ = kNil;
+  uint64_t free_count_ = 0;
+};
+
+}  // namespace veneer::core

@@ -1,0 +1,71 @@
+// Environments: the unit of protection. Each holds a processor environment
+// (the exception context today; interrupt and protected-entry contexts come
+// with the slice vector), an address space and a capability table.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/arch/x86_64/asm_offsets.h"
+#include "kernel/arch/x86_64/trapframe.h"
+#include "kernel/core/cap_table.h"
+#include "veneer/abi.h"
+
+namespace veneer {
+
+struct Env {
+  // Exception context; entry.S reads these at fixed offsets.
+  uint64_t xhandler;       // user entry for exceptions, 0 = none
+  uint64_t xstack_top;     // exception frames are written below this
+  uint64_t xstack_bottom;  // ... and nest while rsp is within [bottom, top)
+
+  arch::TrapFrame tf;      // user registers while not running
+  uint64_t pml4_pa;
+  uint64_t pcid;           // 0 when the CPU has no PCIDs
+  bool tlb_stale;          // a PTE changed while another address space was live
+  uint32_t id;
+  EnvInfo* info;           // this env's row in the read-only env table
+  alignas(16) uint8_t fpu[512];  // fxsave area
+  core::CapTable caps;
+};
+static_assert(offsetof(Env, xhandler) == ENV_XHANDLER);
+static_assert(offsetof(Env, xstack_top) == ENV_XSTACK_TOP);
+static_assert(offsetof(Env, xstack_bottom) == ENV_XSTACK_BOTTOM);
+
+extern Env envs[kMaxEnvs];
+
+void env_init();
+// Creates an env (state NEW) with an empty address space and a self
+// capability in slot 0. ERR_NO_RESOURCES / ERR_NO_MEMORY.
+Status env_create(uint32_t parent, Env** out);
+// Frees everything the env owns and unmaps it from everyone else.
+void env_destroy(Env* e);
+// The live env with this id, or nullptr (freed, or a stale generation).
+Env* env_from_id(uint32_t id);
+// Resolves an ENV capability in `caller`'s table that has `rights`.
+Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out);
+// Sets the registers an env starts with.
+void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
+
+// ---- Address spaces (kernel/vm.cc) -------------------------------------------
+// Every function below expects validated arguments (decode first, then invoke).
+Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
+Status vm_unmap(Env* e, uint64_t va);
+Status vm_protect(Env* e, uint64_t va, uint64_t perms);
+// Makes sure the page tables down to `va` exist (may allocate, charged to e).
+Status vm_prepare(Env* e, uint64_t va);
+// The leaf PTE for va, or nullptr when no page table reaches it.
+uint64_t* vm_pte(Env* e, uint64_t va);
+// Removes every mapping of `pfn` except those in env `keep` (0: none).
+void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep);
+// Copies from the env's user memory; ERR_BAD_ADDRESS unless every byte is
+// mapped user-readable.
+Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);
+Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len);
+
+// ---- Scheduling (kernel/sched.cc) --------------------------------------------
+[[noreturn]] void env_run(Env* e);
+[[noreturn]] void schedule();
+Env* current_env();
+
+}  // namespace veneer

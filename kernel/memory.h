@@ -1,0 +1,36 @@
+// Physical memory: the direct map, boot-time carving of kernel tables, and
+// the global frame table / reverse-map pool.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/boot_info.h"
+#include "kernel/core/frame_table.h"
+
+namespace veneer {
+
+// All physical memory (at least the first 4 GiB, for MMIO) is mapped here.
+constexpr uint64_t kPhysMapBase = 0xFFFF800000000000ull;
+constexpr uint64_t kKernelVma = 0xFFFFFFFF80000000ull;
+
+template <typename T = void>
+inline T* phys_to_virt(uint64_t pa) {
+  return reinterpret_cast<T*>(kPhysMapBase + pa);
+}
+
+extern core::FrameTable frames;
+extern core::RmapPool rmaps;
+extern KernelInfo* kernel_info;  // the page at kKernelInfoVa
+extern EnvInfo* env_table;       // the page at kEnvTableVa
+extern uint64_t kernel_pml4_pa;  // kernel-only address space (idle)
+extern uint64_t ktables_pdpt_pa; // PML4[254] of every env
+
+// Builds the direct map and kernel page tables, switches to them, carves the
+// frame table and kernel tables out of RAM and releases the rest to the free
+// pool. Boot modules stay reserved for init.
+void memory_init(const BootInfo& boot);
+
+// Allocates and zeroes a frame for `owner`; ERR_NO_MEMORY if none is left.
+Status frame_alloc_zeroed(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out);
+
+}  // namespace veneer

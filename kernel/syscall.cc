@@ -1,0 +1,309 @@
+// System calls. Each handler decodes and validates every argument first and
+// only then changes state (seL4's decode/invoke split), so a rejected call
+// has no effect. The dispatch table and prototypes come from
+// abi/veneer/syscalls.h.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
+#include "kernel/console.h"
+#include "kernel/core/validate.h"
+#include "kernel/env.h"
+#include "kernel/memory.h"
+
+namespace veneer {
+
+using namespace arch;
+using core::Capability;
+
+// Prototypes for every handler, from the ABI table.
+#define DECLARE_HANDLER(num, name, path, args) SysResult sys_##name(VENEER_PARAMS(args));
+VENEER_SYSCALLS(DECLARE_HANDLER)
+#undef DECLARE_HANDLER
+
+namespace {
+
+inline Env* self() { return cpu0.current; }
+inline SysResult fail(Status s) { return SysResult{s, 0}; }
+inline SysResult ok(uint64_t v = 0) { return SysResult{OK, v}; }
+
+// A frame capability whose guard still matches the frame.
+Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
+  Status s = e->caps.lookup(slot, CAP_FRAME, rights, out);
+  if (s != OK) return s;
+  if (frames.info((*out)->object).guard != (*out)->guard) return ERR_STALE_CAP;
+  return OK;
+}
+
+// Validates one PageOp against env `target` (decode phase of page_batch).
+Status check_page_op(Env* caller, Env* target, const PageOp& op, uint64_t* pfn, uint8_t* rights) {
+  Status s = core::check_map_va(op.va);
+  if (s != OK) return s;
+  switch (op.kind) {
+    case PAGE_OP_MAP: {
+      if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
+      Capability* c;
+      s = frame_from_cap(caller, op.frame_slot, core::rights_for_perms(op.perms), &c);
+      if (s != OK) return s;
+      *pfn = c->object;
+      *rights = c->rights;
+      return OK;
+    }
+    case PAGE_OP_UNMAP: return OK;
+    case PAGE_OP_PROTECT: {
+      if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
+      uint64_t* pte = vm_pte(target, op.va);
+      if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
+      return OK;
+    }
+    default: return ERR_INVALID_ARGS;
+  }
+}
+
+PageOp batch_ops[kMaxPageBatch];  // one CPU, kernel not preemptible
+uint64_t batch_pfn[kMaxPageBatch];
+uint8_t batch_rights[kMaxPageBatch];
+
+}  // namespace
+
+SysResult sys_null() { return ok(); }
+
+SysResult sys_cons_write(uint64_t buf, uint64_t len) {
+  char chunk[256];
+  if (len > (1u << 20)) return fail(ERR_INVALID_ARGS);
+  for (uint64_t done = 0; done < len;) {
+    uint64_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+    Status s = copy_from_user(self(), chunk, buf + done, n);
+    if (s != OK) return fail(s);
+    console_write(chunk, n);
+    done += n;
+  }
+  return ok(len);
+}
+
+SysResult sys_frame_alloc(uint64_t pfn, uint64_t owner_env_slot, uint64_t dest_slot) {
+  Env* owner;
+  Status s = env_from_cap(self(), owner_env_slot, RIGHT_CONTROL, &owner);
+  if (s != OK) return fail(s);
+  if ((s = self()->caps.check_free(dest_slot)) != OK) return fail(s);
+  if (pfn != kAnyFrame && pfn >= frames.nframes()) return fail(ERR_OUT_OF_RANGE);
+  uint64_t got;
+  if ((s = frame_alloc_zeroed(pfn, owner->id, FRAME_USER, &got)) != OK) return fail(s);
+  owner->info->frames++;
+  self()->caps.put(dest_slot, Capability{CAP_FRAME, kRightsAll, 0, frames.info(got).guard, got});
+  return ok(got);
+}
+
+SysResult sys_frame_free(uint64_t frame_slot) {
+  Capability* c;
+  Status s = frame_from_cap(self(), frame_slot, RIGHT_REVOKE, &c);
+  if (s != OK) return fail(s);
+  uint64_t pfn = c->object;
+  uint16_t kind = frames.info(pfn).kind;
+  if (kind != FRAME_USER && kind != FRAME_MODULE) return fail(ERR_ACCESS_DENIED);
+  if (Env* owner = env_from_id(frames.info(pfn).owner)) owner->info->frames--;
+  vm_unmap_frame_everywhere(pfn, 0);
+  frames.free(pfn);
+  self()->caps.remove(frame_slot);
+  return ok();
+}
+
+SysResult sys_frame_info(uint64_t frame_slot) {
+  Capability* c;
+  Status s = frame_from_cap(self(), frame_slot, 0, &c);
+  if (s != OK) return fail(s);
+  return ok(c->object);
+}
+
+SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame_slot, uint64_t perms) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  PageOp op{va, PAGE_OP_MAP, static_cast<uint32_t>(frame_slot), perms};
+  if (frame_slot > 0xFFFFFFFFu) return fail(ERR_OUT_OF_RANGE);
+  uint64_t pfn;
+  uint8_t rights;
+  if ((s = check_page_op(self(), target, op, &pfn, &rights)) != OK) return fail(s);
+  return fail(vm_map(target, va, pfn, perms, rights));
+}
+
+SysResult sys_page_unmap(uint64_t env_slot, uint64_t va) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  return fail(vm_unmap(target, va));
+}
+
+SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
+  return fail(vm_protect(target, va, perms));
+}
+
+SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
+  if ((s = copy_from_user(self(), batch_ops, ops, count * sizeof(PageOp))) != OK) return fail(s);
+  // Decode: every op, before anything changes.
+  uint64_t maps = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    if ((s = check_page_op(self(), target, batch_ops[i], &batch_pfn[i], &batch_rights[i])) != OK)
+      return SysResult{s, i};  // value: index of the rejected op
+    if (batch_ops[i].kind == PAGE_OP_MAP) maps++;
+  }
+  // Resources: page tables for every map, and enough rmap records.
+  if (rmaps.free_count() < maps) return fail(ERR_NO_MEMORY);
+  for (uint64_t i = 0; i < count; i++)
+    if (batch_ops[i].kind == PAGE_OP_MAP && (s = vm_prepare(target, batch_ops[i].va)) != OK)
+      return fail(s);
+  // Invoke: cannot fail any more.
+  for (uint64_t i = 0; i < count; i++) {
+    const PageOp& op = batch_ops[i];
+    if (op.kind == PAGE_OP_MAP) vm_map(target, op.va, batch_pfn[i], op.perms, batch_rights[i]);
+    else if (op.kind == PAGE_OP_UNMAP) vm_unmap(target, op.va);
+    else vm_protect(target, op.va, op.perms);
+  }
+  return ok(count);
+}
+
+SysResult sys_cap_grant(uint64_t src_slot, uint64_t env_slot, uint64_t dest_slot, uint64_t rights) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, 0, &target);
+  if (s != OK) return fail(s);
+  if (src_slot >= kCapSlots) return fail(ERR_OUT_OF_RANGE);
+  const Capability& src = self()->caps.at(src_slot);
+  if (src.type == CAP_NONE) return fail(ERR_BAD_CAP);
+  if (!(src.rights & RIGHT_GRANT)) return fail(ERR_ACCESS_DENIED);
+  if (src.type == CAP_FRAME && frames.info(src.object).guard != src.guard) return fail(ERR_STALE_CAP);
+  if (rights & ~uint64_t(kRightsAll)) return fail(ERR_INVALID_ARGS);
+  if ((s = target->caps.check_free(dest_slot)) != OK) return fail(s);
+  Capability copy = src;
+  copy.rights = static_cast<uint8_t>(src.rights & rights);
+  target->caps.put(dest_slot, copy);
+  return ok();
+}
+
+SysResult sys_cap_revoke(uint64_t frame_slot) {
+  Capability* c;
+  Status s = frame_from_cap(self(), frame_slot, RIGHT_REVOKE, &c);
+  if (s != OK) return fail(s);
+  c->guard = frames.bump_guard(c->object);
+  vm_unmap_frame_everywhere(c->object, self()->id);
+  return ok();
+}
+
+SysResult sys_cap_delete(uint64_t slot) { return fail(self()->caps.remove(slot)); }
+
+SysResult sys_env_create(uint64_t dest_slot) {
+  Status s = self()->caps.check_free(dest_slot);
+  if (s != OK) return fail(s);
+  Env* child;
+  if ((s = env_create(self()->id, &child)) != OK) return fail(s);
+  self()->caps.put(dest_slot, Capability{CAP_ENV, kRightsAll, 0, 0, child->id});
+  return ok(child->id);
+}
+
+SysResult sys_env_set_entry(uint64_t env_slot, uint64_t rip, uint64_t rsp, uint64_t arg) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (!core::is_user_va(rip) || rsp <= kUserBase || rsp > kUserTop) return fail(ERR_BAD_ADDRESS);
+  if (target->info->state != ENV_NEW) return fail(ERR_BAD_STATE);
+  env_set_start(target, rip, rsp, arg);
+  return ok();
+}
+
+SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack_top,
+                              uint64_t xstack_size) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (entry == 0) {
+    target->xhandler = target->xstack_top = target->xstack_bottom = 0;
+    return ok();
+  }
+  if (!core::is_user_va(entry)) return fail(ERR_BAD_ADDRESS);
+  if (xstack_top & 15) return fail(ERR_UNALIGNED);
+  if (xstack_size < XFRAME_SIZE || xstack_top > kUserTop || xstack_top < kUserBase + xstack_size)
+    return fail(ERR_BAD_ADDRESS);
+  target->xstack_top = xstack_top;
+  target->xstack_bottom = xstack_top - xstack_size;
+  target->xhandler = entry;
+  return ok();
+}
+
+SysResult sys_env_run(uint64_t env_slot) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (target->info->state != ENV_NEW) return fail(ERR_BAD_STATE);
+  target->info->state = ENV_RUNNABLE;
+  return ok();
+}
+
+SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
+
+// Slow calls run with the caller's full context saved in its TrapFrame, so
+// they may switch to another env. Their prototypes exist only to keep the
+// table complete; the real work is in syscall_slow_dispatch.
+SysResult sys_yield() { return fail(ERR_BAD_SYSCALL); }
+SysResult sys_env_destroy(uint64_t) { return fail(ERR_BAD_SYSCALL); }
+SysResult sys_poweroff(uint64_t, uint64_t) { return fail(ERR_BAD_SYSCALL); }
+
+}  // namespace veneer
+
+using namespace veneer;
+
+// The fast-path table, indexed by number (< VENEER_SLOW_BASE); entry.S
+// calls through it. Filled once at boot from the ABI table.
+extern "C" const void* syscall_table[VENEER_SLOW_BASE];
+const void* syscall_table[VENEER_SLOW_BASE];
+
+namespace veneer {
+void syscall_init() {
+  for (auto& h : syscall_table) h = reinterpret_cast<const void*>(&sys_bad);
+#define FAST_ENTRY_FAST(num, name)                                  \
+  static_assert(num < VENEER_SLOW_BASE, #name " must be below VENEER_SLOW_BASE"); \
+  syscall_table[num] = reinterpret_cast<const void*>(&sys_##name);
+#define FAST_ENTRY_SLOW(num, name) static_assert(num >= VENEER_SLOW_BASE, #name " must be slow");
+#define FAST_ENTRY(num, name, path, args) FAST_ENTRY_##path(num, name)
+  VENEER_SYSCALLS(FAST_ENTRY)
+#undef FAST_ENTRY
+}
+}  // namespace veneer
+
+extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
+  Env* e = cpu0.current;
+  e->tf = *tf;
+  Status s = ERR_BAD_SYSCALL;
+  uint64_t value = 0;
+  switch (tf->rax) {
+    case SYS_yield:
+      e->tf.rax = OK;
+      e->tf.rdx = 0;
+      schedule();
+    case SYS_env_destroy: {
+      Env* target;
+      s = env_from_cap(e, tf->rdi, RIGHT_CONTROL, &target);
+      if (s != OK) break;
+      env_destroy(target);
+      if (target == e) schedule();
+      break;
+    }
+    case SYS_poweroff: {
+      core::Capability* c;
+      s = e->caps.lookup(tf->rdi, CAP_MACHINE, 0, &c);
+      if (s != OK) break;
+      kprintf("veneer: poweroff by env %x, code %lx\n", e->id, tf->rsi);
+      machine_exit(tf->rsi);
+    }
+    default: break;
+  }
+  e->tf.rax = static_cast<uint64_t>(s);
+  e->tf.rdx = value;
+  env_run(e);
+}

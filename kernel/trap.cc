@@ -1,0 +1,68 @@
+// Traps that the fast paths in entry.S do not finish: interrupts, exceptions
+// in kernel mode, and user exceptions of envs without a handler.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
+#include "kernel/console.h"
+#include "kernel/env.h"
+#include "kernel/lapic.h"
+#include "kernel/memory.h"
+
+extern "C" char xframe_write_begin[], xframe_write_end[];
+
+namespace veneer {
+
+using namespace arch;
+
+namespace {
+
+const char* exception_name(uint64_t v) {
+  static const char* const names[] = {
+      "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+      "#BR bound range", "#UD invalid opcode", "#NM device not available",
+      "#DF double fault", "coprocessor overrun", "#TS invalid TSS",
+      "#NP segment not present", "#SS stack fault", "#GP general protection",
+      "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check",
+      "#MC machine check", "#XM SIMD error", "#VE virtualization", "#CP control protection"};
+  return v < sizeof(names) / sizeof(names[0]) ? names[v] : "exception";
+}
+
+[[noreturn]] void kill_current(const char* why, const TrapFrame* tf) {
+  Env* e = cpu0.current;
+  kprintf("veneer: env %x %s: %s at rip %lx (addr %lx, error %lx); destroyed\n", e->id, why,
+          exception_name(tf->vector), tf->rip, tf->vector == 14 ? read_cr2() : 0, tf->error_code);
+  env_destroy(e);
+  schedule();
+}
+
+}  // namespace
+
+extern "C" void trap(TrapFrame* tf) {
+  if (features.smap) asm volatile("clac");
+  bool from_user = (tf->cs & 3) == 3;
+
+  if (tf->vector == kTimerVector) {
+    lapic_eoi();
+    kernel_info->ticks++;
+    if (!from_user) return;  // the idle loop
+    cpu0.current->tf = *tf;
+    schedule();
+  }
+  if (tf->vector == kSpuriousVector || tf->vector >= 32) {
+    if (!from_user) return;
+    env_pop_tf(tf);
+  }
+
+  if (!from_user) {
+    // The fast path faulted writing an exception frame: the env's exception
+    // stack is unusable. The env loses, not the kernel.
+    uint64_t rip = tf->rip;
+    if (tf->vector == 14 && rip >= reinterpret_cast<uint64_t>(xframe_write_begin) &&
+        rip <= reinterpret_cast<uint64_t>(xframe_write_end) && cpu0.current)
+      kill_current("has an unusable exception stack", tf);
+    panic("%s in kernel at rip %lx, addr %lx, error %lx, rsp %lx", exception_name(tf->vector), rip,
+          read_cr2(), tf->error_code, tf->rsp);
+  }
+  kill_current("has no exception handler", tf);
+}
+
+}  // namespace veneer

@@ -1,0 +1,162 @@
+// Secure bindings for memory: the kernel writes page-table entries after the
+// system call layer has checked the capability; the MMU enforces them from
+// then on at full speed.
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
+#include "kernel/env.h"
+#include "kernel/memory.h"
+
+namespace veneer {
+
+using namespace arch;
+
+namespace {
+
+// Software PTE bits: the most a later page_protect may grant, fixed by the
+// capability presented when the binding was made.
+constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
+constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
+
+uint64_t leaf_bits(uint64_t perms) {
+  uint64_t b = PTE_P | PTE_U;
+  if (perms & PERM_WRITE) b |= PTE_W;
+  if (!(perms & PERM_EXEC)) b |= PTE_NX;
+  return b;
+}
+
+uint64_t index_of(uint64_t va, int level) { return (va >> (12 + 9 * level)) & 511; }
+
+void flush(Env* e, uint64_t va) {
+  if (cpu0.current == e) invlpg(va);
+  else e->tlb_stale = true;
+}
+
+}  // namespace
+
+uint64_t* vm_pte(Env* e, uint64_t va) {
+  uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
+  for (int level = 3; level > 0; level--) {
+    uint64_t ent = t[index_of(va, level)];
+    if (!(ent & PTE_P)) return nullptr;
+    t = phys_to_virt<uint64_t>(ent & PTE_ADDR);
+  }
+  return &t[index_of(va, 0)];
+}
+
+Status vm_prepare(Env* e, uint64_t va) {
+  uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
+  for (int level = 3; level > 0; level--) {
+    uint64_t& ent = t[index_of(va, level)];
+    if (!(ent & PTE_P)) {
+      uint64_t pfn;
+      Status s = frame_alloc_zeroed(kAnyFrame, e->id, FRAME_PAGETABLE, &pfn);
+      if (s != OK) return s;
+      e->info->frames++;
+      // Intermediate levels allow everything; the leaf decides.
+      ent = pfn * kPageSize | PTE_P | PTE_W | PTE_U;
+    }
+    t = phys_to_virt<uint64_t>(ent & PTE_ADDR);
+  }
+  return OK;
+}
+
+Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
+  Status s = vm_prepare(e, va);
+  if (s != OK) return s;
+  uint64_t* pte = vm_pte(e, va);
+  if (*pte & PTE_P) {
+    rmaps.remove(frames, (*pte & PTE_ADDR) / kPageSize, e->id, va);
+  } else if (!rmaps.has_free()) {
+    return ERR_NO_MEMORY;
+  }
+  rmaps.add(frames, pfn, e->id, va);
+  uint64_t may = 0;
+  if (cap_rights & RIGHT_WRITE) may |= PTE_MAY_WRITE;
+  if (cap_rights & RIGHT_EXEC) may |= PTE_MAY_EXEC;
+  bool was_present = *pte & PTE_P;
+  *pte = pfn * kPageSize | leaf_bits(perms) | may;
+  if (was_present) flush(e, va);
+  return OK;
+}
+
+Status vm_unmap(Env* e, uint64_t va) {
+  uint64_t* pte = vm_pte(e, va);
+  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
+  rmaps.remove(frames, (*pte & PTE_ADDR) / kPageSize, e->id, va);
+  *pte = 0;
+  flush(e, va);
+  return OK;
+}
+
+Status vm_protect(Env* e, uint64_t va, uint64_t perms) {
+  uint64_t* pte = vm_pte(e, va);
+  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
+  if ((perms & PERM_WRITE) && !(*pte & PTE_MAY_WRITE)) return ERR_ACCESS_DENIED;
+  if ((perms & PERM_EXEC) && !(*pte & PTE_MAY_EXEC)) return ERR_ACCESS_DENIED;
+  uint64_t keep = *pte & (PTE_ADDR | PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_A | PTE_D);
+  *pte = keep | leaf_bits(perms);
+  flush(e, va);
+  return OK;
+}
+
+void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
+  // Records of `keep` are set aside and put back afterwards.
+  uint64_t kept[64];
+  int nkept = 0;
+  uint32_t env;
+  uint64_t va;
+  while (rmaps.pop(frames, pfn, &env, &va)) {
+    if (env == keep && nkept < 64) {
+      kept[nkept++] = va;
+      continue;
+    }
+    Env* e = env_from_id(env);
+    if (!e) continue;
+    if (uint64_t* pte = vm_pte(e, va)) {
+      *pte = 0;
+      flush(e, va);
+    }
+  }
+  for (int i = 0; i < nkept; i++) rmaps.add(frames, pfn, keep, kept[i]);
+}
+
+namespace {
+
+// Walks user memory a page at a time through the env's own page tables, so
+// the kernel never dereferences a user pointer directly.
+template <typename F>
+Status for_user_pages(Env* e, uint64_t va, uint64_t len, bool write, F&& fn) {
+  if (len == 0) return OK;
+  if (va < kUserBase || va >= kUserTop || len > kUserTop - va) return ERR_BAD_ADDRESS;
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t cur = va + done;
+    uint64_t* pte = vm_pte(e, cur & ~(kPageSize - 1));
+    if (!pte || !(*pte & PTE_P) || !(*pte & PTE_U) || (write && !(*pte & PTE_W)))
+      return ERR_BAD_ADDRESS;
+    uint64_t off = cur & (kPageSize - 1);
+    uint64_t n = kPageSize - off;
+    if (n > len - done) n = len - done;
+    fn(phys_to_virt<uint8_t>((*pte & PTE_ADDR) + off), done, n);
+    done += n;
+  }
+  return OK;
+}
+
+}  // namespace
+
+Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len) {
+  auto* d = static_cast<uint8_t*>(dst);
+  return for_user_pages(e, va, len, false, [&](uint8_t* p, uint64_t at, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) d[at + i] = p[i];
+  });
+}
+
+Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len) {
+  auto* s = static_cast<const uint8_t*>(src);
+  return for_user_pages(e, va, len, true, [&](uint8_t* p, uint64_t at, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) p[i] = s[at + i];
+  });
+}
+
+}  // namespace veneer

@@ -1,0 +1,102 @@
+// ExOS: the library operating system. Everything a program needs on top of
+// Veneer's raw interface lives here, in user space: console output, slot and
+// frame management, virtual memory, exception handling, spawning programs.
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exos/sys.h"
+#include "veneer/abi.h"
+
+namespace exos {
+
+using veneer::ExceptionFrame;
+using veneer::Status;
+
+// ---- Identity and kernel tables ----------------------------------------------
+uint32_t self_id();   // this env's id (from the kernel at start)
+uint64_t start_arg(); // the argument the creator passed
+inline const veneer::KernelInfo& kernel_info() {
+  return *reinterpret_cast<const veneer::KernelInfo*>(veneer::kKernelInfoVa);
+}
+inline const veneer::EnvInfo* env_table() {
+  return reinterpret_cast<const veneer::EnvInfo*>(veneer::kEnvTableVa);
+}
+inline const veneer::FrameInfo* frame_table() {
+  return reinterpret_cast<const veneer::FrameInfo*>(veneer::kFrameTableVa);
+}
+// The env's own leaf PTE for va, read through the read-only page-table
+// window; 0 if no page table reaches va.
+uint64_t read_pte(uint64_t va);
+// Kernel command-line value for key ("key=value"), copied into buf.
+bool cmdline_get(const char* key, char* buf, size_t size);
+
+// ---- Console -------------------------------------------------------------------
+void print(const char* s);
+[[gnu::format(printf, 1, 2)]] void printf(const char* fmt, ...);
+void vprintf(const char* fmt, va_list ap);
+[[noreturn]] void exit();  // destroys this env
+[[noreturn]] void panic(const char* msg);
+
+// ---- Capability slots ------------------------------------------------------------
+// ExOS hands out slots [kFirstFreeSlot, kGrantBase); creators grant caps
+// into [kGrantBase, kCapSlots) by convention.
+constexpr uint64_t kFirstFreeSlot = 2;
+constexpr uint64_t kGrantBase = 2048;
+int64_t slot_alloc();           // -1 when full
+void slot_free(uint64_t slot);
+
+// ---- Memory ------------------------------------------------------------------------
+struct Frame {
+  uint64_t slot;
+  uint64_t pfn;
+};
+// Allocates any free frame (pfn = kAnyFrame) or a specific one.
+Status frame_alloc(Frame* out, uint64_t pfn = veneer::kAnyFrame);
+Status frame_free(const Frame& f);
+// Allocates a frame and maps it at va in this env.
+Status page_alloc(uint64_t va, uint64_t perms, Frame* out = nullptr);
+
+// ---- Exceptions ----------------------------------------------------------------
+// A handler fixes the cause (or edits frame->rip) and returns; ExOS then
+// resumes the interrupted code without entering the kernel.
+using ExceptionHandler = void (*)(ExceptionFrame* frame);
+void set_exception_handler(uint64_t vector, ExceptionHandler h);
+// Installs ExOS's exception entry with its exception stack (done at start).
+Status exceptions_init();
+extern "C" void exos_exception_entry();
+extern "C" void exos_exception_resume();
+
+// ---- Programs -------------------------------------------------------------------------
+// The boot module whose name ends with `name`, or nullptr.
+const veneer::BootModule* find_module(const char* name);
+struct Child {
+  uint64_t slot;  // ENV capability in this env
+  uint32_t id;
+};
+// Loads an ELF image into a new env (owned by it), gives it a stack and
+// starts it with `arg`. The child owns every frame it was given.
+Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out);
+Status spawn_module(const char* name, uint64_t arg, Child* out);
+// Yields until the env with this id no longer exists.
+void wait_env(uint32_t id);
+inline void yield() { sys_yield(); }
+
+// ---- Strings -------------------------------------------------------------------------------
+size_t strlen(const char* s);
+int strcmp(const char* a, const char* b);
+bool ends_with(const char* s, const char* suffix);
+
+}  // namespace exos
+
+extern "C" {
+void* memcpy(void* d, const void* s, size_t n);
+void* memmove(void* d, const void* s, size_t n);
+void* memset(void* d, int c, size_t n);
+int memcmp(const void* a, const void* b, size_t n);
+}
+
+// Every ExOS program defines main(); returning from it exits the env.
+int main();

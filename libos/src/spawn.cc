@@ -1,0 +1,169 @@
+// Program loading in user space: ExOS parses the ELF image, allocates frames
+// owned by the child, fills them through a scratch mapping of its own, and
+// binds them into the child's address space. The kernel only checks
+// capabilities at each binding.
+#include "exos/exos.h"
+
+namespace exos {
+namespace {
+
+struct Elf64Header {
+  uint8_t ident[16];
+  uint16_t type, machine;
+  uint32_t version;
+  uint64_t entry, phoff, shoff;
+  uint32_t flags;
+  uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct Elf64Phdr {
+  uint32_t type, flags;
+  uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+constexpr uint64_t kScratchVa = 0x00006E0000000000;  // where the parent fills pages
+constexpr uint64_t kStackPages = 16;
+constexpr uint64_t kMaxPages = 512;
+
+struct Loader {
+  uint64_t child_slot;
+  uint64_t va[kMaxPages];
+  uint64_t slot[kMaxPages];
+  uint64_t perms[kMaxPages];
+  uint64_t n = 0;
+
+  // Finds or creates the child's page at va; returns its index.
+  Status page(uint64_t va_, uint64_t perms_, uint64_t* index) {
+    for (uint64_t i = 0; i < n; i++)
+      if (va[i] == va_) {
+        perms[i] |= perms_;
+        *index = i;
+        return veneer::OK;
+      }
+    if (n == kMaxPages) return veneer::ERR_NO_RESOURCES;
+    int64_t s = slot_alloc();
+    if (s < 0) return veneer::ERR_NO_RESOURCES;
+    SysResult r = sys_frame_alloc(veneer::kAnyFrame, child_slot, s);
+    if (r.status != veneer::OK) {
+      slot_free(s);
+      return static_cast<Status>(r.status);
+    }
+    va[n] = va_;
+    slot[n] = s;
+    perms[n] = perms_;
+    *index = n++;
+    return veneer::OK;
+  }
+
+  // Copies `len` bytes into the child's page through the scratch mapping.
+  Status fill(uint64_t index, uint64_t offset, const uint8_t* src, uint64_t len) {
+    SysResult r = sys_page_map(veneer::kSelfSlot, kScratchVa, slot[index], veneer::PERM_WRITE);
+    if (r.status != veneer::OK) return static_cast<Status>(r.status);
+    memcpy(reinterpret_cast<uint8_t*>(kScratchVa) + offset, src, len);
+    sys_page_unmap(veneer::kSelfSlot, kScratchVa);
+    return veneer::OK;
+  }
+
+  // Binds every page into the child in one batch, then drops our capabilities:
+  // the child owns the frames and they die with it.
+  Status bind() {
+    veneer::PageOp ops[64];
+    for (uint64_t base = 0; base < n; base += 64) {
+      uint64_t k = n - base < 64 ? n - base : 64;
+      for (uint64_t i = 0; i < k; i++)
+        ops[i] = veneer::PageOp{va[base + i], veneer::PAGE_OP_MAP, static_cast<uint32_t>(slot[base + i]),
+                                perms[base + i]};
+      SysResult r = sys_page_batch(child_slot, reinterpret_cast<uint64_t>(ops), k);
+      if (r.status != veneer::OK) return static_cast<Status>(r.status);
+    }
+    release();
+    return veneer::OK;
+  }
+
+  void release() {
+    for (uint64_t i = 0; i < n; i++) {
+      sys_cap_delete(slot[i]);
+      slot_free(slot[i]);
+    }
+    n = 0;
+  }
+};
+
+Loader loader;  // large; one spawn at a time
+
+}  // namespace
+
+Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
+  auto* image = static_cast<const uint8_t*>(elf);
+  auto* h = static_cast<const Elf64Header*>(elf);
+  if (size < sizeof(Elf64Header) || memcmp(h->ident, "\x7f" "ELF", 4) != 0 || h->ident[4] != 2 ||
+      h->machine != 62 || h->phoff > size || h->phnum * uint64_t(sizeof(Elf64Phdr)) > size - h->phoff)
+    return veneer::ERR_INVALID_ARGS;
+
+  int64_t child_slot = slot_alloc();
+  if (child_slot < 0) return veneer::ERR_NO_RESOURCES;
+  SysResult r = sys_env_create(child_slot);
+  if (r.status != veneer::OK) {
+    slot_free(child_slot);
+    return static_cast<Status>(r.status);
+  }
+  uint32_t child_id = static_cast<uint32_t>(r.value);
+  loader.child_slot = child_slot;
+  loader.n = 0;
+
+  Status s = veneer::OK;
+  for (uint16_t i = 0; i < h->phnum && s == veneer::OK; i++) {
+    auto* ph = reinterpret_cast<const Elf64Phdr*>(image + h->phoff + i * uint64_t(h->phentsize));
+    if (ph->type != 1 || ph->memsz == 0) continue;
+    if (ph->offset > size || ph->filesz > size - ph->offset || ph->filesz > ph->memsz) {
+      s = veneer::ERR_INVALID_ARGS;
+      break;
+    }
+    uint64_t perms = ((ph->flags & 2) ? veneer::PERM_WRITE : 0) | ((ph->flags & 1) ? veneer::PERM_EXEC : 0);
+    for (uint64_t va = ph->vaddr & ~(veneer::kPageSize - 1); va < ph->vaddr + ph->memsz && s == veneer::OK;
+         va += veneer::kPageSize) {
+      uint64_t idx;
+      s = loader.page(va, perms, &idx);
+      if (s != veneer::OK) break;
+      uint64_t from = va > ph->vaddr ? va : ph->vaddr;
+      uint64_t to = va + veneer::kPageSize;
+      if (to > ph->vaddr + ph->filesz) to = ph->vaddr + ph->filesz;
+      if (from < to) s = loader.fill(idx, from - va, image + ph->offset + (from - ph->vaddr), to - from);
+    }
+  }
+  for (uint64_t i = 1; i <= kStackPages && s == veneer::OK; i++) {
+    uint64_t idx;
+    s = loader.page(veneer::kInitStackTop - i * veneer::kPageSize, veneer::PERM_WRITE, &idx);
+  }
+  if (s == veneer::OK) s = loader.bind();
+  if (s == veneer::OK)
+    s = static_cast<Status>(sys_env_set_entry(child_slot, h->entry, veneer::kInitStackTop, arg).status);
+  if (s == veneer::OK) s = static_cast<Status>(sys_env_run(child_slot).status);
+  if (s != veneer::OK) {
+    loader.release();
+    sys_env_destroy(child_slot);  // frees whatever the child already owns
+    sys_cap_delete(child_slot);
+    slot_free(child_slot);
+    return s;
+  }
+  *out = Child{static_cast<uint64_t>(child_slot), child_id};
+  return veneer::OK;
+}
+
+const veneer::BootModule* find_module(const char* name) {
+  const veneer::KernelInfo& k = kernel_info();
+  for (uint64_t i = 0; i < k.nmodules; i++)
+    if (ends_with(k.modules[i].name, name)) return &k.modules[i];
+  return nullptr;
+}
+
+Status spawn_module(const char* name, uint64_t arg, Child* out) {
+  const veneer::BootModule* m = find_module(name);
+  if (!m) return veneer::ERR_NOT_FOUND;
+  return spawn(reinterpret_cast<const void*>(m->va), m->size, arg, out);
+}
+
+void wait_env(uint32_t id) {
+  while (env_table()[veneer::env_index(id)].id == id) sys_yield();
+}
+
+}  // namespace exos

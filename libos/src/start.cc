@@ -1,0 +1,72 @@
+// Process start-up: record identity, run constructors, install the
+// exception entry, call main, exit.
+#include "exos/exos.h"
+
+extern "C" void (*__init_array_start[])() __attribute__((weak));
+extern "C" void (*__init_array_end[])() __attribute__((weak));
+
+namespace exos {
+namespace {
+uint32_t g_self_id;
+uint64_t g_start_arg;
+}  // namespace
+
+uint32_t self_id() { return g_self_id; }
+uint64_t start_arg() { return g_start_arg; }
+
+void exit() {
+  sys_env_destroy(veneer::kSelfSlot);
+  for (;;) sys_yield();  // not reached
+}
+
+void panic(const char* msg) {
+  printf("exos: env %x panic: %s\n", self_id(), msg);
+  exit();
+}
+
+uint64_t read_pte(uint64_t va) {
+  // Walk the recursive window top-down so a missing level reads as 0
+  // instead of faulting.
+  constexpr uint64_t w = veneer::kPageTableWindowVa;
+  constexpr uint64_t r = veneer::kRecursivePml4Slot;
+  uint64_t i4 = (va >> 39) & 511, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511;
+  auto* pml4 = reinterpret_cast<const uint64_t*>(w | (r << 30) | (r << 21) | (r << 12));
+  if (!(pml4[i4] & 1)) return 0;
+  auto* pdpt = reinterpret_cast<const uint64_t*>(w | (r << 30) | (r << 21) | (i4 << 12));
+  if (!(pdpt[i3] & 1)) return 0;
+  auto* pd = reinterpret_cast<const uint64_t*>(w | (r << 30) | (i4 << 21) | (i3 << 12));
+  if (!(pd[i2] & 1)) return 0;
+  auto* pt = reinterpret_cast<const uint64_t*>(w | (i4 << 30) | (i3 << 21) | (i2 << 12));
+  return pt[(va >> 12) & 511];
+}
+
+bool cmdline_get(const char* key, char* buf, size_t size) {
+  const char* c = kernel_info().cmdline;
+  size_t klen = strlen(key);
+  while (*c) {
+    while (*c == ' ') c++;
+    const char* word = c;
+    while (*c && *c != ' ') c++;
+    if (size_t(c - word) > klen && memcmp(word, key, klen) == 0 && word[klen] == '=') {
+      size_t n = 0;
+      for (const char* v = word + klen + 1; v < c && n + 1 < size; v++) buf[n++] = *v;
+      buf[n] = '\0';
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace exos
+
+extern "C" [[noreturn]] void exos_start(uint64_t arg, uint64_t env_id) {
+  exos::g_start_arg = arg;
+  exos::g_self_id = static_cast<uint32_t>(env_id);
+  if (__init_array_start)
+    for (auto* f = __init_array_start; f < __init_array_end; f++) (*f)();
+  if (exos::exceptions_init() != veneer::OK) exos::panic("cannot install exception handler");
+  main();
+  exos::exit();
+}
+
+extern "C" void __cxa_pure_virtual() { exos::panic("pure virtual call"); }
