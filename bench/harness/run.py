@@ -112,9 +112,10 @@ _INFO = re.compile(r"^# ([A-Za-z0-9_ ]+): (.*)$")
 
 
 def clean_line(raw: str) -> str:
-    """Strip terminal escapes (SeaBIOS clears the screen right before the guest's
-    first line) and stray control characters."""
-    line = _ANSI.sub("", raw)
+    """Drop terminal escapes and stray control characters. SeaBIOS resets and clears
+    the screen with no newline before the guest's first line, so only the text
+    after the last escape on a line belongs to the guest."""
+    line = _ANSI.split(raw)[-1]
     line = "".join(ch for ch in line if ch == "\t" or ch >= " ")
     return line.strip()
 
@@ -251,6 +252,8 @@ def run_guest(side: Side, mode: str, build_dir: Path, log_dir: Path,
         exit_code = proc.wait()
     wall = time.monotonic() - start
     thread.join(timeout=5)
+    if proc.stdout is not None:
+        proc.stdout.close()
     text = "".join(chunks)
     log_path.write_text(text)
     parsed = parse_serial(text)
