@@ -24,7 +24,11 @@ void add_module(BootInfo* b, uint64_t start, uint64_t end, const char* name) {
   BootModuleRange& m = b->modules[b->nmodules++];
   m.start = start;
   m.end = end;
-  copy_str(m.name, sizeof(m.name), name);
+  // Keep the file name: boot loaders pass the whole path.
+  const char* base = name;
+  for (const char* p = name; p && *p && *p != ' '; p++)
+    if (*p == '/') base = p + 1;
+  copy_str(m.name, sizeof(m.name), base);
 }
 
 template <typename T>

@@ -464,7 +464,7 @@ def write_chart(rows: list[Row], path: Path) -> str | None:
         xs = range(len(rows))
         w = 0.4
         for off, side, color in ((-w / 2, "veneer", "#1f77b4"), (w / 2, "linux", "#d62728")):
-            ax.bar([x + off for x in xs], [getattr(r, side) or 0 for r in rows], w,
+            ax.bar([x + off for x in xs], [getattr(r, side) or float("nan") for r in rows], w,
                    label=SIDES[side].label, color=color)
         ax.set_yscale("log")
         ax.set_xticks(list(xs))
@@ -484,7 +484,7 @@ def write_chart(rows: list[Row], path: Path) -> str | None:
         data.write_text("".join(f"{r.name} {fmt_num(r.veneer).replace('n/a', '-')} "
                                 f"{fmt_num(r.linux).replace('n/a', '-')}\n" for r in rows))
         script = f"""
-set terminal pngcairo size {max(800, 60 * len(rows) + 200)},500
+set terminal pngcairo noenhanced size {max(800, 60 * len(rows) + 200)},560
 set output '{path}'
 set title '{title}'
 set datafile missing '-'
@@ -493,7 +493,8 @@ set style histogram clustered gap 1
 set style fill solid border -1
 set logscale y
 set ylabel 'guest instructions per op (log)'
-set xtics rotate by -45 scale 0
+set xtics rotate by 45 right scale 0
+set bmargin 10
 set key top left
 plot '{data}' using 2:xtic(1) title 'Veneer' lc rgb '#1f77b4', '' using 3 title 'Linux' lc rgb '#d62728'
 """

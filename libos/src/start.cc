@@ -40,6 +40,31 @@ uint64_t read_pte(uint64_t va) {
   return pt[(va >> 12) & 511];
 }
 
+uint64_t find_mapping(uint64_t pfn) {
+  constexpr uint64_t w = veneer::kPageTableWindowVa;
+  constexpr uint64_t r = veneer::kRecursivePml4Slot;
+  auto table = [](uint64_t a, uint64_t b, uint64_t c) {
+    return reinterpret_cast<const uint64_t*>(w | (a << 30) | (b << 21) | (c << 12));
+  };
+  const uint64_t* pml4 = table(r, r, r);
+  for (uint64_t i4 = 0; i4 < veneer::kKernelTablesPml4Slot; i4++) {
+    if (!(pml4[i4] & 1)) continue;
+    const uint64_t* pdpt = table(r, r, i4);
+    for (uint64_t i3 = 0; i3 < 512; i3++) {
+      if (!(pdpt[i3] & 1)) continue;
+      const uint64_t* pd = table(r, i4, i3);
+      for (uint64_t i2 = 0; i2 < 512; i2++) {
+        if (!(pd[i2] & 1)) continue;
+        const uint64_t* pt = table(i4, i3, i2);
+        for (uint64_t i1 = 0; i1 < 512; i1++)
+          if ((pt[i1] & 1) && ((pt[i1] >> 12) & 0xFFFFFFFFFFull) == pfn)
+            return (i4 << 39) | (i3 << 30) | (i2 << 21) | (i1 << 12);
+      }
+    }
+  }
+  return 0;
+}
+
 bool cmdline_get(const char* key, char* buf, size_t size) {
   const char* c = kernel_info().cmdline;
   size_t klen = strlen(key);

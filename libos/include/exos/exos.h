@@ -30,6 +30,9 @@ inline const veneer::FrameInfo* frame_table() {
 // The env's own leaf PTE for va, read through the read-only page-table
 // window; 0 if no page table reaches va.
 uint64_t read_pte(uint64_t va);
+// The lowest user va at which this env maps frame pfn, or 0: a walk of the
+// env's own page tables through the read-only window.
+uint64_t find_mapping(uint64_t pfn);
 // Kernel command-line value for key ("key=value"), copied into buf.
 bool cmdline_get(const char* key, char* buf, size_t size);
 

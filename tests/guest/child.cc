@@ -1,0 +1,135 @@
+// Child program for the guest tests; its start argument picks what it does
+// (guest::ChildMode).
+#include "guest_test.h"
+
+namespace {
+
+using namespace guest;
+
+Mailbox* mailbox() { return reinterpret_cast<Mailbox*>(kMailboxVa); }
+
+// Waits for the mailbox capability from the test init and maps it.
+void map_mailbox() {
+  while (exos::sys_frame_info(kMailboxSlotInChild).status != veneer::OK) exos::yield();
+  if (exos::sys_page_map(veneer::kSelfSlot, kMailboxVa, kMailboxSlotInChild, veneer::PERM_WRITE).status !=
+      veneer::OK)
+    exos::panic("cannot map mailbox");
+}
+
+constexpr uint64_t kSecret = 0x5EC2E75EC2E75EC2ull;
+constexpr uint64_t kVictimVa = 0x0000410000000000;
+constexpr uint64_t kGrantVa = 0x0000420000000000;
+
+void victim() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  for (uint64_t i = 0; i < 4; i++) {
+    exos::Frame f;
+    if (exos::page_alloc(kVictimVa + i * veneer::kPageSize, veneer::PERM_WRITE, &f) != veneer::OK)
+      exos::panic("victim alloc");
+    auto* p = reinterpret_cast<volatile uint64_t*>(kVictimVa + i * veneer::kPageSize);
+    for (int w = 0; w < 512; w++) p[w] = kSecret ^ w;
+    mb->victim_pfns[i] = f.pfn;
+  }
+  mb->victim_id = exos::self_id();
+  mb->victim_ready = 1;
+  while (!mb->attack_done) exos::yield();
+  bool intact = true;
+  for (uint64_t i = 0; i < 4; i++) {
+    auto* p = reinterpret_cast<volatile uint64_t*>(kVictimVa + i * veneer::kPageSize);
+    for (int w = 0; w < 512; w++) intact &= p[w] == (kSecret ^ w);
+  }
+  mb->victim_intact = intact;
+  mb->victim_checked = 1;
+  for (;;) exos::yield();  // until the test destroys it
+}
+
+// Every way the attacker can name memory, aimed at the victim's frames.
+void attacker() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  while (!mb->victim_ready) exos::yield();
+  uint64_t attempts = 0, denied = 0, leaks = 0;
+  auto expect_denied = [&](veneer::SysResult r) {
+    attempts++;
+    if (r.status != veneer::OK) denied++;
+  };
+  constexpr uint64_t va = 0x0000430000000000;
+  for (uint64_t i = 0; i < 4; i++) {
+    uint64_t pfn = mb->victim_pfns[i];
+    // Allocate the victim's frame by its physical name.
+    expect_denied(exos::sys_frame_alloc(pfn, veneer::kSelfSlot, 100));
+    // Guess capability slots: every slot not ours, as a frame to map.
+    for (uint64_t slot = 64; slot < veneer::kCapSlots; slot += 61) {
+      if (slot == kMailboxSlotInChild) continue;
+      expect_denied(exos::sys_page_map(veneer::kSelfSlot, va, slot, veneer::PERM_READ));
+    }
+    // Forge slots out of range, or the frame number itself as a slot.
+    expect_denied(exos::sys_page_map(veneer::kSelfSlot, va, pfn, veneer::PERM_READ));
+    expect_denied(exos::sys_page_map(veneer::kSelfSlot, va, ~0ull, veneer::PERM_READ));
+    // Use the victim's env id or a guessed slot as an env capability.
+    expect_denied(exos::sys_page_map(mb->victim_id, va, kMailboxSlotInChild, veneer::PERM_READ));
+    expect_denied(exos::sys_cap_grant(kMailboxSlotInChild, mb->victim_id, 200, veneer::kRightsAll));
+    expect_denied(exos::sys_env_destroy(mb->victim_id));
+    expect_denied(exos::sys_frame_free(pfn));
+    expect_denied(exos::sys_cap_revoke(pfn));
+  }
+  // Reading the kernel tables tells who owns what, never the contents; and a
+  // mapped page must never alias a victim frame.
+  for (uint64_t i = 0; i < 4; i++)
+    if (exos::find_mapping(mb->victim_pfns[i])) leaks++;
+  mb->attempts = attempts;
+  mb->denied = denied;
+  mb->leaks = leaks;
+  mb->attack_done = 1;
+  for (;;) exos::yield();
+}
+
+void grantee() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  exos::set_exception_handler(14, [](veneer::ExceptionFrame* f) {
+    mailbox()->grantee_faulted = 1;
+    mailbox()->grantee_fault_addr = f->fault_addr;
+    // Give the page a fresh frame of our own so the write can complete.
+    exos::page_alloc(f->fault_addr & ~(veneer::kPageSize - 1), veneer::PERM_WRITE);
+  });
+  while (exos::sys_frame_info(kExtraSlotInChild).status != veneer::OK) exos::yield();
+  if (exos::sys_page_map(veneer::kSelfSlot, kGrantVa, kExtraSlotInChild, veneer::PERM_WRITE).status != veneer::OK)
+    exos::panic("grantee map");
+  *reinterpret_cast<volatile uint64_t*>(kGrantVa) = 42;
+  mb->grantee_value_written = 1;
+  while (!mb->go) exos::yield();  // the test revokes meanwhile
+  mb->grantee_saw_stale = exos::sys_frame_info(kExtraSlotInChild).status == veneer::ERR_STALE_CAP;
+  *reinterpret_cast<volatile uint64_t*>(kGrantVa) = 43;  // must fault now
+  mb->go = 2;
+  for (;;) exos::yield();
+}
+
+}  // namespace
+
+int main() {
+  switch (exos::start_arg()) {
+    case CHILD_FAULT_NO_HANDLER:
+      exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);
+      *reinterpret_cast<volatile uint64_t*>(0x0000450000000000) = 1;
+      break;
+    case CHILD_DIVIDE_NO_HANDLER: {
+      exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);
+      volatile int zero = 0;
+      volatile int x = 1 / zero;
+      (void)x;
+      break;
+    }
+    case CHILD_BAD_XSTACK:
+      exos::sys_env_set_handler(veneer::kSelfSlot, reinterpret_cast<uint64_t>(&exos::exos_exception_entry),
+                                0x0000460000000000, 4096);
+      asm volatile("int3");
+      break;
+    case CHILD_VICTIM: victim(); break;
+    case CHILD_ATTACKER: attacker(); break;
+    case CHILD_GRANTEE: grantee(); break;
+  }
+  exos::printf("child %x: mode %lu survived; that is a bug\n", exos::self_id(), exos::start_arg());
+  return 0;
+}

@@ -1,0 +1,83 @@
+// A tiny in-guest test framework. Test cases register themselves; the test
+// init runs the one named by the kernel command line (test=NAME), or all of
+// them, prints one line per check failure and per case, then a summary
+// "GUEST-TESTS: N passed, M failed", and powers off with the result.
+#pragma once
+
+#include "exos/exos.h"
+
+namespace guest {
+
+struct TestCase {
+  const char* name;
+  void (*fn)();
+  TestCase* next;
+};
+
+void register_test(TestCase* t);
+// Marks the running case failed (the CHECK macros call it).
+void fail(const char* file, int line, const char* expr, long a, long b);
+
+struct Registrar {
+  explicit Registrar(TestCase* t) { register_test(t); }
+};
+
+// Slots for env capabilities the tests create; the mailbox shared with
+// child programs sits in the child's slot kGrantBase.
+constexpr uint64_t kMailboxSlotInChild = exos::kGrantBase;
+constexpr uint64_t kExtraSlotInChild = exos::kGrantBase + 1;
+
+// Modes for tests/guest/child.cc (its start argument).
+enum ChildMode : uint64_t {
+  CHILD_FAULT_NO_HANDLER = 1,   // removes its handler, then touches unmapped memory
+  CHILD_BAD_XSTACK = 2,         // exception stack on an unmapped page, then int3
+  CHILD_VICTIM = 3,             // owns frames with a secret; checks it stays intact
+  CHILD_ATTACKER = 4,           // tries to reach the victim's frames by every call
+  CHILD_GRANTEE = 5,            // maps a granted frame; sees it revoked
+  CHILD_DIVIDE_NO_HANDLER = 6,  // divide error with no handler
+};
+
+// Shared page between the test init and its children.
+struct Mailbox {
+  volatile uint64_t victim_ready;
+  volatile uint64_t victim_id;
+  volatile uint64_t victim_pfns[4];
+  volatile uint64_t attack_done;
+  volatile uint64_t attempts;
+  volatile uint64_t denied;
+  volatile uint64_t leaks;
+  volatile uint64_t victim_intact;
+  volatile uint64_t victim_checked;
+  volatile uint64_t grantee_value_written;
+  volatile uint64_t grantee_saw_stale;
+  volatile uint64_t grantee_faulted;
+  volatile uint64_t grantee_fault_addr;
+  volatile uint64_t go;
+};
+
+constexpr uint64_t kMailboxVa = 0x0000480000000000;
+
+// Spawns tests/guest/child.elf with `mode`, granting it the mailbox frame
+// (slot `mailbox_slot` in this env) and optionally an extra capability.
+veneer::Status spawn_child(uint64_t mode, uint64_t mailbox_slot, exos::Child* out,
+                           int64_t extra_slot = -1, uint64_t extra_rights = 0);
+
+}  // namespace guest
+
+#define GUEST_CONCAT_(a, b) a##b
+#define GUEST_CONCAT(a, b) GUEST_CONCAT_(a, b)
+#define TEST(name)                                                              \
+  static void test_##name();                                                    \
+  static guest::TestCase GUEST_CONCAT(tc_, name){#name, &test_##name, nullptr}; \
+  static guest::Registrar GUEST_CONCAT(reg_, name){&GUEST_CONCAT(tc_, name)};   \
+  static void test_##name()
+
+#define CHECK(cond) \
+  ((cond) ? (void)0 : guest::fail(__FILE__, __LINE__, #cond, 0, 0))
+#define CHECK_EQ(a, b)                                                           \
+  do {                                                                           \
+    long _a = (long)(a), _b = (long)(b);                                         \
+    if (_a != _b) guest::fail(__FILE__, __LINE__, #a " == " #b, _a, _b);         \
+  } while (0)
+// Checks a system call's status against an expected veneer::Status.
+#define CHECK_STATUS(call, expected) CHECK_EQ((call).status, (expected))

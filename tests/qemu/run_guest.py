@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Boots Veneer in QEMU with a test init and checks what the guest reports.
+
+Passes only if QEMU exits through isa-debug-exit with the success code AND the
+serial log ends with "GUEST-TESTS: N passed, 0 failed" where N is at least
+--expect. A guest that hangs is killed after --timeout seconds and fails.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import qemu_args  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--modules", required=True, help="comma-separated, init first")
+    ap.add_argument("--append", default="")
+    ap.add_argument("--expect", type=int, default=1, help="minimum passed cases")
+    ap.add_argument("--expect-output", action="append", default=[],
+                    help="regex that must appear in the serial log")
+    ap.add_argument("--expect-exit", type=int, default=qemu_args.EXIT_SUCCESS)
+    ap.add_argument("--no-summary", action="store_true",
+                    help="do not require a GUEST-TESTS line (demo runs)")
+    ap.add_argument("--timeout", type=float, default=60)
+    args = ap.parse_args()
+
+    cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, timeout=args.timeout)
+        out, code = proc.stdout.decode(errors="replace"), proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode(errors="replace")
+        print(out)
+        print(f"FAIL: guest did not finish within {args.timeout} s (hung?)")
+        return 1
+    print(out)
+
+    ok = True
+    if code != args.expect_exit:
+        why = {qemu_args.EXIT_PANIC: "kernel panic", qemu_args.EXIT_FAILURE: "guest reported failure"}
+        print(f"FAIL: QEMU exit code {code}, expected {args.expect_exit} "
+              f"({why.get(code, 'unexpected exit')})")
+        ok = False
+    if not args.no_summary:
+        m = re.findall(r"GUEST-TESTS: (\d+) passed, (\d+) failed", out)
+        if not m:
+            print("FAIL: no GUEST-TESTS summary line in the serial log")
+            ok = False
+        else:
+            passed, failed = int(m[-1][0]), int(m[-1][1])
+            if failed or passed < args.expect:
+                print(f"FAIL: {passed} passed, {failed} failed (expected at least {args.expect} passed)")
+                ok = False
+    for pattern in args.expect_output:
+        if not re.search(pattern, out):
+            print(f"FAIL: serial log lacks /{pattern}/")
+            ok = False
+    if "KERNEL PANIC" in out and args.expect_exit != qemu_args.EXIT_PANIC:
+        print("FAIL: kernel panicked")
+        ok = False
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
