@@ -18,8 +18,9 @@ import qemu_args  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--modules", required=True, help="comma-separated, init first")
+    ap.add_argument("--kernel")
+    ap.add_argument("--modules", help="comma-separated, init first")
+    ap.add_argument("--iso", help="boot this GRUB ISO instead of -kernel")
     ap.add_argument("--append", default="")
     ap.add_argument("--expect", type=int, default=1, help="minimum passed cases")
     ap.add_argument("--expect-output", action="append", default=[],
@@ -30,7 +31,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     args = ap.parse_args()
 
-    cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append)
+    if args.iso:
+        cmd = [qemu_args.QEMU] + qemu_args.MACHINE + ["-cdrom", args.iso, "-boot", "d"]
+    else:
+        cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append)
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, timeout=args.timeout)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building, booting and testing Veneer needs, on Debian, as root.
+# Quiet and idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have g++ || need+=(g++)
+have cmake || need+=(cmake)
+have ninja || need+=(ninja-build)
+have python3 || need+=(python3)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have grub-mkrescue || need+=(grub-common)
+[ -d /usr/lib/grub/i386-pc ] || need+=(grub-pc-bin)
+have xorriso || need+=(xorriso)
+have mformat || need+=(mtools)
+[ -f /usr/include/gtest/gtest.h ] || need+=(libgtest-dev)
+[ -f /usr/src/googletest/CMakeLists.txt ] || need+=(googletest)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
