@@ -61,9 +61,22 @@ Status env_create(uint32_t parent, Env** out) {
   for (auto& b : e->fpu) b = 0;
   reinterpret_cast<uint16_t*>(e->fpu)[0] = 0x37F;             // FCW: default
   reinterpret_cast<uint32_t*>(e->fpu)[6] = 0x1F80;            // MXCSR: default
+  e->prologue_entry = e->epilogue_entry = 0;
+  e->in_epilogue = e->needs_prologue = false;
+  e->consecutive_overruns = 0;
+  e->pct_entry = e->pct_stack = 0;
+  e->receive_at_entry = false;
+  e->waiting_on = 0;
+  e->reclaim_count = 0;
+  e->reclaim_notified = false;
+  repossession[i] = RepossessionVector{};
   e->caps.clear_all();
   e->caps.put(kSelfSlot, core::Capability{CAP_ENV, kRightsAll, 0, 0, id});
-  *e->info = EnvInfo{id, ENV_NEW, parent, 1, 0, 0, {}};
+  *e->info = EnvInfo{};
+  e->info->id = id;
+  e->info->state = ENV_NEW;
+  e->info->parent = parent;
+  e->info->frames = 1;
 
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   const uint64_t* k = phys_to_virt<uint64_t>(kernel_pml4_pa);
@@ -113,6 +126,7 @@ void env_destroy(Env* e) {
     write_cr3(kernel_pml4_pa);  // its page tables are about to be freed
     cpu0.current = nullptr;
   }
+  sched_env_gone(e);
   drop_rmaps(e);
   for (uint32_t pfn; (pfn = frames.first_owned(e->id)) != core::kNil;) {
     vm_unmap_frame_everywhere(pfn, 0);

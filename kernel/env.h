@@ -25,6 +25,27 @@ struct Env {
   bool tlb_stale;          // a PTE changed while another address space was live
   uint32_t id;
   EnvInfo* info;           // this env's row in the read-only env table
+  // Interrupt context: upcalls at the start and end of its time slices.
+  uint64_t prologue_entry;
+  uint64_t epilogue_entry;
+  bool in_epilogue;        // slice ended, upcall delivered, grace running
+  bool needs_prologue;     // stopped at a slice end: next slice starts in the prologue
+  uint32_t consecutive_overruns;
+  uint64_t epilogue_tsc;   // when the epilogue upcall was delivered
+  uint64_t run_start_tsc;  // when it was last switched in (CPU accounting)
+
+  // Protected-entry context.
+  uint64_t pct_entry;
+  uint64_t pct_stack;
+  bool receive_at_entry;   // blocked in pct_wait (else in pct_sync: resume after it)
+  uint32_t waiting_on;     // env it sync-called and whose reply it awaits (slice donation)
+
+  // Visible revocation of memory in progress.
+  uint64_t reclaim_count;     // frames asked for, 0 = none pending
+  uint64_t reclaim_deadline;  // slice tick at which the kernel takes them
+  uint64_t reclaim_target;    // frames it must own at most by then
+  bool reclaim_notified;
+
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;
 };
@@ -64,8 +85,23 @@ Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);
 Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len);
 
 // ---- Scheduling (kernel/sched.cc) --------------------------------------------
+// Starts the slice vector: slices of slice_ns, epilogue grace of grace_ns.
+void sched_init(uint64_t slice_ns, uint64_t grace_ns);
+Status sched_slice_alloc(Env* e, uint64_t position);
+Status sched_slice_free(Env* e, uint64_t position);
+// Switches to e (same slice) and returns to user mode in it.
 [[noreturn]] void env_run(Env* e);
+// Ends the current slice and runs the next position's env (or idles).
 [[noreturn]] void schedule();
+// The LAPIC slice timer fired while `tf` (user mode) ran.
+[[noreturn]] void sched_timer(const arch::TrapFrame* tf);
+// Writes an upcall frame for e's saved context on its exception stack and
+// points e at `entry`; false if e has no usable exception stack.
+bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint64_t entry);
+// Env e is going away: forget its slices and wake whoever waits on it.
+void sched_env_gone(Env* e);
+// Visible revocation of memory: asks e for `count` frames by `deadline` slices.
+Status sched_reclaim(Env* e, uint64_t count, uint64_t deadline_slices);
 Env* current_env();
 
 }  // namespace veneer

@@ -12,6 +12,7 @@ namespace {
 
 volatile uint32_t* lapic;
 uint64_t timer_hz;
+uint64_t tsc_per_sec;
 
 constexpr uint32_t kRegEoi = 0xB0, kRegSvr = 0xF0, kRegLvtTimer = 0x320;
 constexpr uint32_t kRegInitCount = 0x380, kRegCurCount = 0x390, kRegDivide = 0x3E0;
@@ -40,15 +41,17 @@ uint64_t calibrate() {
   outb(0x61, g | 1);
   wr(kRegDivide, 0xB);
   wr(kRegInitCount, 0xFFFFFFFF);
+  uint64_t t0 = rdtsc();
   while (!(inb(0x61) & 0x20)) pause();
   uint32_t elapsed = 0xFFFFFFFF - rd(kRegCurCount);
+  tsc_per_sec = (rdtsc() - t0) * 100;
   wr(kRegInitCount, 0);
   return uint64_t(elapsed) * 100;
 }
 
 }  // namespace
 
-void lapic_init(uint64_t period_ns) {
+void lapic_init() {
   mask_legacy_pics();
   uint64_t base = rdmsr(MSR_APIC_BASE);
   wrmsr(MSR_APIC_BASE, base | (1 << 11));  // global enable
@@ -56,13 +59,19 @@ void lapic_init(uint64_t period_ns) {
   wr(kRegSvr, 0x100 | kSpuriousVector);
   timer_hz = calibrate();
   if (timer_hz == 0) panic("LAPIC timer calibration failed");
-  uint64_t count = timer_hz * period_ns / 1000000000ull;
-  if (count == 0) count = 1;
   wr(kRegDivide, 0xB);
-  wr(kRegLvtTimer, (1 << 17) | kTimerVector);  // periodic
-  wr(kRegInitCount, static_cast<uint32_t>(count));
-  kprintf("lapic: timer %lu Hz, slice %lu ns (%lu ticks)\n", timer_hz, period_ns, count);
+  wr(kRegLvtTimer, kTimerVector);  // one-shot
+  kprintf("lapic: timer %lu Hz, TSC %lu Hz\n", timer_hz, tsc_per_sec);
 }
+
+void lapic_arm(uint64_t ns) {
+  uint64_t count = timer_hz * ns / 1000000000ull;
+  if (count == 0) count = 1;
+  if (count > 0xFFFFFFFFu) count = 0xFFFFFFFFu;
+  wr(kRegInitCount, static_cast<uint32_t>(count));
+}
+
+uint64_t tsc_hz() { return tsc_per_sec; }
 
 void lapic_eoi() { wr(kRegEoi, 0); }
 uint64_t lapic_timer_hz() { return timer_hz; }

@@ -8,10 +8,12 @@ namespace veneer {
 constexpr uint8_t kTimerVector = 32;
 constexpr uint8_t kSpuriousVector = 0xFF;
 
-// Masks the legacy PICs, enables the LAPIC, calibrates its timer against the
-// PIT and starts it periodic with the given period.
-void lapic_init(uint64_t period_ns);
+// Masks the legacy PICs, enables the LAPIC and calibrates its timer and the
+// TSC against the PIT. The timer is one-shot: lapic_arm starts each period.
+void lapic_init();
+void lapic_arm(uint64_t ns);
 void lapic_eoi();
 uint64_t lapic_timer_hz();
+uint64_t tsc_hz();
 
 }  // namespace veneer

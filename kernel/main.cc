@@ -19,6 +19,7 @@ void syscall_init();
 namespace {
 
 constexpr uint64_t kSliceNs = 1000000;  // 1 ms
+constexpr uint64_t kGraceNs = 250000;   // an epilogue upcall gets a quarter slice
 
 BootInfo boot;
 
@@ -105,6 +106,7 @@ void start_init() {
   for (uint64_t i = 1; i <= kInitStackPages; i++) give_page(init, kInitStackTop - i * kPageSize, PERM_WRITE);
   env_set_start(init, entry, kInitStackTop, 0);
   init->info->state = ENV_RUNNABLE;
+  if (sched_slice_alloc(init, 0) != OK) panic("cannot give init its slice");
   kprintf("veneer: init is env %x (%s), entry %lx\n", init->id, boot.modules[0].name, entry);
 }
 
@@ -126,9 +128,11 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info) {
   for (int i = 0; i < 255 && boot.cmdline[i]; i++) kernel_info->cmdline[i] = boot.cmdline[i];
   env_init();
   syscall_init();
-  lapic_init(kSliceNs);
+  lapic_init();
   kernel_info->timer_hz = lapic_timer_hz();
   kernel_info->slice_ns = kSliceNs;
+  sched_init(kSliceNs, kGraceNs);
+  slice_table->tsc_hz = tsc_hz();
   start_init();
   schedule();
 }

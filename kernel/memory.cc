@@ -14,6 +14,8 @@ core::FrameTable frames;
 core::RmapPool rmaps;
 KernelInfo* kernel_info;
 EnvInfo* env_table;
+SliceVector* slice_table;
+RepossessionVector* repossession;
 uint64_t kernel_pml4_pa;
 uint64_t ktables_pdpt_pa;
 
@@ -83,8 +85,14 @@ void memory_init(const BootInfo& boot) {
   uint64_t meta_pa = bump_pages(meta_pages);
   uint64_t rmap_pa = bump_pages(rmap_pages);
   uint64_t kinfo_pa = bump_pages(1);
-  uint64_t envtab_pa = bump_pages(1);
-  static_assert(sizeof(EnvInfo) * kMaxEnvs <= kPageSize);
+  constexpr uint64_t kEnvTablePages = (kSliceVectorVa - kEnvTableVa) / kPageSize;
+  constexpr uint64_t kReposPages = (kFrameTableVa - kRepossessionVa) / kPageSize;
+  uint64_t envtab_pa = bump_pages(kEnvTablePages);
+  uint64_t slices_pa = bump_pages(1);
+  uint64_t repos_pa = bump_pages(kReposPages);
+  static_assert(sizeof(EnvInfo) * kMaxEnvs <= kEnvTablePages * kPageSize);
+  static_assert(sizeof(RepossessionVector) * kMaxEnvs <= kReposPages * kPageSize);
+  static_assert(sizeof(SliceVector) <= kPageSize);
   static_assert(sizeof(KernelInfo) <= kPageSize);
 
   // Kernel address space: direct map (2 MiB pages) of max(4 GiB, RAM) and
@@ -108,16 +116,22 @@ void memory_init(const BootInfo& boot) {
 
   // Read-only kernel tables window (PML4[254] of every env).
   ktables_pdpt_pa = bump_pages(1);
+  auto window_index = [](uint64_t va) { return (va - kKernelTablesVa) / kPageSize; };
   map_window_page(0, kinfo_pa);
-  map_window_page(1, envtab_pa);
+  for (uint64_t i = 0; i < kEnvTablePages; i++) map_window_page(window_index(kEnvTableVa) + i, envtab_pa + i * kPageSize);
+  map_window_page(window_index(kSliceVectorVa), slices_pa);
+  for (uint64_t i = 0; i < kReposPages; i++)
+    map_window_page(window_index(kRepossessionVa) + i, repos_pa + i * kPageSize);
   for (uint64_t i = 0; i < info_pages; i++)
-    map_window_page((kFrameTableVa - kKernelTablesVa) / kPageSize + i, info_pa + i * kPageSize);
+    map_window_page(window_index(kFrameTableVa) + i, info_pa + i * kPageSize);
 
   uint64_t carved_end = bump_next;
   write_cr3(kernel_pml4_pa);  // the identity map is gone from here on
 
   kernel_info = phys_to_virt<KernelInfo>(kinfo_pa);
   env_table = phys_to_virt<EnvInfo>(envtab_pa);
+  slice_table = phys_to_virt<SliceVector>(slices_pa);
+  repossession = phys_to_virt<RepossessionVector>(repos_pa);
   frames.init(phys_to_virt<FrameInfo>(info_pa), phys_to_virt<core::FrameMeta>(meta_pa), nframes);
   rmaps.init(phys_to_virt<core::RmapRecord>(rmap_pa), nrmap);
 

@@ -21,7 +21,9 @@ inline T* phys_to_virt(uint64_t pa) {
 extern core::FrameTable frames;
 extern core::RmapPool rmaps;
 extern KernelInfo* kernel_info;  // the page at kKernelInfoVa
-extern EnvInfo* env_table;       // the page at kEnvTableVa
+extern EnvInfo* env_table;       // the pages at kEnvTableVa
+extern SliceVector* slice_table; // the page at kSliceVectorVa
+extern RepossessionVector* repossession;  // per env, at kRepossessionVa
 extern uint64_t kernel_pml4_pa;  // kernel-only address space (idle)
 extern uint64_t ktables_pdpt_pa; // PML4[254] of every env
 

@@ -1,21 +1,124 @@
-// Running environments. For now a round-robin over runnable envs on every
-// timer tick; the slice vector (issue: CPU as a vector of time slices)
-// replaces the policy, not the switching.
+// The CPU as a vector of time slices, with visible revocation of the CPU
+// (epilogue/prologue upcalls) and the abort protocol.
+//
+// Each position of the slice vector is one LAPIC one-shot period. At the end
+// of a slice, an env that registered an epilogue entry is upcalled there and
+// given a grace period to save what it needs and yield; if it does not, the
+// kernel saves its context by force, counts the overrun where the env can see
+// it, and after kMaxOverruns in a row takes its slices away. An env stopped at
+// a slice end starts its next slice in its prologue entry, if it has one.
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
+#include "kernel/core/slice_vector.h"
 #include "kernel/env.h"
+#include "kernel/lapic.h"
 #include "kernel/memory.h"
 
 namespace veneer {
 
 using namespace arch;
 
+namespace {
+
+core::Slices slices;
+uint64_t slice_ns, grace_ns;
+
+// The env that runs when `owner`'s slice comes up: the owner itself, or, when
+// it is blocked in a synchronous transfer, the env it donated the slice to.
+Env* resolve(uint32_t owner) {
+  Env* e = env_from_id(owner);
+  for (uint32_t hops = 0; e && hops < kMaxEnvs; hops++) {
+    if (e->info->state == ENV_RUNNABLE) return e;
+    if (e->info->state != ENV_BLOCKED || !e->waiting_on) return nullptr;
+    e = env_from_id(e->waiting_on);
+  }
+  return nullptr;
+}
+
+bool can_run(uint32_t owner) { return resolve(owner) != nullptr; }
+
+void account_out(Env* e) {
+  if (e) e->info->cpu_tsc += rdtsc() - e->run_start_tsc;
+}
+
+// Frames env e owns that the abort protocol may take: its own data frames,
+// never its page tables.
+void repossess(Env* e, uint64_t count) {
+  RepossessionVector& rv = repossession[env_index(e->id)];
+  uint32_t pfn = frames.first_owned(e->id);
+  while (count && pfn != core::kNil) {
+    uint32_t next = frames.next_owned(pfn);
+    if (frames.info(pfn).kind == FRAME_USER) {
+      vm_unmap_frame_everywhere(pfn, 0);
+      frames.free(pfn);
+      rv.pfns[rv.count % kRepossessionSlots] = pfn;
+      rv.count++;
+      e->info->repossessed++;
+      e->info->frames--;
+      count--;
+    }
+    pfn = next;
+  }
+}
+
+// Visible revocation of memory: satisfied, or past its deadline.
+void check_reclaims() {
+  for (Env& e : envs) {
+    if (!e.reclaim_count || e.info->state == ENV_FREE) continue;
+    if (e.info->frames <= e.reclaim_target) {
+      e.reclaim_count = 0;
+    } else if (kernel_info->ticks >= e.reclaim_deadline) {
+      uint64_t missing = e.info->frames - e.reclaim_target;
+      kprintf("veneer: env %x kept %lu of %lu frames past its deadline; repossessing\n", e.id, missing,
+              e.reclaim_count);
+      repossess(&e, missing);
+      e.reclaim_count = 0;
+    }
+    e.info->reclaim_asked = e.reclaim_count;
+  }
+}
+
+// Runs e at the start of a slice: prologue and reclaim upcalls first.
+[[noreturn]] void start_slice(Env* e) {
+  if (e->needs_prologue && e->prologue_entry)
+    deliver_upcall(e, kVecSliceStart, 0, 0, e->prologue_entry);
+  e->needs_prologue = false;
+  if (e->reclaim_count && !e->reclaim_notified && e->xhandler) {
+    deliver_upcall(e, kVecReclaim, e->reclaim_count, e->reclaim_deadline, e->xhandler);
+    e->reclaim_notified = true;
+  }
+  env_run(e);
+}
+
+}  // namespace
+
+void sched_init(uint64_t slice, uint64_t grace) {
+  slice_ns = slice;
+  grace_ns = grace;
+  slices.init(slice_table);
+  slice_table->slice_ns = slice;
+  slice_table->grace_ns = grace;
+}
+
 Env* current_env() { return cpu0.current; }
+
+Status sched_slice_alloc(Env* e, uint64_t position) {
+  Status s = slices.alloc(position, e->id);
+  if (s == OK) e->info->slices_held++;
+  return s;
+}
+
+Status sched_slice_free(Env* e, uint64_t position) {
+  Status s = slices.free(position, e->id);
+  if (s == OK) e->info->slices_held--;
+  return s;
+}
 
 void env_run(Env* e) {
   Env* prev = cpu0.current;
   if (prev != e) {
+    account_out(prev);
     if (prev) asm volatile("fxsave64 %0" : "=m"(prev->fpu));
     uint64_t cr3 = e->pml4_pa;
     if (e->pcid) {
@@ -26,7 +129,9 @@ void env_run(Env* e) {
     e->tlb_stale = false;
     asm volatile("fxrstor64 %0" ::"m"(e->fpu));
     cpu0.current = e;
+    e->run_start_tsc = rdtsc();
     e->info->runs++;
+    slice_table->running = e->id;
   } else if (e->tlb_stale) {
     write_cr3(e->pml4_pa | e->pcid);
     e->tlb_stale = false;
@@ -35,18 +140,100 @@ void env_run(Env* e) {
 }
 
 void schedule() {
-  uint32_t start = cpu0.current ? env_index(cpu0.current->id) : 0;
   for (;;) {
-    for (uint32_t k = 1; k <= kMaxEnvs; k++) {
-      uint32_t i = (start + k) % kMaxEnvs;
-      if (env_table[i].state == ENV_RUNNABLE) env_run(&envs[i]);
+    uint32_t p = slices.next(slice_table->current, can_run);
+    lapic_arm(slice_ns);
+    if (p != core::kNoSlice) {
+      slice_table->current = p;
+      start_slice(resolve(slices.owner(p)));
     }
-    // Nothing to run: wait for an interrupt with interrupts enabled, on the
-    // kernel stack (trap() returns here for kernel-mode interrupts).
+    // Nothing can run: idle with interrupts on until the next slice.
+    account_out(cpu0.current);
+    if (cpu0.current) asm volatile("fxsave64 %0" : "=m"(cpu0.current->fpu));
+    cpu0.current = nullptr;
+    write_cr3(kernel_pml4_pa);
+    slice_table->running = 0;
     sti();
     hlt();
     cli();
   }
+}
+
+void sched_timer(const TrapFrame* tf) {
+  Env* e = cpu0.current;
+  e->tf = *tf;
+  kernel_info->ticks++;
+  check_reclaims();
+
+  if (e->in_epilogue) {
+    // Abort protocol: the grace period is over and the env has not yielded.
+    e->in_epilogue = false;
+    e->needs_prologue = true;
+    e->info->overruns++;
+    e->info->last_overrun_tsc = rdtsc() - e->epilogue_tsc;
+    if (++e->consecutive_overruns >= kMaxOverruns) {
+      uint32_t lost = slices.free_all(e->id);
+      e->info->slices_lost += lost;
+      e->info->slices_held -= lost;
+      kprintf("veneer: env %x overran %u epilogues in a row; took its %u slices\n", e->id,
+              e->consecutive_overruns, lost);
+    }
+    schedule();
+  }
+
+  e->info->slices_run++;
+  uint32_t p = slices.next(slice_table->current, can_run);
+  if (p != core::kNoSlice && resolve(slices.owner(p)) == e) {
+    // The next slice is ours too: no revocation, keep running.
+    slice_table->current = p;
+    lapic_arm(slice_ns);
+    env_run(e);
+  }
+  if (e->epilogue_entry && deliver_upcall(e, kVecSliceEnd, 0, 0, e->epilogue_entry)) {
+    e->in_epilogue = true;
+    e->epilogue_tsc = rdtsc();
+    lapic_arm(grace_ns);
+    env_run(e);
+  }
+  e->needs_prologue = true;
+  schedule();
+}
+
+bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint64_t entry) {
+  if (!e->xstack_top) return false;
+  uint64_t top = e->xstack_top;
+  if (e->tf.rsp < e->xstack_top && e->tf.rsp >= e->xstack_bottom)
+    top = (e->tf.rsp - NEST_GAP) & ~15ull;  // nest below the handler's frame
+  uint64_t at = top - XFRAME_SIZE;
+  ExceptionFrame f{vector, code, addr, e->tf.rip, e->tf.rflags, e->tf.rsp, e->tf.rax, e->tf.rcx, e->tf.rdx};
+  if (at < e->xstack_bottom || copy_to_user(e, at, &f, sizeof(f)) != OK) return false;
+  e->tf.rip = entry;
+  e->tf.rsp = at;
+  return true;
+}
+
+void sched_env_gone(Env* e) {
+  slices.free_all(e->id);
+  e->reclaim_count = 0;
+  for (Env& w : envs) {
+    if (w.info->state == ENV_BLOCKED && w.waiting_on == e->id) {
+      // Its partner died: the pending pct_sync fails instead of hanging.
+      w.waiting_on = 0;
+      w.tf.rax = static_cast<uint64_t>(ERR_STALE_CAP);
+      w.info->state = ENV_RUNNABLE;
+    }
+  }
+}
+
+Status sched_reclaim(Env* e, uint64_t count, uint64_t deadline_slices) {
+  if (count == 0 || count > e->info->frames || deadline_slices == 0 || deadline_slices > 10000)
+    return ERR_INVALID_ARGS;
+  e->reclaim_count = count;
+  e->reclaim_target = e->info->frames - count;
+  e->reclaim_deadline = kernel_info->ticks + deadline_slices;
+  e->reclaim_notified = false;
+  e->info->reclaim_asked = count;
+  return OK;
 }
 
 }  // namespace veneer

@@ -58,6 +58,45 @@ Status check_page_op(Env* caller, Env* target, const PageOp& op, uint64_t* pfn, 
   }
 }
 
+// Decodes the target of a protected control transfer: any env capability
+// (or kPctReply, the env blocked in a sync call to the caller) naming an env
+// that waits for a transfer.
+Status pct_target(Env* caller, uint64_t env_slot, Env** out) {
+  Env* t;
+  if (env_slot == kPctReply) {
+    t = nullptr;
+    for (Env& w : envs)
+      if (w.info->state == ENV_BLOCKED && w.waiting_on == caller->id) t = &w;
+    if (!t) return ERR_NOT_FOUND;
+  } else {
+    Status s = env_from_cap(caller, env_slot, 0, &t);
+    if (s != OK) return s;
+  }
+  if (t->info->state != ENV_BLOCKED) return t->pct_entry ? ERR_BAD_STATE : ERR_NO_ENTRY;
+  *out = t;
+  return OK;
+}
+
+// Hands the message to a blocked receiver and makes it runnable.
+void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, uint64_t m2, uint64_t m3,
+                 uint64_t m4) {
+  if (to->receive_at_entry) {
+    to->tf.rip = to->pct_entry;
+    to->tf.rsp = to->pct_stack;
+    to->tf.rflags = 0x202;
+  }
+  to->tf.rax = from->id;
+  to->tf.rdi = flags;
+  to->tf.rsi = m0;
+  to->tf.rdx = m1;
+  to->tf.r10 = m2;
+  to->tf.r8 = m3;
+  to->tf.r9 = m4;
+  to->tf.rcx = to->tf.r11 = 0;
+  to->waiting_on = 0;
+  to->info->state = ENV_RUNNABLE;
+}
+
 PageOp batch_ops[kMaxPageBatch];  // one CPU, kernel not preemptible
 uint64_t batch_pfn[kMaxPageBatch];
 uint8_t batch_rights[kMaxPageBatch];
@@ -245,6 +284,61 @@ SysResult sys_env_run(uint64_t env_slot) {
   return ok();
 }
 
+SysResult sys_slice_alloc(uint64_t env_slot, uint64_t position) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  return fail(sched_slice_alloc(target, position));
+}
+
+SysResult sys_slice_free(uint64_t env_slot, uint64_t position) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  return fail(sched_slice_free(target, position));
+}
+
+SysResult sys_env_set_upcalls(uint64_t env_slot, uint64_t prologue, uint64_t epilogue) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if ((prologue && !core::is_user_va(prologue)) || (epilogue && !core::is_user_va(epilogue)))
+    return fail(ERR_BAD_ADDRESS);
+  if ((prologue || epilogue) && !target->xstack_top) return fail(ERR_BAD_STATE);  // frames need a stack
+  target->prologue_entry = prologue;
+  target->epilogue_entry = epilogue;
+  return ok();
+}
+
+SysResult sys_env_set_pct_entry(uint64_t env_slot, uint64_t entry, uint64_t stack_top) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (entry && (!core::is_user_va(entry) || stack_top <= kUserBase || stack_top > kUserTop))
+    return fail(ERR_BAD_ADDRESS);
+  if (stack_top & 15) return fail(ERR_UNALIGNED);
+  target->pct_entry = entry;
+  target->pct_stack = stack_top;
+  return ok();
+}
+
+SysResult sys_pct_async(uint64_t env_slot, uint64_t m0, uint64_t m1, uint64_t m2, uint64_t m3, uint64_t m4) {
+  Env* target;
+  Status s = pct_target(self(), env_slot, &target);
+  if (s != OK) return fail(s);
+  pct_deliver(self(), target, kPctAsync, m0, m1, m2, m3, m4);
+  return ok();
+}
+
+SysResult sys_frame_reclaim(uint64_t machine_slot, uint64_t env_slot, uint64_t count, uint64_t deadline) {
+  Capability* c;
+  Status s = self()->caps.lookup(machine_slot, CAP_MACHINE, 0, &c);
+  if (s != OK) return fail(s);
+  Env* target;
+  if ((s = env_from_cap(self(), env_slot, 0, &target)) != OK) return fail(s);
+  return fail(sched_reclaim(target, count, deadline));
+}
+
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
 
 // Slow calls run with the caller's full context saved in its TrapFrame, so
@@ -253,6 +347,11 @@ SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
 SysResult sys_yield() { return fail(ERR_BAD_SYSCALL); }
 SysResult sys_env_destroy(uint64_t) { return fail(ERR_BAD_SYSCALL); }
 SysResult sys_poweroff(uint64_t, uint64_t) { return fail(ERR_BAD_SYSCALL); }
+SysResult sys_yield_to(uint64_t) { return fail(ERR_BAD_SYSCALL); }
+SysResult sys_pct_sync(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
+  return fail(ERR_BAD_SYSCALL);
+}
+SysResult sys_pct_wait() { return fail(ERR_BAD_SYSCALL); }
 
 }  // namespace veneer
 
@@ -285,6 +384,42 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
     case SYS_yield:
       e->tf.rax = OK;
       e->tf.rdx = 0;
+      if (e->in_epilogue) {  // the epilogue upcall was answered in time
+        e->in_epilogue = false;
+        e->consecutive_overruns = 0;
+        e->needs_prologue = true;
+      }
+      schedule();
+    case SYS_yield_to: {
+      // Directed yield: the rest of this slice goes to the named env.
+      Env* target;
+      s = env_from_cap(e, tf->rdi, 0, &target);
+      if (s == OK && target->info->state != ENV_RUNNABLE) s = ERR_BAD_STATE;
+      if (s != OK) break;
+      e->tf.rax = OK;
+      e->tf.rdx = 0;
+      env_run(target);
+    }
+    case SYS_pct_sync: {
+      Env* target;
+      s = pct_target(e, tf->rdi, &target);
+      if (s != OK) break;
+      // The caller waits for the transfer back and its slices follow the
+      // callee; a reply (kPctReply) waits for the next call and donates nothing.
+      e->info->state = ENV_BLOCKED;
+      e->receive_at_entry = false;
+      e->waiting_on = tf->rdi == kPctReply ? 0 : target->id;
+      pct_deliver(e, target, kPctSync, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
+      env_run(target);
+    }
+    case SYS_pct_wait:
+      if (!e->pct_entry) {
+        s = ERR_NO_ENTRY;
+        break;
+      }
+      e->info->state = ENV_BLOCKED;
+      e->receive_at_entry = true;
+      e->waiting_on = 0;
       schedule();
     case SYS_env_destroy: {
       Env* target;

@@ -42,10 +42,8 @@ extern "C" void trap(TrapFrame* tf) {
 
   if (tf->vector == kTimerVector) {
     lapic_eoi();
-    kernel_info->ticks++;
     if (!from_user) return;  // the idle loop
-    cpu0.current->tf = *tf;
-    schedule();
+    sched_timer(tf);
   }
   if (tf->vector == kSpuriousVector || tf->vector >= 32) {
     if (!from_user) return;

@@ -82,18 +82,65 @@ constexpr uint32_t kMaxEnvs = 64;
 constexpr uint32_t kEnvIndexBits = 6;
 constexpr uint32_t env_index(uint32_t id) { return id & (kMaxEnvs - 1); }
 
-enum EnvState : uint32_t { ENV_FREE = 0, ENV_NEW = 1, ENV_RUNNABLE = 2, ENV_DYING = 3 };
+// ENV_BLOCKED: receptive to a protected control transfer (in pct_wait, or
+// in pct_sync waiting for the transfer back); it runs only when one arrives.
+enum EnvState : uint32_t {
+  ENV_FREE = 0,
+  ENV_NEW = 1,
+  ENV_RUNNABLE = 2,
+  ENV_DYING = 3,
+  ENV_BLOCKED = 4,
+};
 
 struct EnvInfo {
   uint32_t id;
-  uint32_t state;      // EnvState
-  uint32_t parent;     // env id of the creator (0 for init)
-  uint32_t frames;     // frames owned, page tables included
-  uint64_t runs;       // times the kernel switched to it
-  uint64_t exceptions; // exceptions delivered to its handler
-  uint64_t reserved[4];
+  uint32_t state;        // EnvState
+  uint32_t parent;       // env id of the creator (0 for init)
+  uint32_t frames;       // frames owned, page tables included
+  uint64_t runs;         // times the kernel switched to it
+  uint64_t cpu_tsc;      // TSC ticks it has run (CPU share accounting)
+  uint32_t slices_held;  // positions it owns in the slice vector
+  uint32_t slices_lost;  // positions the abort protocol took from it
+  uint32_t overruns;     // epilogue upcalls it did not answer in its grace period
+  uint32_t repossessed;  // frames the abort protocol took from it
+  uint64_t last_overrun_tsc;  // upcall-to-abort time of its last overrun
+  uint64_t slices_run;   // slices that ended while it ran
+  uint64_t reclaim_asked;     // frames requested by visible revocation (pending)
+  uint64_t reserved[7];
 };
-static_assert(sizeof(EnvInfo) == 64);
+static_assert(sizeof(EnvInfo) == 128);
+
+// ---- The CPU as a vector of time slices ---------------------------------------
+// Each position is one slice of the LAPIC timer; the kernel runs positions
+// round-robin, skipping positions with no runnable owner. An env holding k of
+// the n owned positions gets k/n of the CPU.
+constexpr uint32_t kSlices = 32;
+constexpr uint32_t kNoOwner = 0;
+struct SliceVector {
+  uint32_t owner[kSlices];   // env id or kNoOwner
+  uint32_t current;          // position running now
+  uint32_t running;          // env id running in it (may be a donee)
+  uint64_t slice_ns;         // length of a slice
+  uint64_t grace_ns;         // how long an epilogue upcall may take
+  uint64_t tsc_hz;           // TSC ticks per second (calibrated)
+};
+
+// Upcall vectors: like exceptions they arrive at the env's exception entry
+// with an ExceptionFrame holding the interrupted context.
+constexpr uint64_t kVecSliceEnd = 32;    // epilogue: save what you need, then yield
+constexpr uint64_t kVecSliceStart = 33;  // prologue: your slice begins
+constexpr uint64_t kVecReclaim = 34;     // give back error_code frames by fault_addr (tick deadline)
+constexpr uint32_t kMaxOverruns = 3;     // consecutive overruns that cost an env its slices
+
+// ---- Repossession vectors --------------------------------------------------------
+// When visible revocation of memory fails, the kernel takes frames by force
+// and records them here, one vector per env, readable by all.
+constexpr uint32_t kRepossessionSlots = 63;
+struct RepossessionVector {
+  uint64_t count;                       // frames repossessed so far (pfns[count % 63] next)
+  uint64_t pfns[kRepossessionSlots];
+};
+static_assert(sizeof(RepossessionVector) == 512);
 
 // Page-ownership table: one entry per physical frame.
 constexpr uint32_t kOwnerFree = 0;
@@ -140,7 +187,9 @@ struct KernelInfo {
 };
 
 constexpr uint64_t kKernelInfoVa = kKernelTablesVa;
-constexpr uint64_t kEnvTableVa = kKernelTablesVa + 0x1000;
+constexpr uint64_t kEnvTableVa = kKernelTablesVa + 0x1000;       // 2 pages
+constexpr uint64_t kSliceVectorVa = kKernelTablesVa + 0x3000;    // 1 page
+constexpr uint64_t kRepossessionVa = kKernelTablesVa + 0x4000;   // 8 pages
 constexpr uint64_t kFrameTableVa = kKernelTablesVa + 0x10000;
 
 // ---- User-level exceptions ---------------------------------------------------
@@ -164,6 +213,21 @@ static_assert(sizeof(ExceptionFrame) == 72);
 // The kernel also keeps the 128-byte red zone below the interrupted rsp
 // intact; frames nest below the current rsp when the handler itself faults.
 constexpr uint64_t kRedZone = 128;
+
+// ---- Protected control transfer ---------------------------------------------------
+// pct_sync/pct_async(env_slot, m0..m4): the message is rsi, rdx, r10, r8, r9
+// (the registers of arguments 1-5) and reaches the receiver in the same
+// registers, untouched. The receiver also gets rax = the sender's env id (from
+// the kernel, not the sender), rdi = kPctSync or kPctAsync, rcx = r11 = 0; all
+// its other registers (rbx, rbp, r12-r15, rsp, SSE) are its own, as it left
+// them when it blocked. A receiver blocked in pct_wait enters at its
+// protected entry point on its PCT stack; one blocked in pct_sync resumes
+// right after its call, as if the call returned.
+constexpr uint64_t kPctAsync = 0;
+constexpr uint64_t kPctSync = 1;
+// pct_sync's env_slot value that names the env blocked in a sync call to the
+// caller (the reply path; no capability needed, valid once per call).
+constexpr uint64_t kPctReply = ~0ull;
 
 // Exit codes for poweroff (QEMU's isa-debug-exit turns code c into (c<<1)|1).
 constexpr uint64_t kPoweroffSuccess = 0x10;  // QEMU exits 33

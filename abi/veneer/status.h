@@ -17,6 +17,7 @@
   X(ERR_BUSY, -40, "resource is already allocated or slot already used")        \
   X(ERR_NOT_FOUND, -41, "nothing is mapped at that address")                     \
   X(ERR_BAD_STATE, -42, "object is in the wrong state for this operation")      \
+  X(ERR_NO_ENTRY, -43, "the env has no protected entry point")                  \
   X(ERR_NO_MEMORY, -50, "no free frame (or rmap record) is left")               \
   X(ERR_NO_RESOURCES, -51, "no free environment slot is left")
 

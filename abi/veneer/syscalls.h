@@ -31,9 +31,18 @@
   X(13, env_set_handler, FAST, (env_slot, entry, xstack_top, xstack_size))   \
   X(14, env_run, FAST, (env_slot))                                           \
   X(15, frame_info, FAST, (frame_slot))                                      \
+  X(16, slice_alloc, FAST, (env_slot, position))                             \
+  X(17, slice_free, FAST, (env_slot, position))                              \
+  X(18, env_set_upcalls, FAST, (env_slot, prologue, epilogue))               \
+  X(19, env_set_pct_entry, FAST, (env_slot, entry, stack_top))               \
+  X(20, pct_async, FAST, (env_slot, m0, m1, m2, m3, m4))                     \
+  X(21, frame_reclaim, FAST, (machine_slot, env_slot, count, deadline_slices)) \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
-  X(34, poweroff, SLOW, (machine_slot, code))
+  X(34, poweroff, SLOW, (machine_slot, code))                                \
+  X(35, yield_to, SLOW, (env_slot))                                          \
+  X(36, pct_sync, SLOW, (env_slot, m0, m1, m2, m3, m4))                      \
+  X(37, pct_wait, SLOW, ())
 
 // Argument-list helpers: turn (a, b) into (uint64_t a, uint64_t b) or (a, b).
 #define VENEER_ARGS_0()

@@ -36,6 +36,8 @@ FAKE_QEMU = textwrap.dedent("""\
     # Replays <kernel>.serial and exits with the code in <kernel>.rc; hangs if asked.
     import sys, time
     args = sys.argv[1:]
+    if args == ["--version"]:
+        sys.exit(print("QEMU emulator version 0.0 (fake)"))
     kernel = args[args.index("-kernel") + 1]
     mode = "icount" if "-icount" in args else "wallclock"
     with open(kernel + ".rc") as f:

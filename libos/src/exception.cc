@@ -7,12 +7,12 @@ namespace {
 
 constexpr uint64_t kXStackPages = 4;
 constexpr uint64_t kXStackTop = 0x00006F0000000000;  // just below the stacks
-ExceptionHandler handlers[32];
+ExceptionHandler handlers[64];  // CPU exceptions 0-31, kernel upcalls 32-34
 
 }  // namespace
 
 void set_exception_handler(uint64_t vector, ExceptionHandler h) {
-  if (vector < 32) handlers[vector] = h;
+  if (vector < 64) handlers[vector] = h;
 }
 
 Status exceptions_init() {
@@ -28,10 +28,17 @@ Status exceptions_init() {
 }  // namespace exos
 
 extern "C" void exos_dispatch_exception(veneer::ExceptionFrame* f) {
-  if (f->vector < 32 && exos::handlers[f->vector]) {
+  if (f->vector < 64 && exos::handlers[f->vector]) {
     exos::handlers[f->vector](f);
     return;
   }
+  if (f->vector == veneer::kVecSliceEnd) {
+    // Default epilogue: nothing to save beyond what the kernel keeps; give
+    // the CPU back now (resumed here when the next slice comes).
+    exos::sys_yield();
+    return;
+  }
+  if (f->vector == veneer::kVecSliceStart || f->vector == veneer::kVecReclaim) return;
   exos::printf("exos: env %x: unhandled exception %lu at rip %lx (addr %lx, error %lx)\n",
                exos::self_id(), f->vector, f->rip, f->fault_addr, f->error_code);
   exos::exit();

@@ -92,6 +92,18 @@ Loader loader;  // large; one spawn at a time
 
 }  // namespace
 
+Status give_slices(uint64_t env_slot, uint32_t count) {
+  for (uint32_t pos = 0; pos < veneer::kSlices && count; pos++) {
+    if (slice_vector().owner[pos] != veneer::kNoOwner) continue;
+    if (sys_slice_alloc(env_slot, pos).status == veneer::OK) count--;
+  }
+  return count ? veneer::ERR_NO_RESOURCES : veneer::OK;
+}
+
+namespace {
+
+}  // namespace
+
 Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
   auto* image = static_cast<const uint8_t*>(elf);
   auto* h = static_cast<const Elf64Header*>(elf);
@@ -137,6 +149,7 @@ Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
   if (s == veneer::OK) s = loader.bind();
   if (s == veneer::OK)
     s = static_cast<Status>(sys_env_set_entry(child_slot, h->entry, veneer::kInitStackTop, arg).status);
+  if (s == veneer::OK) s = give_slices(child_slot, 1);
   if (s == veneer::OK) s = static_cast<Status>(sys_env_run(child_slot).status);
   if (s != veneer::OK) {
     loader.release();

@@ -81,9 +81,10 @@ TEST(kernel_tables_are_read_only) {
 
 TEST(null_and_unknown_syscalls) {
   CHECK_STATUS(exos::sys_null(), OK);
-  CHECK_STATUS(exos::raw_syscall(20), ERR_BAD_SYSCALL);
+  CHECK_STATUS(exos::raw_syscall(30), ERR_BAD_SYSCALL);
   CHECK_STATUS(exos::raw_syscall(31), ERR_BAD_SYSCALL);
   CHECK_STATUS(exos::raw_syscall(40), ERR_BAD_SYSCALL);
+  CHECK_STATUS(exos::raw_syscall(38), ERR_BAD_SYSCALL);
   CHECK_STATUS(exos::raw_syscall(1ull << 40), ERR_BAD_SYSCALL);
   CHECK_STATUS(exos::raw_syscall(~0ull), ERR_BAD_SYSCALL);
 }

@@ -27,6 +27,13 @@ inline const veneer::EnvInfo* env_table() {
 inline const veneer::FrameInfo* frame_table() {
   return reinterpret_cast<const veneer::FrameInfo*>(veneer::kFrameTableVa);
 }
+inline const veneer::SliceVector& slice_vector() {
+  return *reinterpret_cast<const veneer::SliceVector*>(veneer::kSliceVectorVa);
+}
+inline const veneer::RepossessionVector& repossession_vector(uint32_t id) {
+  return reinterpret_cast<const veneer::RepossessionVector*>(veneer::kRepossessionVa)[veneer::env_index(id)];
+}
+inline const veneer::EnvInfo& env_info(uint32_t id) { return env_table()[veneer::env_index(id)]; }
 // The env's own leaf PTE for va, read through the read-only page-table
 // window; 0 if no page table reaches va.
 uint64_t read_pte(uint64_t va);
@@ -83,9 +90,35 @@ struct Child {
 // starts it with `arg`. The child owns every frame it was given.
 Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out);
 Status spawn_module(const char* name, uint64_t arg, Child* out);
+// Gives the env `count` free positions of the slice vector (the first free
+// ones). spawn gives every child one.
+Status give_slices(uint64_t env_slot, uint32_t count);
 // Yields until the env with this id no longer exists.
 void wait_env(uint32_t id);
 inline void yield() { sys_yield(); }
+
+// ---- Protected control transfer ------------------------------------------------------
+struct Message {
+  uint64_t w[5];
+};
+struct Received {
+  uint32_t sender;  // env id, from the kernel
+  bool sync;
+  Message msg;
+};
+// Synchronous call: transfers to the env (which must be blocked waiting)
+// with `msg`, donating this slice; returns when a transfer comes back (its
+// message in *reply). kPctReply as env_slot answers the env that called us.
+Status pct_call(uint64_t env_slot, const Message& msg, Received* reply);
+// Asynchronous send: the receiver gets the message and becomes runnable; we
+// keep running.
+inline Status pct_send(uint64_t env_slot, const Message& m) {
+  return static_cast<Status>(sys_pct_async(env_slot, m.w[0], m.w[1], m.w[2], m.w[3], m.w[4]).status);
+}
+// Serves transfers: `fn` runs for every one that enters at our protected
+// entry point; it returns the reply for a synchronous caller.
+using PctHandler = Message (*)(const Received& in);
+[[noreturn]] void pct_serve(PctHandler fn);
 
 // ---- Strings -------------------------------------------------------------------------------
 size_t strlen(const char* s);

@@ -1,0 +1,64 @@
+// Protected control transfer for ExOS programs: call, send, serve.
+#include "exos/exos.h"
+
+namespace exos {
+namespace {
+
+constexpr uint64_t kPctStackTop = 0x00006D0000000000;
+constexpr uint64_t kPctStackPages = 4;
+PctHandler serve_fn;
+
+}  // namespace
+
+// The message travels in rsi, rdx, r10, r8, r9 both ways; the kernel puts the
+// sender's id in rax and the kind in rdi. Our other registers are ours.
+Status pct_call(uint64_t env_slot, const Message& m, Received* reply) {
+  register uint64_t r10 asm("r10") = m.w[2];
+  register uint64_t r8 asm("r8") = m.w[3];
+  register uint64_t r9 asm("r9") = m.w[4];
+  uint64_t rax = veneer::SYS_pct_sync, rdi = env_slot, rsi = m.w[0], rdx = m.w[1];
+  asm volatile("syscall"
+               : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8), "+r"(r9)
+               :
+               : "rcx", "r11", "memory");
+  if (static_cast<int64_t>(rax) < 0) return static_cast<Status>(rax);
+  if (reply) *reply = Received{static_cast<uint32_t>(rax), rdi == veneer::kPctSync, {{rsi, rdx, r10, r8, r9}}};
+  return veneer::OK;
+}
+
+}  // namespace exos
+
+// Every transfer that enters at our entry point lands here (from
+// pct_entry.S) on the PCT stack. A synchronous caller gets fn's reply, and
+// the reply call returns the next request: a reply-and-wait loop.
+extern "C" [[noreturn]] void exos_pct_dispatch(uint64_t sender, uint64_t kind, const uint64_t* words) {
+  exos::Received in{static_cast<uint32_t>(sender), kind == veneer::kPctSync,
+                    {{words[0], words[1], words[2], words[3], words[4]}}};
+  for (;;) {
+    exos::Message out = exos::serve_fn(in);
+    if (!in.sync) {
+      exos::sys_pct_wait();  // does not return: the next transfer enters anew
+      exos::panic("pct_wait returned");
+    }
+    if (exos::pct_call(veneer::kPctReply, out, &in) != veneer::OK) {
+      // The caller went away: wait for the next one at the entry point.
+      exos::sys_pct_wait();
+      exos::panic("pct_wait returned");
+    }
+  }
+}
+
+namespace exos {
+
+void pct_serve(PctHandler fn) {
+  serve_fn = fn;
+  for (uint64_t i = 1; i <= kPctStackPages; i++)
+    if (page_alloc(kPctStackTop - i * veneer::kPageSize, veneer::PERM_WRITE) != veneer::OK)
+      panic("pct stack");
+  extern void exos_pct_entry() asm("exos_pct_entry");
+  sys_env_set_pct_entry(veneer::kSelfSlot, reinterpret_cast<uint64_t>(&exos_pct_entry), kPctStackTop);
+  sys_pct_wait();
+  panic("pct_wait returned");
+}
+
+}  // namespace exos
