@@ -23,6 +23,13 @@ namespace {
 
 core::Slices slices;
 uint64_t slice_ns, grace_ns;
+uint64_t boot_tsc, tsc_per_slice;
+
+// KernelInfo.ticks is time, in slice lengths since boot, read from the TSC:
+// envs that yield early do not stretch it.
+void update_clock() {
+  kernel_info->ticks = (rdtsc() - boot_tsc) / tsc_per_slice;
+}
 
 // The env that runs when `owner`'s slice comes up: the owner itself, or, when
 // it is blocked in a synchronous transfer, the env it donated the slice to.
@@ -96,6 +103,9 @@ void check_reclaims() {
 void sched_init(uint64_t slice, uint64_t grace) {
   slice_ns = slice;
   grace_ns = grace;
+  boot_tsc = rdtsc();
+  tsc_per_slice = tsc_hz() * slice / 1000000000ull;
+  if (!tsc_per_slice) tsc_per_slice = 1;
   slices.init(slice_table);
   slice_table->slice_ns = slice;
   slice_table->grace_ns = grace;
@@ -140,6 +150,8 @@ void env_run(Env* e) {
 }
 
 void schedule() {
+  update_clock();
+  check_reclaims();
   for (;;) {
     uint32_t p = slices.next(slice_table->current, can_run);
     lapic_arm(slice_ns);
@@ -162,7 +174,7 @@ void schedule() {
 void sched_timer(const TrapFrame* tf) {
   Env* e = cpu0.current;
   e->tf = *tf;
-  kernel_info->ticks++;
+  update_clock();
   check_reclaims();
 
   if (e->in_epilogue) {

@@ -106,6 +106,90 @@ void grantee() {
   for (;;) exos::yield();
 }
 
+void spin() {
+  for (;;) {
+    asm volatile("" ::: "memory");
+  }
+}
+
+void ignore_epilogue() {
+  // A raw epilogue handler that never yields: the kernel must abort us.
+  exos::set_exception_handler(veneer::kVecSliceEnd, [](veneer::ExceptionFrame*) { spin(); });
+  exos::sys_env_set_upcalls(veneer::kSelfSlot, 0, reinterpret_cast<uint64_t>(&exos::exos_exception_entry));
+  spin();
+}
+
+void cooperative() {
+  map_mailbox();
+  exos::set_exception_handler(veneer::kVecSliceStart, [](veneer::ExceptionFrame*) {
+    mailbox()->prologues = mailbox()->prologues + 1;
+  });
+  exos::set_exception_handler(veneer::kVecSliceEnd, [](veneer::ExceptionFrame*) {
+    mailbox()->epilogues = mailbox()->epilogues + 1;
+    exos::sys_yield();  // save nothing more: give the CPU back in time
+  });
+  uint64_t entry = reinterpret_cast<uint64_t>(&exos::exos_exception_entry);
+  exos::sys_env_set_upcalls(veneer::kSelfSlot, entry, entry);
+  for (;;) mailbox()->spins = mailbox()->spins + 1;
+}
+
+exos::Message serve(const exos::Received& in) {
+  if (!in.sync) {
+    Mailbox* mb = mailbox();
+    for (int i = 0; i < 5; i++) mb->pct_async_words[i] = in.msg.w[i];
+    mb->pct_async_sender = in.sender;
+    mb->pct_async_seen = mb->pct_async_seen + 1;
+    return {};
+  }
+  // Echo with a twist the caller can check: words + 1, our private probe,
+  // and the caller's identity as the kernel told us.
+  return exos::Message{{in.msg.w[0] + 1, in.msg.w[1] + 1, in.msg.w[2] + 1,
+                        *reinterpret_cast<volatile uint64_t*>(kPctProbeVa), in.sender}};
+}
+
+void pct_server() {
+  map_mailbox();
+  if (exos::page_alloc(kPctProbeVa, veneer::PERM_WRITE) != veneer::OK) exos::panic("probe");
+  *reinterpret_cast<volatile uint64_t*>(kPctProbeVa) = kServerMagic;
+  exos::pct_serve(serve);
+}
+
+constexpr uint64_t kReclaimVa = 0x00004B0000000000;
+exos::Frame reclaim_frames[8];
+
+void reclaim_child(bool cooperate) {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  for (int i = 0; i < 8; i++) {
+    if (exos::page_alloc(kReclaimVa + i * veneer::kPageSize, veneer::PERM_WRITE, &reclaim_frames[i]) != veneer::OK)
+      exos::panic("reclaim alloc");
+    mb->reclaim_pfns[i] = reclaim_frames[i].pfn;
+  }
+  if (cooperate) {
+    // Visible revocation: we choose which frames to give back (the last ones).
+    exos::set_exception_handler(veneer::kVecReclaim, [](veneer::ExceptionFrame* f) {
+      Mailbox* m = mailbox();
+      m->reclaim_upcalls = m->reclaim_upcalls + 1;
+      for (uint64_t k = 0; k < f->error_code && k < 8; k++)
+        if (exos::frame_free(reclaim_frames[7 - k]) == veneer::OK) m->reclaim_freed = m->reclaim_freed + 1;
+    });
+  } else {
+    exos::set_exception_handler(veneer::kVecReclaim, [](veneer::ExceptionFrame*) {
+      mailbox()->reclaim_upcalls = mailbox()->reclaim_upcalls + 1;  // and do nothing
+    });
+  }
+  mb->reclaim_ready = 1;
+  while (!mb->reclaim_check) exos::yield();
+  // Which repossessed frames can we still reach?
+  const veneer::RepossessionVector& rv = exos::repossession_vector(exos::self_id());
+  uint64_t reachable = 0;
+  for (uint64_t i = 0; i < rv.count && i < veneer::kRepossessionSlots; i++)
+    if (exos::find_mapping(rv.pfns[i])) reachable++;
+  mb->reclaim_reachable = reachable;
+  mb->reclaim_checked = 1;
+  for (;;) exos::yield();
+}
+
 }  // namespace
 
 int main() {
@@ -129,6 +213,12 @@ int main() {
     case CHILD_VICTIM: victim(); break;
     case CHILD_ATTACKER: attacker(); break;
     case CHILD_GRANTEE: grantee(); break;
+    case CHILD_SPIN: spin(); break;
+    case CHILD_IGNORE_EPILOGUE: ignore_epilogue(); break;
+    case CHILD_COOPERATIVE: cooperative(); break;
+    case CHILD_PCT_SERVER: pct_server(); break;
+    case CHILD_RECLAIM_COOP: reclaim_child(true); break;
+    case CHILD_RECLAIM_IGNORE: reclaim_child(false); break;
   }
   exos::printf("child %x: mode %lu survived; that is a bug\n", exos::self_id(), exos::start_arg());
   return 0;

@@ -35,6 +35,12 @@ enum ChildMode : uint64_t {
   CHILD_ATTACKER = 4,           // tries to reach the victim's frames by every call
   CHILD_GRANTEE = 5,            // maps a granted frame; sees it revoked
   CHILD_DIVIDE_NO_HANDLER = 6,  // divide error with no handler
+  CHILD_SPIN = 7,               // burns CPU forever
+  CHILD_IGNORE_EPILOGUE = 8,    // epilogue upcall handler that never yields
+  CHILD_COOPERATIVE = 9,        // counts prologue/epilogue upcalls, yields in time
+  CHILD_PCT_SERVER = 10,        // serves protected control transfers
+  CHILD_RECLAIM_COOP = 11,      // gives frames back when asked
+  CHILD_RECLAIM_IGNORE = 12,    // ignores the request to give frames back
 };
 
 // Shared page between the test init and its children.
@@ -53,7 +59,27 @@ struct Mailbox {
   volatile uint64_t grantee_faulted;
   volatile uint64_t grantee_fault_addr;
   volatile uint64_t go;
+  // CPU and PCT tests
+  volatile uint64_t prologues;
+  volatile uint64_t epilogues;
+  volatile uint64_t spins;
+  volatile uint64_t pct_async_seen;
+  volatile uint64_t pct_async_sender;
+  volatile uint64_t pct_async_words[5];
+  // revocation tests
+  volatile uint64_t reclaim_ready;
+  volatile uint64_t reclaim_pfns[8];
+  volatile uint64_t reclaim_upcalls;
+  volatile uint64_t reclaim_freed;
+  volatile uint64_t reclaim_check;   // set by the test: child reports reachability
+  volatile uint64_t reclaim_reachable;  // repossessed frames still mapped in the child
+  volatile uint64_t reclaim_checked;
 };
+
+// The PCT server's private word: at this address the server and its caller
+// hold different values, which proves the server ran in its own space.
+constexpr uint64_t kPctProbeVa = 0x00004A0000000000;
+constexpr uint64_t kServerMagic = 0x5E2BE25E2BE2ull;
 
 constexpr uint64_t kMailboxVa = 0x0000480000000000;
 

@@ -1,0 +1,251 @@
+// Guest tests: the slice vector, CPU revocation (upcalls and the abort
+// protocol), protected control transfer, and visible revocation of memory.
+#include "guest_test.h"
+
+namespace {
+
+using namespace veneer;
+
+guest::Mailbox* mailbox() { return reinterpret_cast<guest::Mailbox*>(guest::kMailboxVa); }
+
+uint64_t ticks() { return exos::kernel_info().ticks; }
+
+// Yields until `n` more slices have ended (bounded so a bug cannot hang us).
+void run_slices(uint64_t n) {
+  uint64_t end = ticks() + n;
+  for (uint64_t spins = 0; ticks() < end && spins < 100000000; spins++) exos::yield();
+}
+
+void wait_blocked(uint32_t id) {
+  for (int i = 0; i < 100000 && exos::env_info(id).state != ENV_BLOCKED; i++) exos::yield();
+}
+
+struct Kids {
+  exos::Child c[4];
+  int n = 0;
+  ~Kids() {
+    for (int i = 0; i < n; i++) {
+      exos::sys_env_destroy(c[i].slot);
+      exos::sys_cap_delete(c[i].slot);
+      exos::slot_free(c[i].slot);
+    }
+  }
+  exos::Child& spawn(uint64_t mode, uint64_t mailbox_slot, uint32_t extra_slices = 0) {
+    exos::Child& k = c[n++];
+    CHECK_EQ(guest::spawn_child(mode, mailbox_slot, &k), OK);
+    if (extra_slices) CHECK_EQ(exos::give_slices(k.slot, extra_slices), OK);
+    return k;
+  }
+};
+
+// Percentage (x10) of `part` in `whole`.
+long per_mille(uint64_t part, uint64_t whole) { return whole ? long(part * 1000 / whole) : -1; }
+
+}  // namespace
+
+TEST(slice_vector_is_visible_and_checked) {
+  const SliceVector& sv = exos::slice_vector();
+  CHECK_EQ(sv.owner[0], exos::self_id());  // the kernel gave init position 0
+  CHECK(sv.slice_ns > 0);
+  CHECK(sv.grace_ns > 0 && sv.grace_ns < sv.slice_ns);
+  CHECK_STATUS(exos::sys_slice_alloc(kSelfSlot, 0), ERR_BUSY);
+  CHECK_STATUS(exos::sys_slice_alloc(kSelfSlot, kSlices), ERR_OUT_OF_RANGE);
+  CHECK_STATUS(exos::sys_slice_alloc(950, 5), ERR_BAD_CAP);
+  CHECK_STATUS(exos::sys_slice_free(kSelfSlot, 30), ERR_ACCESS_DENIED);  // not ours
+  CHECK_STATUS(exos::sys_slice_alloc(kSelfSlot, 30), OK);
+  CHECK_EQ(exos::slice_vector().owner[30], exos::self_id());
+  CHECK_EQ(exos::env_info(exos::self_id()).slices_held, 2);
+  CHECK_STATUS(exos::sys_slice_free(kSelfSlot, 30), OK);
+  CHECK_EQ(exos::slice_vector().owner[30], kNoOwner);
+}
+
+// Three busy envs holding 3, 2 and 1 slices get 50/33/17% of what they share.
+TEST(slice_shares_follow_positions) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& a = kids.spawn(guest::CHILD_SPIN, mb.slot, 2);
+  exos::Child& b = kids.spawn(guest::CHILD_SPIN, mb.slot, 1);
+  exos::Child& c = kids.spawn(guest::CHILD_SPIN, mb.slot, 0);
+  run_slices(30);  // let them all start
+  uint64_t a0 = exos::env_info(a.id).cpu_tsc, b0 = exos::env_info(b.id).cpu_tsc, c0 = exos::env_info(c.id).cpu_tsc;
+  run_slices(600);
+  uint64_t da = exos::env_info(a.id).cpu_tsc - a0, db = exos::env_info(b.id).cpu_tsc - b0,
+           dc = exos::env_info(c.id).cpu_tsc - c0, sum = da + db + dc;
+  exos::printf("  shares: %ld %ld %ld per mille\n", per_mille(da, sum), per_mille(db, sum), per_mille(dc, sum));
+  CHECK(per_mille(da, sum) >= 450 && per_mille(da, sum) <= 550);
+  CHECK(per_mille(db, sum) >= 283 && per_mille(db, sum) <= 383);
+  CHECK(per_mille(dc, sum) >= 117 && per_mille(dc, sum) <= 217);
+  exos::frame_free(mb);
+}
+
+// A cooperative env sees its upcalls; one that ignores its epilogue is
+// aborted within the grace period, loses its slices after kMaxOverruns, and
+// the others keep their shares.
+TEST(epilogue_overrun_is_aborted) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& good2 = kids.spawn(guest::CHILD_SPIN, mb.slot, 1);
+  exos::Child& coop = kids.spawn(guest::CHILD_COOPERATIVE, mb.slot, 0);
+  exos::Child& bad = kids.spawn(guest::CHILD_IGNORE_EPILOGUE, mb.slot, 1);
+  run_slices(200);
+  const EnvInfo& bi = exos::env_info(bad.id);
+  CHECK(bi.overruns >= kMaxOverruns);
+  CHECK_EQ(bi.slices_held, 0);
+  CHECK_EQ(bi.slices_lost, 2);
+  uint64_t grace_tsc = exos::slice_vector().grace_ns * exos::slice_vector().tsc_hz / 1000000000ull;
+  exos::printf("  overrun: %lu tsc ticks, grace %lu\n", bi.last_overrun_tsc, grace_tsc);
+  CHECK(bi.last_overrun_tsc <= grace_tsc * 2);
+  for (uint32_t p = 0; p < kSlices; p++) CHECK(exos::slice_vector().owner[p] != bad.id);
+  // The cooperative env answered every epilogue in time.
+  CHECK(mailbox()->epilogues > 10);
+  CHECK(mailbox()->prologues > 10);
+  CHECK_EQ(exos::env_info(coop.id).overruns, 0);
+  // The well-behaved envs (2 slices and 1 slice) now share the CPU 2:1.
+  uint64_t g0 = exos::env_info(good2.id).cpu_tsc, c0 = exos::env_info(coop.id).cpu_tsc;
+  uint64_t b0 = exos::env_info(bad.id).cpu_tsc;
+  run_slices(300);
+  uint64_t dg = exos::env_info(good2.id).cpu_tsc - g0, dc = exos::env_info(coop.id).cpu_tsc - c0;
+  exos::printf("  after abort: %ld %ld per mille\n", per_mille(dg, dg + dc), per_mille(dc, dg + dc));
+  CHECK(per_mille(dg, dg + dc) >= 617 && per_mille(dg, dg + dc) <= 717);
+  CHECK_EQ(exos::env_info(bad.id).cpu_tsc, b0);  // no slices, never runs
+  exos::frame_free(mb);
+}
+
+TEST(directed_yield_donates_the_slice) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& coop = kids.spawn(guest::CHILD_COOPERATIVE, mb.slot, 0);
+  CHECK_EQ(exos::sys_slice_free(coop.slot, 1).status == OK || exos::env_info(coop.id).slices_held == 0, true);
+  for (uint32_t p = 0; p < kSlices; p++)
+    if (exos::slice_vector().owner[p] == coop.id) exos::sys_slice_free(coop.slot, p);
+  CHECK_EQ(exos::env_info(coop.id).slices_held, 0);
+  // With no slices it runs only when we give it ours.
+  uint64_t before = mailbox()->spins;
+  for (int i = 0; i < 20; i++) CHECK_STATUS(exos::sys_yield_to(coop.slot), OK);
+  CHECK(mailbox()->spins > before);
+  CHECK_STATUS(exos::sys_yield_to(900), ERR_BAD_CAP);
+  exos::frame_free(mb);
+}
+
+TEST(pct_sync_round_trip) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  exos::Frame probe;
+  CHECK_EQ(exos::page_alloc(guest::kPctProbeVa, PERM_WRITE, &probe), OK);
+  *reinterpret_cast<volatile uint64_t*>(guest::kPctProbeVa) = 0xC0FFEE;  // ours differs
+  Kids kids;
+  exos::Child& srv = kids.spawn(guest::CHILD_PCT_SERVER, mb.slot, 0);
+  wait_blocked(srv.id);
+  CHECK_EQ(exos::env_info(srv.id).state, ENV_BLOCKED);
+  for (uint64_t i = 0; i < 100; i++) {
+    exos::Received r;
+    exos::Message m{{i, i * 3, 0xFFFFFFFFFFFFFFF0ull + (i & 7), 77, 88}};
+    CHECK_EQ(exos::pct_call(srv.slot, m, &r), OK);
+    CHECK_EQ(r.sender, srv.id);                        // from the kernel
+    CHECK(r.sync);
+    CHECK_EQ(r.msg.w[0], i + 1);                        // payload intact both ways
+    CHECK_EQ(r.msg.w[1], i * 3 + 1);
+    CHECK_EQ(r.msg.w[2], 0xFFFFFFFFFFFFFFF1ull + (i & 7));
+    CHECK_EQ(r.msg.w[3], guest::kServerMagic);          // ran in its own address space
+    CHECK_EQ(r.msg.w[4], exos::self_id());              // it learned who called
+  }
+  CHECK_EQ(*reinterpret_cast<volatile uint64_t*>(guest::kPctProbeVa), 0xC0FFEE);
+  exos::frame_free(probe);
+  exos::frame_free(mb);
+}
+
+TEST(pct_async_delivers_without_switching) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& srv = kids.spawn(guest::CHILD_PCT_SERVER, mb.slot, 0);
+  wait_blocked(srv.id);
+  uint64_t runs = exos::env_info(srv.id).runs;
+  CHECK_EQ(exos::pct_send(srv.slot, exos::Message{{11, 22, 33, 44, 55}}), OK);
+  CHECK_EQ(exos::env_info(srv.id).runs, runs);           // we kept the CPU
+  CHECK_EQ(exos::env_info(srv.id).state, ENV_RUNNABLE);
+  CHECK_EQ(exos::pct_send(srv.slot, exos::Message{}), ERR_BAD_STATE);  // not waiting now
+  for (int i = 0; i < 1000 && !mailbox()->pct_async_seen; i++) exos::yield();
+  CHECK_EQ(mailbox()->pct_async_seen, 1);
+  CHECK_EQ(mailbox()->pct_async_sender, exos::self_id());
+  for (int i = 0; i < 5; i++) CHECK_EQ(mailbox()->pct_async_words[i], 11 * (i + 1));
+  wait_blocked(srv.id);
+  CHECK_EQ(exos::env_info(srv.id).state, ENV_BLOCKED);
+  exos::frame_free(mb);
+}
+
+TEST(pct_refuses_bad_targets) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& spinner = kids.spawn(guest::CHILD_SPIN, mb.slot, 0);
+  exos::Message m{{1, 2, 3, 4, 5}};
+  exos::Received r{};
+  CHECK_EQ(exos::pct_call(950, m, &r), ERR_BAD_CAP);            // no capability
+  CHECK_EQ(exos::pct_call(kCapSlots, m, &r), ERR_OUT_OF_RANGE);
+  CHECK_EQ(exos::pct_call(mb.slot, m, &r), ERR_BAD_CAP);        // not an env capability
+  CHECK_EQ(exos::pct_call(spinner.slot, m, &r), ERR_NO_ENTRY);  // no protected entry point
+  CHECK_EQ(exos::pct_send(spinner.slot, m), ERR_NO_ENTRY);
+  CHECK_EQ(exos::pct_call(kPctReply, m, &r), ERR_NOT_FOUND);    // nobody called us
+  CHECK_EQ(r.sender, 0);                                         // nothing was delivered
+  CHECK_STATUS(exos::sys_pct_wait(), ERR_NO_ENTRY);             // we have no entry either
+  CHECK_EQ(exos::env_info(exos::self_id()).state, ENV_RUNNABLE);
+  CHECK_STATUS(exos::sys_env_set_pct_entry(kSelfSlot, 0xFFFF800000000000ull, 0x10000), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_env_set_pct_entry(kSelfSlot, 0x401000, 0x10008), ERR_UNALIGNED);
+  exos::sys_env_destroy(spinner.slot);
+  CHECK_EQ(exos::pct_call(spinner.slot, m, &r), ERR_STALE_CAP);
+  exos::frame_free(mb);
+}
+
+TEST(reclaim_cooperative_env_chooses) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& k = kids.spawn(guest::CHILD_RECLAIM_COOP, mb.slot, 0);
+  for (int i = 0; i < 100000 && !mailbox()->reclaim_ready; i++) exos::yield();
+  uint32_t frames_before = exos::env_info(k.id).frames;
+  CHECK_STATUS(exos::sys_frame_reclaim(kSelfSlot, k.slot, 3, 50), ERR_BAD_CAP);  // needs MACHINE
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 0, 50), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 3, 50), OK);
+  CHECK_EQ(exos::env_info(k.id).reclaim_asked, 3);
+  run_slices(60);
+  CHECK_EQ(mailbox()->reclaim_upcalls, 1);
+  CHECK_EQ(mailbox()->reclaim_freed, 3);
+  CHECK_EQ(exos::env_info(k.id).frames, frames_before - 3);
+  CHECK_EQ(exos::env_info(k.id).reclaim_asked, 0);
+  CHECK_EQ(exos::repossession_vector(k.id).count, 0);  // nothing taken by force
+  for (int i = 5; i < 8; i++) CHECK_EQ(exos::frame_table()[mailbox()->reclaim_pfns[i]].owner, kOwnerFree);
+  for (int i = 0; i < 5; i++) CHECK_EQ(exos::frame_table()[mailbox()->reclaim_pfns[i]].owner, k.id);
+  exos::frame_free(mb);
+}
+
+TEST(reclaim_uncooperative_env_is_repossessed) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Kids kids;
+  exos::Child& k = kids.spawn(guest::CHILD_RECLAIM_IGNORE, mb.slot, 0);
+  for (int i = 0; i < 100000 && !mailbox()->reclaim_ready; i++) exos::yield();
+  uint32_t frames_before = exos::env_info(k.id).frames;
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 3, 5), OK);
+  run_slices(40);
+  CHECK_EQ(mailbox()->reclaim_upcalls, 1);  // it was asked, visibly
+  const RepossessionVector& rv = exos::repossession_vector(k.id);
+  CHECK_EQ(rv.count, 3);
+  CHECK_EQ(exos::env_info(k.id).repossessed, 3);
+  CHECK_EQ(exos::env_info(k.id).frames, frames_before - 3);
+  // It can no longer reach them ...
+  mailbox()->reclaim_check = 1;
+  for (int i = 0; i < 100000 && !mailbox()->reclaim_checked; i++) exos::yield();
+  CHECK_EQ(mailbox()->reclaim_reachable, 0);
+  // ... and they are free for anyone else.
+  for (uint64_t i = 0; i < 3; i++) {
+    exos::Frame f;
+    CHECK_EQ(exos::frame_table()[rv.pfns[i]].mappings, 0);
+    CHECK_EQ(exos::frame_alloc(&f, rv.pfns[i]), OK);
+    CHECK_EQ(exos::frame_free(f), OK);
+  }
+  exos::frame_free(mb);
+}
