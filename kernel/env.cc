@@ -11,12 +11,15 @@ using namespace arch;
 
 Env envs[kMaxEnvs];
 
+Env* env_ptr[kMaxEnvs];  // filled by env_init
+
 namespace {
 uint32_t generation[kMaxEnvs];
 }
 
 void env_init() {
   for (uint32_t i = 0; i < kMaxEnvs; i++) {
+    env_ptr[i] = &envs[i];
     envs[i].info = &env_table[i];
     generation[i] = 1;
   }
@@ -57,6 +60,7 @@ Status env_create(uint32_t parent, Env** out) {
   e->tf.rflags = 0x202;  // IF
   e->pml4_pa = pml4 * kPageSize;
   e->pcid = features.pcid ? i + 1 : 0;
+  e->cr3 = e->pml4_pa | e->pcid;
   e->tlb_stale = true;  // a reused PCID may still tag old translations
   for (auto& b : e->fpu) b = 0;
   reinterpret_cast<uint16_t*>(e->fpu)[0] = 0x37F;             // FCW: default
@@ -65,8 +69,8 @@ Status env_create(uint32_t parent, Env** out) {
   e->in_epilogue = e->needs_prologue = false;
   e->consecutive_overruns = 0;
   e->pct_entry = e->pct_stack = 0;
-  e->receive_at_entry = false;
-  e->waiting_on = 0;
+  e->recv = RECV_NONE;
+  e->waiting_on = e->reply_to = 0;
   e->reclaim_count = 0;
   e->reclaim_notified = false;
   repossession[i] = RepossessionVector{};

@@ -14,17 +14,22 @@
 namespace veneer {
 
 struct Env {
-  // Exception context; entry.S reads these at fixed offsets.
-  uint64_t xhandler;       // user entry for exceptions, 0 = none
+  // Fields at fixed offsets for entry.S (see asm_offsets.h).
+  uint64_t xhandler;       // exception context: user entry, 0 = none
   uint64_t xstack_top;     // exception frames are written below this
   uint64_t xstack_bottom;  // ... and nest while rsp is within [bottom, top)
-
+  uint64_t cr3;            // PML4 physical address | PCID
+  EnvInfo* info;           // this env's row in the read-only env table
+  uint32_t id;
+  uint32_t recv;           // PctRecv: how a protected control transfer enters it
+  uint32_t waiting_on;     // env it sync-called and whose transfer back it awaits
+  uint32_t reply_to;       // env blocked in a sync call to it (kPctReply target)
   arch::TrapFrame tf;      // user registers while not running
+
   uint64_t pml4_pa;
   uint64_t pcid;           // 0 when the CPU has no PCIDs
   bool tlb_stale;          // a PTE changed while another address space was live
-  uint32_t id;
-  EnvInfo* info;           // this env's row in the read-only env table
+
   // Interrupt context: upcalls at the start and end of its time slices.
   uint64_t prologue_entry;
   uint64_t epilogue_entry;
@@ -32,13 +37,10 @@ struct Env {
   bool needs_prologue;     // stopped at a slice end: next slice starts in the prologue
   uint32_t consecutive_overruns;
   uint64_t epilogue_tsc;   // when the epilogue upcall was delivered
-  uint64_t run_start_tsc;  // when it was last switched in (CPU accounting)
 
   // Protected-entry context.
   uint64_t pct_entry;
   uint64_t pct_stack;
-  bool receive_at_entry;   // blocked in pct_wait (else in pct_sync: resume after it)
-  uint32_t waiting_on;     // env it sync-called and whose reply it awaits (slice donation)
 
   // Visible revocation of memory in progress.
   uint64_t reclaim_count;     // frames asked for, 0 = none pending
@@ -49,11 +51,29 @@ struct Env {
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;
 };
+// recv: an env is receptive (EnvInfo.state == ENV_BLOCKED) at its return
+// point (blocked in pct_sync) or at its entry point (blocked in pct_wait).
+enum PctRecv : uint32_t { RECV_NONE = 0, RECV_RETURN = 1, RECV_ENTRY = 2 };
 static_assert(offsetof(Env, xhandler) == ENV_XHANDLER);
 static_assert(offsetof(Env, xstack_top) == ENV_XSTACK_TOP);
 static_assert(offsetof(Env, xstack_bottom) == ENV_XSTACK_BOTTOM);
+static_assert(offsetof(Env, cr3) == ENV_CR3);
+static_assert(offsetof(Env, info) == ENV_INFO);
+static_assert(offsetof(Env, id) == ENV_ID);
+static_assert(offsetof(Env, recv) == ENV_RECV);
+static_assert(offsetof(Env, waiting_on) == ENV_WAITING_ON);
+static_assert(offsetof(Env, reply_to) == ENV_REPLY_TO);
+static_assert(offsetof(Env, tf) == ENV_TF);
+static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rip) == ENV_TF_RIP);
+static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rflags) == ENV_TF_RFLAGS);
+static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rsp) == ENV_TF_RSP);
+static_assert(offsetof(Env, caps) == ENV_CAPS);
+static_assert(offsetof(EnvInfo, state) == INFO_STATE);
+static_assert(ENV_BLOCKED == STATE_BLOCKED && ENV_RUNNABLE == STATE_RUNNABLE);
+static_assert(CAP_ENV == CAPTYPE_ENV && kCapSlots == CAP_SLOTS);
 
 extern Env envs[kMaxEnvs];
+extern "C" Env* env_ptr[kMaxEnvs];  // &envs[i], for entry.S
 
 void env_init();
 // Creates an env (state NEW) with an empty address space and a self
@@ -91,6 +111,9 @@ Status sched_slice_alloc(Env* e, uint64_t position);
 Status sched_slice_free(Env* e, uint64_t position);
 // Switches to e (same slice) and returns to user mode in it.
 [[noreturn]] void env_run(Env* e);
+// The same for a protected control transfer: the SSE state travels with
+// control instead of being switched.
+[[noreturn]] void env_transfer(Env* e);
 // Ends the current slice and runs the next position's env (or idles).
 [[noreturn]] void schedule();
 // The LAPIC slice timer fired while `tf` (user mode) ran.

@@ -37,7 +37,7 @@ Env* resolve(uint32_t owner) {
   Env* e = env_from_id(owner);
   for (uint32_t hops = 0; e && hops < kMaxEnvs; hops++) {
     if (e->info->state == ENV_RUNNABLE) return e;
-    if (e->info->state != ENV_BLOCKED || !e->waiting_on) return nullptr;
+    if (e->recv != RECV_RETURN || !e->waiting_on) return nullptr;
     e = env_from_id(e->waiting_on);
   }
   return nullptr;
@@ -45,8 +45,32 @@ Env* resolve(uint32_t owner) {
 
 bool can_run(uint32_t owner) { return resolve(owner) != nullptr; }
 
+// CPU time is charged at every switch by env_run to the env switched out.
+// (A protected control transfer does not switch accounts: the donee's time
+// is charged to whoever env_run switches out next.)
+uint64_t run_start_tsc;
 void account_out(Env* e) {
-  if (e) e->info->cpu_tsc += rdtsc() - e->run_start_tsc;
+  uint64_t now = rdtsc();
+  if (e) e->info->cpu_tsc += now - run_start_tsc;
+  run_start_tsc = now;
+}
+
+// Switches address space and current env; `fpu` also swaps SSE state.
+void switch_to(Env* e, bool fpu) {
+  Env* prev = cpu0.current;
+  if (prev == e && !e->tlb_stale) return;
+  if (prev != e) {
+    account_out(prev);
+    if (fpu && prev) asm volatile("fxsave64 %0" : "=m"(prev->fpu));
+    if (fpu) asm volatile("fxrstor64 %0" ::"m"(e->fpu));
+    cpu0.current = e;
+    e->info->runs++;
+    slice_table->running = e->id;
+  }
+  uint64_t cr3 = e->cr3;
+  if (e->pcid && !e->tlb_stale && prev != e) cr3 |= 1ull << 63;  // keep this PCID's translations
+  write_cr3(cr3);
+  e->tlb_stale = false;
 }
 
 // Frames env e owns that the abort protocol may take: its own data frames,
@@ -126,26 +150,12 @@ Status sched_slice_free(Env* e, uint64_t position) {
 }
 
 void env_run(Env* e) {
-  Env* prev = cpu0.current;
-  if (prev != e) {
-    account_out(prev);
-    if (prev) asm volatile("fxsave64 %0" : "=m"(prev->fpu));
-    uint64_t cr3 = e->pml4_pa;
-    if (e->pcid) {
-      cr3 |= e->pcid;
-      if (!e->tlb_stale) cr3 |= 1ull << 63;  // keep this PCID's translations
-    }
-    write_cr3(cr3);
-    e->tlb_stale = false;
-    asm volatile("fxrstor64 %0" ::"m"(e->fpu));
-    cpu0.current = e;
-    e->run_start_tsc = rdtsc();
-    e->info->runs++;
-    slice_table->running = e->id;
-  } else if (e->tlb_stale) {
-    write_cr3(e->pml4_pa | e->pcid);
-    e->tlb_stale = false;
-  }
+  switch_to(e, true);
+  env_pop_tf(&e->tf);
+}
+
+void env_transfer(Env* e) {
+  switch_to(e, false);
   env_pop_tf(&e->tf);
 }
 
@@ -228,9 +238,10 @@ void sched_env_gone(Env* e) {
   slices.free_all(e->id);
   e->reclaim_count = 0;
   for (Env& w : envs) {
-    if (w.info->state == ENV_BLOCKED && w.waiting_on == e->id) {
+    if (w.recv == RECV_RETURN && w.waiting_on == e->id) {
       // Its partner died: the pending pct_sync fails instead of hanging.
       w.waiting_on = 0;
+      w.recv = RECV_NONE;
       w.tf.rax = static_cast<uint64_t>(ERR_STALE_CAP);
       w.info->state = ENV_RUNNABLE;
     }

@@ -58,29 +58,28 @@ Status check_page_op(Env* caller, Env* target, const PageOp& op, uint64_t* pfn, 
   }
 }
 
-// Decodes the target of a protected control transfer: any env capability
-// (or kPctReply, the env blocked in a sync call to the caller) naming an env
-// that waits for a transfer.
+// Decodes the target of a protected control transfer: any env capability,
+// or kPctReply for the env blocked in a sync call to the caller; the target
+// must be waiting for a transfer.
 Status pct_target(Env* caller, uint64_t env_slot, Env** out) {
   Env* t;
   if (env_slot == kPctReply) {
-    t = nullptr;
-    for (Env& w : envs)
-      if (w.info->state == ENV_BLOCKED && w.waiting_on == caller->id) t = &w;
-    if (!t) return ERR_NOT_FOUND;
+    t = env_from_id(caller->reply_to);
+    if (!t || t->recv != RECV_RETURN || t->waiting_on != caller->id) return ERR_NOT_FOUND;
   } else {
     Status s = env_from_cap(caller, env_slot, 0, &t);
     if (s != OK) return s;
   }
-  if (t->info->state != ENV_BLOCKED) return t->pct_entry ? ERR_BAD_STATE : ERR_NO_ENTRY;
+  if (t->recv == RECV_NONE) return t->pct_entry ? ERR_BAD_STATE : ERR_NO_ENTRY;
   *out = t;
   return OK;
 }
 
-// Hands the message to a blocked receiver and makes it runnable.
+// Hands the message to a receptive env and makes it runnable. A receiver
+// blocked in pct_wait starts at its entry point.
 void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, uint64_t m2, uint64_t m3,
                  uint64_t m4) {
-  if (to->receive_at_entry) {
+  if (to->recv == RECV_ENTRY) {
     to->tf.rip = to->pct_entry;
     to->tf.rsp = to->pct_stack;
     to->tf.rflags = 0x202;
@@ -94,6 +93,7 @@ void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, u
   to->tf.r9 = m4;
   to->tf.rcx = to->tf.r11 = 0;
   to->waiting_on = 0;
+  to->recv = RECV_NONE;
   to->info->state = ENV_RUNNABLE;
 }
 
@@ -406,11 +406,23 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       if (s != OK) break;
       // The caller waits for the transfer back and its slices follow the
       // callee; a reply (kPctReply) waits for the next call and donates nothing.
+      bool reply = tf->rdi == kPctReply;
       e->info->state = ENV_BLOCKED;
-      e->receive_at_entry = false;
-      e->waiting_on = tf->rdi == kPctReply ? 0 : target->id;
+      e->recv = RECV_RETURN;
+      e->waiting_on = reply ? 0 : target->id;
+      if (reply) e->reply_to = 0;
+      else target->reply_to = e->id;
       pct_deliver(e, target, kPctSync, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
-      env_run(target);
+      // A synchronous transfer hands over every register but rax, rdi, rcx,
+      // r11 and rsp untouched, the SSE state included (Aegis's rule: the
+      // sender clears what it does not want to pass).
+      target->tf.rbx = tf->rbx;
+      target->tf.rbp = tf->rbp;
+      target->tf.r12 = tf->r12;
+      target->tf.r13 = tf->r13;
+      target->tf.r14 = tf->r14;
+      target->tf.r15 = tf->r15;
+      env_transfer(target);
     }
     case SYS_pct_wait:
       if (!e->pct_entry) {
@@ -418,7 +430,7 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
         break;
       }
       e->info->state = ENV_BLOCKED;
-      e->receive_at_entry = true;
+      e->recv = RECV_ENTRY;
       e->waiting_on = 0;
       schedule();
     case SYS_env_destroy: {

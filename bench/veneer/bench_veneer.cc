@@ -5,6 +5,11 @@
 #include "exos/exos.h"
 
 extern "C" void bench_resume_handler();
+extern "C" void bench_pct_echo_entry();
+extern "C" void bench_pct_wait_entry();
+extern "C" void bench_epilogue_entry();
+extern "C" volatile uint64_t bench_epilogue_tsc, bench_epilogue_count;
+volatile uint64_t bench_epilogue_tsc, bench_epilogue_count;
 
 namespace {
 
@@ -63,7 +68,118 @@ void batch_protect(veneer::PageOp* ops, uint64_t perms) {
 
 }  // namespace
 
+// Roles of the second env: this same program, spawned from its own boot
+// module with a role argument.
+enum Role : uint64_t { ROLE_MAIN = 0, ROLE_PCT_ECHO = 1, ROLE_PCT_WAIT = 2, ROLE_YIELD = 3, ROLE_SPIN = 4 };
+constexpr uint64_t kServerStackTop = 0x00006C0000000000;
+
+[[noreturn]] void server(uint64_t role) {
+  if (role == ROLE_YIELD)
+    for (;;) exos::sys_yield_to(exos::kGrantBase);  // the main env's capability
+  if (role == ROLE_SPIN)
+    for (;;) asm volatile("" ::: "memory");
+  for (uint64_t i = 1; i <= 4; i++) exos::page_alloc(kServerStackTop - i * kPageSize, veneer::PERM_WRITE);
+  uint64_t entry = reinterpret_cast<uint64_t>(role == ROLE_PCT_ECHO ? &bench_pct_echo_entry : &bench_pct_wait_entry);
+  exos::sys_env_set_pct_entry(veneer::kSelfSlot, entry, kServerStackTop);
+  exos::sys_pct_wait();
+  exos::panic("pct_wait returned");
+}
+
+// Starts a second env running this program in `role`, with no slices of its
+// own (it runs only on what we donate), and the main env's capability.
+exos::Child start_server(uint64_t role, bool keep_slice = false) {
+  exos::Child c;
+  const veneer::BootModule& self_module = exos::kernel_info().modules[0];
+  if (exos::spawn(reinterpret_cast<const void*>(self_module.va), self_module.size, role, &c) != veneer::OK)
+    exos::panic("spawn server");
+  if (!keep_slice)
+    for (uint32_t p = 0; p < veneer::kSlices; p++)
+      if (exos::slice_vector().owner[p] == c.id) exos::sys_slice_free(c.slot, p);
+  check(exos::sys_cap_grant(veneer::kSelfSlot, c.slot, exos::kGrantBase, 0), "grant self");
+  return c;
+}
+
+void stop_server(const exos::Child& c) {
+  exos::sys_env_destroy(c.slot);
+  exos::sys_cap_delete(c.slot);
+  exos::slot_free(c.slot);
+}
+
+void bench_cpu() {
+  // Synchronous PCT round trip: call an echo server in another address
+  // space and get the transfer back (two transfers).
+  exos::Child echo = start_server(ROLE_PCT_ECHO);
+  while (exos::env_info(echo.id).state != veneer::ENV_BLOCKED) exos::sys_yield_to(echo.slot);
+  uint64_t echoed = 0;
+  run("pct_roundtrip", kIters, [&](uint64_t i) {
+    register uint64_t r10 asm("r10") = i, r8 asm("r8") = 2, r9 asm("r9") = 3;
+    uint64_t rax = veneer::SYS_pct_sync, rdi = echo.slot, rsi = i, rdx = 1;
+    asm volatile("syscall"
+                 : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8), "+r"(r9)
+                 :
+                 : "rcx", "r11", "rbx", "r12", "r13", "r14", "r15", "memory");
+    echoed = rsi;
+  });
+  check(veneer::SysResult{echoed == kIters - 1 ? veneer::OK : veneer::ERR_BAD_STATE, 0}, "pct payload echo");
+  stop_server(echo);
+
+  // Asynchronous PCT: send to a waiting env (we keep running), then donate
+  // the slice so it can take the message and wait again.
+  exos::Child sink = start_server(ROLE_PCT_WAIT);
+  while (exos::env_info(sink.id).state != veneer::ENV_BLOCKED) exos::sys_yield_to(sink.slot);
+  run("pct_async", kIters, [&](uint64_t i) {
+    exos::sys_pct_async(sink.slot, i, 0, 0, 0, 0);
+    exos::sys_yield_to(sink.slot);
+  });
+  {
+    // The send alone, bracketed by rdtsc (minus the bracket's own cost).
+    uint64_t total = 0, empty = 0;
+    for (uint64_t i = 0; i < kIters; i++) {
+      uint64_t t0 = rdtsc();
+      uint64_t t1 = rdtsc();
+      empty += t1 - t0;
+      t0 = rdtsc();
+      exos::sys_pct_async(sink.slot, i, 0, 0, 0, 0);
+      t1 = rdtsc();
+      total += t1 - t0;
+      exos::sys_yield_to(sink.slot);
+    }
+    report("pct_async_send", total - empty, kIters);
+  }
+  stop_server(sink);
+
+  // Directed yield ping-pong: each side donates its slice to the other.
+  exos::Child pong = start_server(ROLE_YIELD);
+  run("yield_to", kIters, [&](uint64_t) { exos::sys_yield_to(pong.slot); });
+  stop_server(pong);
+
+  // Slice-end upcall: from the last instruction before the slice timer
+  // fires to the first instruction of our epilogue handler. Another env
+  // holds the next slice, so every slice end is a revocation.
+  exos::Child spin = start_server(ROLE_SPIN, true);
+  check(exos::sys_env_set_upcalls(veneer::kSelfSlot, 0, reinterpret_cast<uint64_t>(&bench_epilogue_entry)),
+        "set epilogue");
+  // The upcall lands between two timestamps of this loop; the later of the
+  // two taken before it is the start (error: under one loop iteration).
+  uint64_t total = 0, n = 0, seen = bench_epilogue_count, prev = rdtsc();
+  while (n < 40) {
+    uint64_t now = rdtsc();
+    if (bench_epilogue_count != seen) {
+      uint64_t before = bench_epilogue_tsc > now ? now : prev;
+      if (seen >= 2) total += bench_epilogue_tsc - before, n++;  // skip warm-up slices
+      seen = bench_epilogue_count;
+      now = rdtsc();
+    }
+    prev = now;
+  }
+  check(exos::sys_env_set_upcalls(veneer::kSelfSlot, 0, 0), "clear epilogue");
+  report("slice_end_upcall", total, n);
+  stop_server(spin);
+}
+
+
 int main() {
+  if (exos::start_arg() != ROLE_MAIN) server(exos::start_arg());
   exos::printf("bench: Veneer/ExOS, %lu iterations after %lu warm-up\n", kIters, kWarmup);
 
   run("null_syscall", kIters * 10, [](uint64_t) { exos::sys_null(); });
@@ -149,6 +265,7 @@ int main() {
     report("appel2", total, rounds * 100);
   }
   exos::printf("bench: %lu faults handled in user space\n", faults);
+  bench_cpu();
   exos::printf("BENCH-DONE\n");
   exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffSuccess);
   return 0;

@@ -10,19 +10,15 @@ PctHandler serve_fn;
 
 }  // namespace
 
+extern "C" int64_t exos_pct_sync(uint64_t env_slot, const uint64_t* in, uint64_t* out);
+
 // The message travels in rsi, rdx, r10, r8, r9 both ways; the kernel puts the
-// sender's id in rax and the kind in rdi. Our other registers are ours.
+// sender's id in rax and the kind in rdi (pct_entry.S does the registers).
 Status pct_call(uint64_t env_slot, const Message& m, Received* reply) {
-  register uint64_t r10 asm("r10") = m.w[2];
-  register uint64_t r8 asm("r8") = m.w[3];
-  register uint64_t r9 asm("r9") = m.w[4];
-  uint64_t rax = veneer::SYS_pct_sync, rdi = env_slot, rsi = m.w[0], rdx = m.w[1];
-  asm volatile("syscall"
-               : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8), "+r"(r9)
-               :
-               : "rcx", "r11", "memory");
-  if (static_cast<int64_t>(rax) < 0) return static_cast<Status>(rax);
-  if (reply) *reply = Received{static_cast<uint32_t>(rax), rdi == veneer::kPctSync, {{rsi, rdx, r10, r8, r9}}};
+  uint64_t out[7];
+  int64_t r = exos_pct_sync(env_slot, m.w, out);
+  if (r < 0) return static_cast<Status>(r);
+  if (reply) *reply = Received{static_cast<uint32_t>(r), out[1] == veneer::kPctSync, {{out[2], out[3], out[4], out[5], out[6]}}};
   return veneer::OK;
 }
 

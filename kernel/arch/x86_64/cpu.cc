@@ -54,6 +54,7 @@ alignas(16) uint64_t gdt[8] = {
 alignas(16) Tss tss;
 alignas(16) IdtGate idt[256];
 alignas(16) uint8_t double_fault_stack[4096];
+alignas(16) uint8_t nmi_stack[4096];
 
 void set_gate(int vec, uint64_t handler, uint8_t dpl, uint8_t ist) {
   idt[vec] = IdtGate{static_cast<uint16_t>(handler), KERNEL_CS, ist,
@@ -86,6 +87,9 @@ void cpu_init() {
   // TSS: rsp0 is the single kernel stack; IST1 a separate double-fault stack.
   tss.rsp[0] = reinterpret_cast<uint64_t>(kernel_stack_top);
   tss.ist[0] = reinterpret_cast<uint64_t>(double_fault_stack + sizeof(double_fault_stack));
+  // NMI and machine check may arrive in the syscall path before it leaves the
+  // user stack: they get a stack of their own.
+  tss.ist[1] = reinterpret_cast<uint64_t>(nmi_stack + sizeof(nmi_stack));
   tss.iomap_base = sizeof(Tss);  // no I/O bitmap: ring 3 has no port access
   uint64_t base = reinterpret_cast<uint64_t>(&tss), limit = sizeof(Tss) - 1;
   gdt[6] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ull << 40) |
@@ -107,7 +111,8 @@ void cpu_init() {
       : "rax", "memory");
 
   // IDT: breakpoint and overflow may be raised with int3/into from ring 3.
-  for (int v = 0; v < 256; v++) set_gate(v, isr_table[v], (v == 3 || v == 4) ? 3 : 0, v == 8 ? 1 : 0);
+  for (int v = 0; v < 256; v++)
+    set_gate(v, isr_table[v], (v == 3 || v == 4) ? 3 : 0, v == 8 ? 1 : (v == 2 || v == 18) ? 2 : 0);
   DescriptorPointer ip{sizeof(idt) - 1, reinterpret_cast<uint64_t>(idt)};
   asm volatile("lidt %0" ::"m"(ip));
 

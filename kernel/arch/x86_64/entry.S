@@ -243,10 +243,10 @@ env_pop_tf:
   .global syscall_entry
 syscall_entry:
   swapgs
+  cmp $VENEER_SLOW_BASE, %rax
+  jae syscall_slow                   /* (still on the user stack: see below) */
   mov %rsp, %gs:CPU_USER_RSP
   mov %gs:CPU_KERNEL_RSP, %rsp
-  cmp $VENEER_SLOW_BASE, %rax
-  jae syscall_slow
   pushq %rcx
   pushq %r11
   mov %r10, %rcx
@@ -262,7 +262,14 @@ syscall_entry:
   swapgs
   sysretq
 
+/* Interrupts are off and NMI/#MC run on their own IST stacks, so running
+   these few instructions on the user's rsp is safe; nothing is pushed. */
 syscall_slow:
+  cmp $36, %rax                      /* SYS_pct_sync: try the fast path */
+  je pct_sync_fast
+syscall_slow_save:
+  mov %rsp, %gs:CPU_USER_RSP
+  mov %gs:CPU_KERNEL_RSP, %rsp
   pushq $0x23                        /* USER_DS */
   pushq %gs:CPU_USER_RSP
   pushq %r11                         /* rflags */
@@ -288,5 +295,82 @@ syscall_slow:
   mov %rsp, %rdi
   call syscall_slow_dispatch         /* never returns */
   ud2
+
+/* ---- Protected control transfer, synchronous: the fast path ----------------
+   Handles the common case completely: rdi names (by ENV capability, or
+   kPctReply) an env blocked at its return point (in its own pct_sync). The
+   caller's rip, rflags and rsp are saved; it blocks waiting for the transfer
+   back; the callee resumes with rax = caller id, rdi = kPctSync and every
+   other register as the caller left it (the message: rsi, rdx, r10, r8, r9).
+   No stack is touched. Anything else (entry-point receivers, errors, a
+   stale capability) goes to the general path in C++ (syscall_slow_dispatch),
+   which implements the same semantics. */
+#define PCT_SYNC_NUM 36
+pct_sync_fast:
+  mov %gs:CPU_CURRENT, %rax          /* A, the caller */
+  mov %rcx, ENV_TF_RIP(%rax)         /* (harmless if we fall back) */
+  mov %r11, ENV_TF_RFLAGS(%rax)
+  cmp $-1, %rdi
+  je 3f
+  cmp $CAP_SLOTS, %rdi
+  jae 8f
+  mov %rdi, %rcx
+  shl $4, %rcx
+  cmpb $CAPTYPE_ENV, ENV_CAPS(%rax, %rcx)
+  jne 8f
+  mov ENV_CAPS + 8(%rax, %rcx), %rcx /* callee id */
+  mov %ecx, %r11d
+  and $63, %r11d
+  mov env_ptr(, %r11, 8), %r11       /* B, the callee */
+  cmp ENV_ID(%r11), %ecx
+  jne 8f                             /* stale capability */
+  cmpl $RECV_RETURN_VALUE, ENV_RECV(%r11)
+  jne 8f                             /* not at its return point */
+  /* Commit: A blocks waiting for B; B may reply to A. */
+  movl %ecx, ENV_WAITING_ON(%rax)
+  mov ENV_ID(%rax), %ecx
+  movl %ecx, ENV_REPLY_TO(%r11)
+  jmp 5f
+3:
+  /* kPctReply: back to the env blocked in a sync call to A. (reply_to 0
+     selects envs[0], never used, whose recv is 0: no special case.) */
+  movl ENV_REPLY_TO(%rax), %ecx
+  mov %ecx, %r11d
+  and $63, %r11d
+  mov env_ptr(, %r11, 8), %r11       /* B */
+  cmp ENV_ID(%r11), %ecx
+  jne 8f
+  cmpl $RECV_RETURN_VALUE, ENV_RECV(%r11)
+  jne 8f
+  mov ENV_ID(%rax), %ecx
+  cmp ENV_WAITING_ON(%r11), %ecx
+  jne 8f
+  movl $0, ENV_REPLY_TO(%rax)        /* one reply per call; a reply donates nothing */
+5:
+  /* A: blocked at its return point. */
+  movl $RECV_RETURN_VALUE, ENV_RECV(%rax)
+  mov ENV_INFO(%rax), %rdi
+  movl $STATE_BLOCKED, INFO_STATE(%rdi)
+  mov %rsp, ENV_TF_RSP(%rax)         /* the user rsp: no stack switch here */
+  /* B: runnable, entered where it blocked. */
+  movq $0, ENV_RECV(%r11)            /* recv and waiting_on, adjacent */
+  mov ENV_INFO(%r11), %rdi
+  movl $STATE_RUNNABLE, INFO_STATE(%rdi)
+  mov %r11, %gs:CPU_CURRENT
+  mov ENV_CR3(%r11), %rdi
+  mov %rdi, %cr3
+  mov ENV_ID(%rax), %eax             /* rax = sender id, from the kernel */
+  mov ENV_TF_RIP(%r11), %rcx
+  mov ENV_TF_RSP(%r11), %rsp
+  mov ENV_TF_RFLAGS(%r11), %r11
+  mov $1, %edi                       /* kPctSync */
+  swapgs
+  sysretq
+8:
+  /* General path: restore what the fast path used and save everything. */
+  mov ENV_TF_RIP(%rax), %rcx
+  mov ENV_TF_RFLAGS(%rax), %r11
+  mov $PCT_SYNC_NUM, %eax
+  jmp syscall_slow_save
 
   .section .note.GNU-stack, "", @progbits
