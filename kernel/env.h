@@ -93,10 +93,27 @@ void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
 Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
 Status vm_unmap(Env* e, uint64_t va);
 Status vm_protect(Env* e, uint64_t va, uint64_t perms);
-// Makes sure the page tables down to `va` exist (may allocate, charged to e).
-Status vm_prepare(Env* e, uint64_t va);
 // The leaf PTE for va, or nullptr when no page table reaches it.
 uint64_t* vm_pte(Env* e, uint64_t va);
+// The leaf PTE for va, allocating missing page tables (charged to e).
+Status vm_pte_create(Env* e, uint64_t va, uint64_t** out);
+// The same operations on a PTE already found (batches find them first).
+Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
+Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
+Status vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
+// Finds PTEs for a run of nearby addresses, walking the tables once per
+// 2 MiB region instead of once per page.
+class PteCursor {
+ public:
+  explicit PteCursor(Env* e) : e_(e) {}
+  uint64_t* find(uint64_t va);
+  Status create(uint64_t va, uint64_t** out);
+
+ private:
+  Env* e_;
+  uint64_t region_ = ~0ull;
+  uint64_t* pt_ = nullptr;
+};
 // Removes every mapping of `pfn` except those in env `keep` (0: none).
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep);
 // Copies from the env's user memory; ERR_BAD_ADDRESS unless every byte is

@@ -34,7 +34,9 @@ Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
 }
 
 // Validates one PageOp against env `target` (decode phase of page_batch).
-Status check_page_op(Env* caller, Env* target, const PageOp& op, uint64_t* pfn, uint8_t* rights) {
+// PROTECT needs the page mapped now: its PTE is returned in *pte.
+Status check_page_op(Env* caller, PteCursor& cursor, const PageOp& op, uint64_t* pfn, uint8_t* rights,
+                     uint64_t** pte) {
   Status s = core::check_map_va(op.va);
   if (s != OK) return s;
   switch (op.kind) {
@@ -50,8 +52,8 @@ Status check_page_op(Env* caller, Env* target, const PageOp& op, uint64_t* pfn, 
     case PAGE_OP_UNMAP: return OK;
     case PAGE_OP_PROTECT: {
       if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      uint64_t* pte = vm_pte(target, op.va);
-      if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
+      *pte = cursor.find(op.va);
+      if (!*pte || !(**pte & PTE_P)) return ERR_NOT_FOUND;
       return OK;
     }
     default: return ERR_INVALID_ARGS;
@@ -99,6 +101,7 @@ void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, u
 
 PageOp batch_ops[kMaxPageBatch];  // one CPU, kernel not preemptible
 uint64_t batch_pfn[kMaxPageBatch];
+uint64_t* batch_pte[kMaxPageBatch];
 uint8_t batch_rights[kMaxPageBatch];
 
 }  // namespace
@@ -160,7 +163,9 @@ SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame_slot, uint
   if (frame_slot > 0xFFFFFFFFu) return fail(ERR_OUT_OF_RANGE);
   uint64_t pfn;
   uint8_t rights;
-  if ((s = check_page_op(self(), target, op, &pfn, &rights)) != OK) return fail(s);
+  PteCursor cursor(target);
+  uint64_t* unused;
+  if ((s = check_page_op(self(), cursor, op, &pfn, &rights, &unused)) != OK) return fail(s);
   return fail(vm_map(target, va, pfn, perms, rights));
 }
 
@@ -188,23 +193,28 @@ SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   if (count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
   if ((s = copy_from_user(self(), batch_ops, ops, count * sizeof(PageOp))) != OK) return fail(s);
   // Decode: every op, before anything changes.
+  PteCursor cursor(target);
   uint64_t maps = 0;
   for (uint64_t i = 0; i < count; i++) {
-    if ((s = check_page_op(self(), target, batch_ops[i], &batch_pfn[i], &batch_rights[i])) != OK)
-      return SysResult{s, i};  // value: index of the rejected op
+    s = check_page_op(self(), cursor, batch_ops[i], &batch_pfn[i], &batch_rights[i], &batch_pte[i]);
+    if (s != OK) return SysResult{s, i};  // value: index of the rejected op
     if (batch_ops[i].kind == PAGE_OP_MAP) maps++;
   }
   // Resources: page tables for every map, and enough rmap records.
   if (rmaps.free_count() < maps) return fail(ERR_NO_MEMORY);
-  for (uint64_t i = 0; i < count; i++)
-    if (batch_ops[i].kind == PAGE_OP_MAP && (s = vm_prepare(target, batch_ops[i].va)) != OK)
-      return fail(s);
-  // Invoke: cannot fail any more.
+  for (uint64_t i = 0; i < count; i++) {
+    if (batch_ops[i].kind == PAGE_OP_MAP) {
+      if ((s = cursor.create(batch_ops[i].va, &batch_pte[i])) != OK) return fail(s);
+    } else if (batch_ops[i].kind == PAGE_OP_UNMAP) {
+      batch_pte[i] = cursor.find(batch_ops[i].va);
+    }
+  }
+  // Invoke: cannot fail any more (unmapping an unmapped page is a no-op).
   for (uint64_t i = 0; i < count; i++) {
     const PageOp& op = batch_ops[i];
-    if (op.kind == PAGE_OP_MAP) vm_map(target, op.va, batch_pfn[i], op.perms, batch_rights[i]);
-    else if (op.kind == PAGE_OP_UNMAP) vm_unmap(target, op.va);
-    else vm_protect(target, op.va, op.perms);
+    if (op.kind == PAGE_OP_MAP) vm_map_pte(target, op.va, batch_pte[i], batch_pfn[i], op.perms, batch_rights[i]);
+    else if (op.kind == PAGE_OP_UNMAP) vm_unmap_pte(target, op.va, batch_pte[i]);
+    else vm_protect_pte(target, op.va, batch_pte[i], op.perms);
   }
   return ok(count);
 }

@@ -43,7 +43,7 @@ uint64_t* vm_pte(Env* e, uint64_t va) {
   return &t[index_of(va, 0)];
 }
 
-Status vm_prepare(Env* e, uint64_t va) {
+Status vm_pte_create(Env* e, uint64_t va, uint64_t** out) {
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   for (int level = 3; level > 0; level--) {
     uint64_t& ent = t[index_of(va, level)];
@@ -57,30 +57,51 @@ Status vm_prepare(Env* e, uint64_t va) {
     }
     t = phys_to_virt<uint64_t>(ent & PTE_ADDR);
   }
+  *out = &t[index_of(va, 0)];
   return OK;
 }
 
-Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
-  Status s = vm_prepare(e, va);
-  if (s != OK) return s;
-  uint64_t* pte = vm_pte(e, va);
-  if (*pte & PTE_P) {
-    rmaps.remove(frames, (*pte & PTE_ADDR) / kPageSize, e->id, va);
-  } else if (!rmaps.has_free()) {
-    return ERR_NO_MEMORY;
+uint64_t* PteCursor::find(uint64_t va) {
+  uint64_t region = va >> 21;
+  if (region != region_) {
+    uint64_t* leaf = vm_pte(e_, va);
+    pt_ = leaf ? leaf - index_of(va, 0) : nullptr;
+    region_ = region;
   }
-  rmaps.add(frames, pfn, e->id, va);
+  return pt_ ? &pt_[index_of(va, 0)] : nullptr;
+}
+
+Status PteCursor::create(uint64_t va, uint64_t** out) {
+  if (uint64_t* pte = find(va)) {
+    *out = pte;
+    return OK;
+  }
+  Status s = vm_pte_create(e_, va, out);
+  if (s == OK) pt_ = *out - index_of(va, 0);
+  return s;
+}
+
+Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
   uint64_t may = 0;
   if (cap_rights & RIGHT_WRITE) may |= PTE_MAY_WRITE;
   if (cap_rights & RIGHT_EXEC) may |= PTE_MAY_EXEC;
-  bool was_present = *pte & PTE_P;
-  *pte = pfn * kPageSize | leaf_bits(perms) | may;
-  if (was_present) flush(e, va);
+  uint64_t entry = pfn * kPageSize | leaf_bits(perms) | may;
+  if (*pte & PTE_P) {
+    uint64_t old = (*pte & PTE_ADDR) / kPageSize;
+    if (old != pfn) {  // rebinding the same frame keeps its reverse mapping
+      rmaps.remove(frames, old, e->id, va);
+      rmaps.add(frames, pfn, e->id, va);
+    }
+    *pte = entry;
+    flush(e, va);
+    return OK;
+  }
+  if (rmaps.add(frames, pfn, e->id, va) != OK) return ERR_NO_MEMORY;
+  *pte = entry;
   return OK;
 }
 
-Status vm_unmap(Env* e, uint64_t va) {
-  uint64_t* pte = vm_pte(e, va);
+Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
   if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
   rmaps.remove(frames, (*pte & PTE_ADDR) / kPageSize, e->id, va);
   *pte = 0;
@@ -88,8 +109,7 @@ Status vm_unmap(Env* e, uint64_t va) {
   return OK;
 }
 
-Status vm_protect(Env* e, uint64_t va, uint64_t perms) {
-  uint64_t* pte = vm_pte(e, va);
+Status vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
   if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
   if ((perms & PERM_WRITE) && !(*pte & PTE_MAY_WRITE)) return ERR_ACCESS_DENIED;
   if ((perms & PERM_EXEC) && !(*pte & PTE_MAY_EXEC)) return ERR_ACCESS_DENIED;
@@ -98,6 +118,17 @@ Status vm_protect(Env* e, uint64_t va, uint64_t perms) {
   flush(e, va);
   return OK;
 }
+
+Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
+  uint64_t* pte;
+  Status s = vm_pte_create(e, va, &pte);
+  if (s != OK) return s;
+  return vm_map_pte(e, va, pte, pfn, perms, cap_rights);
+}
+
+Status vm_unmap(Env* e, uint64_t va) { return vm_unmap_pte(e, va, vm_pte(e, va)); }
+
+Status vm_protect(Env* e, uint64_t va, uint64_t perms) { return vm_protect_pte(e, va, vm_pte(e, va), perms); }
 
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
   // Records of `keep` are set aside and put back afterwards.
@@ -145,18 +176,25 @@ Status for_user_pages(Env* e, uint64_t va, uint64_t len, bool write, F&& fn) {
 
 }  // namespace
 
+// Copies n bytes, a word at a time where both sides allow it (the kernel is
+// built without SSE, so no vector copies).
+void copy_bytes(uint8_t* d, const uint8_t* s, uint64_t n) {
+  uint64_t i = 0;
+  if (((reinterpret_cast<uint64_t>(d) | reinterpret_cast<uint64_t>(s)) & 7) == 0)
+    for (; i + 8 <= n; i += 8) *reinterpret_cast<uint64_t*>(d + i) = *reinterpret_cast<const uint64_t*>(s + i);
+  for (; i < n; i++) d[i] = s[i];
+}
+
 Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len) {
   auto* d = static_cast<uint8_t*>(dst);
-  return for_user_pages(e, va, len, false, [&](uint8_t* p, uint64_t at, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++) d[at + i] = p[i];
-  });
+  return for_user_pages(e, va, len, false,
+                        [&](uint8_t* p, uint64_t at, uint64_t n) { copy_bytes(d + at, p, n); });
 }
 
 Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len) {
   auto* s = static_cast<const uint8_t*>(src);
-  return for_user_pages(e, va, len, true, [&](uint8_t* p, uint64_t at, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++) p[i] = s[at + i];
-  });
+  return for_user_pages(e, va, len, true,
+                        [&](uint8_t* p, uint64_t at, uint64_t n) { copy_bytes(p, s + at, n); });
 }
 
 }  // namespace veneer

@@ -150,7 +150,13 @@ void bench_cpu() {
 
   // Directed yield ping-pong: each side donates its slice to the other.
   exos::Child pong = start_server(ROLE_YIELD);
-  run("yield_to", kIters, [&](uint64_t) { exos::sys_yield_to(pong.slot); });
+  {
+    // Per yield: each iteration is two (ours to it, its back to us).
+    for (uint64_t i = 0; i < kWarmup; i++) exos::sys_yield_to(pong.slot);
+    uint64_t t0 = rdtsc();
+    for (uint64_t i = 0; i < kIters; i++) exos::sys_yield_to(pong.slot);
+    report("yield_pair", rdtsc() - t0, 2 * kIters);
+  }
   stop_server(pong);
 
   // Slice-end upcall: from the last instruction before the slice timer
@@ -205,6 +211,16 @@ int main() {
     exos::sys_page_unmap(veneer::kSelfSlot, kRegion);
   });
 
+  // The same with a fresh frame each time: allocate (the kernel zeroes it),
+  // map, unmap, free; what Linux's mmap(MAP_POPULATE)+munmap does.
+  run("map_unmap_fresh", kIters, [&](uint64_t) {
+    exos::Frame fresh;
+    exos::frame_alloc(&fresh);
+    exos::sys_page_map(veneer::kSelfSlot, kRegion, fresh.slot, veneer::PERM_WRITE);
+    exos::sys_page_unmap(veneer::kSelfSlot, kRegion);
+    exos::frame_free(fresh);
+  });
+
   // 100 pages in one batched call (each page its own frame).
   static veneer::PageOp ops[100];
   static exos::Frame region[100];
@@ -224,8 +240,21 @@ int main() {
     volatile bool d = exos::read_pte(kRegion) & (1 << 6);
     (void)d;
   });
-  run("prot1", kIters, [](uint64_t) { exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_READ); });
-  run("unprot1", kIters, [](uint64_t) { exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_WRITE); });
+  {
+    // prot1/unprot1 alternate so every call changes the protection (as on
+    // the Linux side); each call is timed on its own.
+    uint64_t prot = 0, unprot = 0;
+    for (uint64_t i = 0; i < kWarmup + kIters; i++) {
+      uint64_t t0 = rdtsc();
+      exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_READ);
+      uint64_t t1 = rdtsc();
+      exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_WRITE);
+      uint64_t t2 = rdtsc();
+      if (i >= kWarmup) prot += t1 - t0, unprot += t2 - t1;
+    }
+    report("prot1", prot, kIters);
+    report("unprot1", unprot, kIters);
+  }
   run("prot100", kIters / 10, [](uint64_t) { batch_protect(ops, veneer::PERM_READ); });
   run("unprot100", kIters / 10, [](uint64_t) { batch_protect(ops, veneer::PERM_WRITE); });
 
