@@ -203,17 +203,17 @@ int main() {
   exos::set_exception_handler(3, [](veneer::ExceptionFrame*) {});
   run("exception_roundtrip_exos", kIters, [](uint64_t) { asm volatile("int3" ::: "memory"); });
 
-  // One page: map and unmap.
+  // bind_unbind: the secure binding alone, map + unmap of a frame we hold.
   exos::Frame f;
   if (exos::frame_alloc(&f) != veneer::OK) exos::panic("frame_alloc");
-  run("map_unmap", kIters, [&](uint64_t) {
+  run("bind_unbind", kIters, [&](uint64_t) {
     exos::sys_page_map(veneer::kSelfSlot, kRegion, f.slot, veneer::PERM_WRITE);
     exos::sys_page_unmap(veneer::kSelfSlot, kRegion);
   });
 
-  // The same with a fresh frame each time: allocate (the kernel zeroes it),
-  // map, unmap, free; what Linux's mmap(MAP_POPULATE)+munmap does.
-  run("map_unmap_fresh", kIters, [&](uint64_t) {
+  // map_unmap: a fresh zeroed page each time, as Linux's
+  // mmap(MAP_POPULATE)+munmap: allocate (the kernel zeroes it), map, unmap, free.
+  run("map_unmap", kIters, [&](uint64_t) {
     exos::Frame fresh;
     exos::frame_alloc(&fresh);
     exos::sys_page_map(veneer::kSelfSlot, kRegion, fresh.slot, veneer::PERM_WRITE);
