@@ -16,6 +16,8 @@ have xorriso || need+=(xorriso)
 have mformat || need+=(mtools)
 [ -f /usr/include/gtest/gtest.h ] || need+=(libgtest-dev)
 [ -f /usr/src/googletest/CMakeLists.txt ] || need+=(googletest)
+have clang++ || need+=(clang)                       # the libFuzzer target
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
