@@ -1,6 +1,7 @@
 // Boot: bring up the CPU, memory and timer, then start init from the first
 // boot module with the initial allocation (its image, a stack, read-only
 // mappings of every boot module, and the MACHINE capability).
+#include "common/elf.h"
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/boot_info.h"
@@ -23,19 +24,6 @@ constexpr uint64_t kGraceNs = 250000;   // an epilogue upcall gets a quarter sli
 
 BootInfo boot;
 
-struct Elf64Header {
-  uint8_t ident[16];
-  uint16_t type, machine;
-  uint32_t version;
-  uint64_t entry, phoff, shoff;
-  uint32_t flags;
-  uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct Elf64Phdr {
-  uint32_t type, flags;
-  uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-
 // Allocates a frame owned by `e` and maps it at va.
 uint64_t give_page(Env* e, uint64_t va, uint64_t perms) {
   uint64_t pfn;
@@ -47,16 +35,15 @@ uint64_t give_page(Env* e, uint64_t va, uint64_t perms) {
 
 // Loads an ELF64 executable from physical memory into env e; returns entry.
 uint64_t load_elf(Env* e, uint64_t image_pa, uint64_t size) {
-  auto* h = phys_to_virt<const Elf64Header>(image_pa);
-  if (size < sizeof(Elf64Header) || h->ident[0] != 0x7F || h->ident[1] != 'E' || h->ident[4] != 2 ||
-      h->machine != 62)
-    panic("init module is not an x86-64 ELF executable");
+  const void* image = phys_to_virt<const void>(image_pa);
+  auto* h = static_cast<const elf::Header*>(image);
+  if (!elf::valid_executable(image, size)) panic("init module is not an x86-64 ELF executable");
   for (uint16_t i = 0; i < h->phnum; i++) {
-    auto* ph = phys_to_virt<const Elf64Phdr>(image_pa + h->phoff + i * uint64_t(h->phentsize));
-    if (ph->type != 1 || ph->memsz == 0) continue;  // PT_LOAD only
-    if (ph->offset + ph->filesz > size || !core::is_user_range(ph->vaddr, ph->memsz))
+    const elf::ProgramHeader* ph = &elf::program_header(image, i);
+    if (ph->type != elf::kPtLoad || ph->memsz == 0) continue;
+    if (ph->offset > size || ph->filesz > size - ph->offset || !core::is_user_range(ph->vaddr, ph->memsz))
       panic("init ELF segment out of bounds");
-    uint64_t perms = ((ph->flags & 2) ? PERM_WRITE : 0) | ((ph->flags & 1) ? PERM_EXEC : 0);
+    uint64_t perms = elf::segment_perms(*ph);
     for (uint64_t va = ph->vaddr & ~(kPageSize - 1); va < ph->vaddr + ph->memsz; va += kPageSize) {
       // Two segments may share a page: it gets the union of their rights.
       uint64_t* pte = vm_pte(e, va);

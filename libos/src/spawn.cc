@@ -2,23 +2,11 @@
 // owned by the child, fills them through a scratch mapping of its own, and
 // binds them into the child's address space. The kernel only checks
 // capabilities at each binding.
+#include "common/elf.h"
 #include "exos/exos.h"
 
 namespace exos {
 namespace {
-
-struct Elf64Header {
-  uint8_t ident[16];
-  uint16_t type, machine;
-  uint32_t version;
-  uint64_t entry, phoff, shoff;
-  uint32_t flags;
-  uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct Elf64Phdr {
-  uint32_t type, flags;
-  uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
 
 constexpr uint64_t kScratchVa = 0x00006E0000000000;  // where the parent fills pages
 constexpr uint64_t kStackPages = 16;
@@ -106,10 +94,8 @@ namespace {
 
 Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
   auto* image = static_cast<const uint8_t*>(elf);
-  auto* h = static_cast<const Elf64Header*>(elf);
-  if (size < sizeof(Elf64Header) || memcmp(h->ident, "\x7f" "ELF", 4) != 0 || h->ident[4] != 2 ||
-      h->machine != 62 || h->phoff > size || h->phnum * uint64_t(sizeof(Elf64Phdr)) > size - h->phoff)
-    return veneer::ERR_INVALID_ARGS;
+  auto* h = static_cast<const veneer::elf::Header*>(elf);
+  if (!veneer::elf::valid_executable(elf, size)) return veneer::ERR_INVALID_ARGS;
 
   int64_t child_slot = slot_alloc();
   if (child_slot < 0) return veneer::ERR_NO_RESOURCES;
@@ -124,13 +110,13 @@ Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
 
   Status s = veneer::OK;
   for (uint16_t i = 0; i < h->phnum && s == veneer::OK; i++) {
-    auto* ph = reinterpret_cast<const Elf64Phdr*>(image + h->phoff + i * uint64_t(h->phentsize));
-    if (ph->type != 1 || ph->memsz == 0) continue;
+    const veneer::elf::ProgramHeader* ph = &veneer::elf::program_header(elf, i);
+    if (ph->type != veneer::elf::kPtLoad || ph->memsz == 0) continue;
     if (ph->offset > size || ph->filesz > size - ph->offset || ph->filesz > ph->memsz) {
       s = veneer::ERR_INVALID_ARGS;
       break;
     }
-    uint64_t perms = ((ph->flags & 2) ? veneer::PERM_WRITE : 0) | ((ph->flags & 1) ? veneer::PERM_EXEC : 0);
+    uint64_t perms = veneer::elf::segment_perms(*ph);
     for (uint64_t va = ph->vaddr & ~(veneer::kPageSize - 1); va < ph->vaddr + ph->memsz && s == veneer::OK;
          va += veneer::kPageSize) {
       uint64_t idx;

@@ -13,6 +13,42 @@
   .popsection
 .endm
 
+/* The general registers in TrapFrame order (kernel/arch/x86_64/trapframe.h). */
+.macro PUSH_GPRS
+  pushq %rax
+  pushq %rbx
+  pushq %rcx
+  pushq %rdx
+  pushq %rsi
+  pushq %rdi
+  pushq %rbp
+  pushq %r8
+  pushq %r9
+  pushq %r10
+  pushq %r11
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+.endm
+.macro POP_GPRS
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %r11
+  popq %r10
+  popq %r9
+  popq %r8
+  popq %rbp
+  popq %rdi
+  popq %rsi
+  popq %rdx
+  popq %rcx
+  popq %rbx
+  popq %rax
+.endm
+
   .text
 
 /* ---- Exception and interrupt stubs ------------------------------------------
@@ -175,39 +211,11 @@ trap_full:
   jz 1f
   swapgs
 1:
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_GPRS
   cld
   mov %rsp, %rdi
   call trap
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_GPRS
   add $16, %rsp
   iretq
 
@@ -215,21 +223,7 @@ trap_full:
   .global env_pop_tf
 env_pop_tf:
   mov %rdi, %rsp
-  popq %r15
-  popq %r14
-  popq %r13
-  popq %r12
-  popq %r11
-  popq %r10
-  popq %r9
-  popq %r8
-  popq %rbp
-  popq %rdi
-  popq %rsi
-  popq %rdx
-  popq %rcx
-  popq %rbx
-  popq %rax
+  POP_GPRS
   add $16, %rsp
   swapgs
   iretq
@@ -277,21 +271,7 @@ syscall_slow_save:
   pushq %rcx                         /* rip */
   pushq $0
   pushq $SYSCALL_VECTOR
-  pushq %rax
-  pushq %rbx
-  pushq %rcx
-  pushq %rdx
-  pushq %rsi
-  pushq %rdi
-  pushq %rbp
-  pushq %r8
-  pushq %r9
-  pushq %r10
-  pushq %r11
-  pushq %r12
-  pushq %r13
-  pushq %r14
-  pushq %r15
+  PUSH_GPRS
   mov %rsp, %rdi
   call syscall_slow_dispatch         /* never returns */
   ud2
