@@ -10,4 +10,4 @@ if [ "${1:-}" = "--iso" ]; then
   exec python3 tools/boot.py --iso build/veneer.iso
 fi
 exec python3 tools/boot.py --kernel build/kernel/veneer.elf \
-  --modules build/apps/init.elf,build/apps/hello.elf
+  --modules build/apps/init.elf,build/apps/echo.elf,build/apps/hello.elf

@@ -40,6 +40,21 @@ int main() {
   exos::printf("hello %x: %d page faults served in user space, %d breakpoint; heap page 0 is "
                "frame %lx (dirty %d), owner in the frame table: %x\n",
                me, faults, breakpoints, pfn, int((pte >> 6) & 1), exos::frame_table()[pfn].owner);
+  // If init gave us a capability to a server, call it: a protected control
+  // transfer into its address space and back.
+  exos::Received reply;
+  for (;;) {
+    veneer::Status s = exos::pct_call(exos::kGrantBase, exos::Message{{me, 0, 0, 0, 0}}, &reply);
+    if (s == veneer::ERR_BAD_CAP) break;      // no server in this boot (or no grant yet)
+    if (s == veneer::ERR_BAD_STATE) {         // busy with another client: try again
+      exos::yield();
+      continue;
+    }
+    if (s == veneer::OK)
+      exos::printf("hello %x: env %x answered %lu (it saw us as env %x)\n", me, reply.sender, reply.msg.w[0],
+                   uint32_t(reply.msg.w[1]));
+    break;
+  }
   exos::printf("hello %x: owns %u frames; exiting\n", me, exos::env_table()[veneer::env_index(me)].frames);
   return 0;
 }
