@@ -66,7 +66,7 @@ Status env_create(uint32_t parent, Env** out) {
   reinterpret_cast<uint16_t*>(e->fpu)[0] = 0x37F;             // FCW: default
   reinterpret_cast<uint32_t*>(e->fpu)[6] = 0x1F80;            // MXCSR: default
   e->prologue_entry = e->epilogue_entry = 0;
-  e->in_epilogue = e->needs_prologue = false;
+  e->needs_prologue = false;
   e->consecutive_overruns = 0;
   e->pct_entry = e->pct_stack = 0;
   e->recv = RECV_NONE;

@@ -33,7 +33,6 @@ struct Env {
   // Interrupt context: upcalls at the start and end of its time slices.
   uint64_t prologue_entry;
   uint64_t epilogue_entry;
-  bool in_epilogue;        // slice ended, upcall delivered, grace running
   bool needs_prologue;     // stopped at a slice end: next slice starts in the prologue
   uint32_t consecutive_overruns;
   uint64_t epilogue_tsc;   // when the epilogue upcall was delivered

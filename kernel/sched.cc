@@ -23,6 +23,18 @@ namespace {
 
 core::Slices slices;
 uint64_t slice_ns, grace_ns;
+
+// The env whose epilogue upcall is running, until it gives up the CPU (any
+// way: yield, pct_wait, a transfer, a directed yield) or its grace ends.
+Env* in_grace;
+
+// The env in its grace period released the CPU in time.
+void grace_answered() {
+  if (!in_grace) return;
+  in_grace->consecutive_overruns = 0;
+  in_grace->needs_prologue = true;
+  in_grace = nullptr;
+}
 uint64_t boot_tsc, tsc_per_slice;
 
 // KernelInfo.ticks is time, in slice lengths since boot, read from the TSC:
@@ -165,6 +177,7 @@ void env_transfer(Env* e) {
 }
 
 void schedule() {
+  grace_answered();
   update_clock();
   check_reclaims();
   for (;;) {
@@ -192,9 +205,10 @@ void sched_timer(const TrapFrame* tf) {
   update_clock();
   check_reclaims();
 
-  if (e->in_epilogue) {
+  if (in_grace && in_grace != e) grace_answered();  // it handed the CPU to e meanwhile
+  if (in_grace == e) {
     // Abort protocol: the grace period is over and the env has not yielded.
-    e->in_epilogue = false;
+    in_grace = nullptr;
     e->needs_prologue = true;
     e->info->overruns++;
     e->info->last_overrun_tsc = rdtsc() - e->epilogue_tsc;
@@ -217,7 +231,7 @@ void sched_timer(const TrapFrame* tf) {
     env_run(e);
   }
   if (e->epilogue_entry && deliver_upcall(e, kVecSliceEnd, 0, 0, e->epilogue_entry)) {
-    e->in_epilogue = true;
+    in_grace = e;
     e->epilogue_tsc = rdtsc();
     lapic_arm(grace_ns);
     env_run(e);
@@ -240,6 +254,7 @@ bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint6
 }
 
 void sched_env_gone(Env* e) {
+  if (in_grace == e) in_grace = nullptr;
   slices.free_all(e->id);
   e->reclaim_count = 0;
   for (Env& w : envs) {

@@ -394,12 +394,7 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
     case SYS_yield:
       e->tf.rax = OK;
       e->tf.rdx = 0;
-      if (e->in_epilogue) {  // the epilogue upcall was answered in time
-        e->in_epilogue = false;
-        e->consecutive_overruns = 0;
-        e->needs_prologue = true;
-      }
-      schedule();
+      schedule();  // also answers an epilogue upcall in time
     case SYS_yield_to: {
       // Directed yield: the rest of this slice goes to the named env.
       Env* target;
