@@ -75,7 +75,7 @@ Status env_create(uint32_t parent, Env** out) {
   e->reclaim_notified = false;
   repossession[i] = RepossessionVector{};
   e->caps.clear_all();
-  e->caps.put(kSelfSlot, core::Capability{CAP_ENV, kRightsAll, 0, 0, id});
+  e->caps.put(kSelfSlot, core::Capability{CAP_ENV, kRightsAll, 0, id, 0});
   *e->info = EnvInfo{};
   e->info->id = id;
   e->info->state = ENV_NEW;
@@ -137,11 +137,17 @@ void env_destroy(Env* e) {
     frames.free(pfn);
   }
   e->caps.clear_all();
+  e->recv = RECV_NONE;
+  e->waiting_on = e->reply_to = 0;
   uint32_t i = env_index(e->id);
-  generation[i] = (generation[i] + 1) & ((1u << (32 - kEnvIndexBits)) - 1);
-  if (!generation[i]) generation[i] = 1;
   *e->info = EnvInfo{};
   e->id = 0;
+  // A generation is never reused: a slot whose generations are spent is
+  // retired for good, so no stale env capability can ever name a new env.
+  if (++generation[i] >= (1u << (32 - kEnvIndexBits))) {
+    e->info->state = ENV_RETIRED;
+    kprintf("veneer: env slot %u retired (generations exhausted)\n", i);
+  }
 }
 
 }  // namespace veneer

@@ -100,6 +100,8 @@ Status vm_pte_create(Env* e, uint64_t va, uint64_t** out);
 Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
 Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
 Status vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
+// Whether page_protect may give this mapping `perms` (fixed at binding time).
+bool vm_perms_allowed(uint64_t pte, uint64_t perms);
 // Finds PTEs for a run of nearby addresses, walking the tables once per
 // 2 MiB region instead of once per page.
 class PteCursor {

@@ -79,7 +79,7 @@ void memory_init(const BootInfo& boot) {
   uint64_t carved_start = bump_next;
   uint64_t info_pages = align_up(nframes * sizeof(FrameInfo), kPageSize) / kPageSize;
   uint64_t meta_pages = align_up(nframes * sizeof(core::FrameMeta), kPageSize) / kPageSize;
-  uint64_t nrmap = nframes * 2;
+  uint64_t nrmap = nframes * 4;
   uint64_t rmap_pages = align_up(nrmap * sizeof(core::RmapRecord), kPageSize) / kPageSize;
   uint64_t info_pa = bump_pages(info_pages);
   uint64_t meta_pa = bump_pages(meta_pages);
@@ -157,6 +157,7 @@ void memory_init(const BootInfo& boot) {
   kernel_info->frame_table_va = kFrameTableVa;
   kernel_info->env_table_va = kEnvTableVa;
   kernel_info->max_envs = kMaxEnvs;
+  kernel_info->max_mappings = nrmap / 4;  // no env can take more than a quarter of the pool
   kprintf("memory: %lu frames (%lu MiB), %lu free, tables at %lx-%lx\n", nframes,
           nframes * kPageSize >> 20, frames.free_count(), carved_start, carved_end);
 }

@@ -205,7 +205,15 @@ void sched_timer(const TrapFrame* tf) {
   update_clock();
   check_reclaims();
 
-  if (in_grace && in_grace != e) grace_answered();  // it handed the CPU to e meanwhile
+  if (in_grace && in_grace != e) {
+    // The env in its grace period handed the CPU to e (a transfer or a
+    // directed yield): that answers the upcall, and the slice is over for e
+    // too, with no new upcall, so grace periods cannot be passed around to
+    // keep the slice vector from turning.
+    grace_answered();
+    e->needs_prologue = true;
+    schedule();
+  }
   if (in_grace == e) {
     // Abort protocol: the grace period is over and the env has not yielded.
     in_grace = nullptr;
@@ -258,7 +266,7 @@ void sched_env_gone(Env* e) {
   slices.free_all(e->id);
   e->reclaim_count = 0;
   for (Env& w : envs) {
-    if (w.recv == RECV_RETURN && w.waiting_on == e->id) {
+    if (&w != e && w.recv == RECV_RETURN && w.waiting_on == e->id && w.info->state == ENV_BLOCKED) {
       // Its partner died: the pending pct_sync fails instead of hanging.
       w.waiting_on = 0;
       w.recv = RECV_NONE;

@@ -25,11 +25,13 @@ inline Env* self() { return cpu0.current; }
 inline SysResult fail(Status s) { return SysResult{s, 0}; }
 inline SysResult ok(uint64_t v = 0) { return SysResult{OK, v}; }
 
-// A frame capability whose guard still matches the frame.
+// A frame capability whose guard still matches the frame, naming a frame
+// that user capabilities may name at all (never a page table or the kernel's).
 Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
   Status s = e->caps.lookup(slot, CAP_FRAME, rights, out);
   if (s != OK) return s;
-  if (frames.info((*out)->object).guard != (*out)->guard) return ERR_STALE_CAP;
+  const FrameInfo& f = frames.info((*out)->object);
+  if (f.guard != (*out)->guard || (f.kind != FRAME_USER && f.kind != FRAME_MODULE)) return ERR_STALE_CAP;
   return OK;
 }
 
@@ -47,6 +49,7 @@ Status check_page_op(Env* caller, PteCursor& cursor, const PageOp& op, uint64_t*
       if (s != OK) return s;
       *pfn = c->object;
       *rights = c->rights;
+      if (frames.info(*pfn).mappings >= kMaxMappingsPerFrame) return ERR_NO_RESOURCES;
       return OK;
     }
     case PAGE_OP_UNMAP: return OK;
@@ -54,7 +57,7 @@ Status check_page_op(Env* caller, PteCursor& cursor, const PageOp& op, uint64_t*
       if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
       *pte = cursor.find(op.va);
       if (!*pte || !(**pte & PTE_P)) return ERR_NOT_FOUND;
-      return OK;
+      return vm_perms_allowed(**pte, op.perms) ? OK : ERR_ACCESS_DENIED;
     }
     default: return ERR_INVALID_ARGS;
   }
@@ -72,6 +75,7 @@ Status pct_target(Env* caller, uint64_t env_slot, Env** out) {
     Status s = env_from_cap(caller, env_slot, 0, &t);
     if (s != OK) return s;
   }
+  if (t->recv == RECV_ENTRY && !t->pct_entry) return ERR_NO_ENTRY;  // entry removed while waiting
   if (t->recv == RECV_NONE) return t->pct_entry ? ERR_BAD_STATE : ERR_NO_ENTRY;
   *out = t;
   return OK;
@@ -110,7 +114,7 @@ SysResult sys_null() { return ok(); }
 
 SysResult sys_cons_write(uint64_t buf, uint64_t len) {
   char chunk[256];
-  if (len > (1u << 20)) return fail(ERR_INVALID_ARGS);
+  if (len > kMaxConsoleWrite) return fail(ERR_INVALID_ARGS);  // bounded time with interrupts off
   for (uint64_t done = 0; done < len;) {
     uint64_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
     Status s = copy_from_user(self(), chunk, buf + done, n);
@@ -130,7 +134,7 @@ SysResult sys_frame_alloc(uint64_t pfn, uint64_t owner_env_slot, uint64_t dest_s
   uint64_t got;
   if ((s = frame_alloc_zeroed(pfn, owner->id, FRAME_USER, &got)) != OK) return fail(s);
   owner->info->frames++;
-  self()->caps.put(dest_slot, Capability{CAP_FRAME, kRightsAll, 0, frames.info(got).guard, got});
+  self()->caps.put(dest_slot, Capability{CAP_FRAME, kRightsAll, 0, static_cast<uint32_t>(got), frames.info(got).guard});
   return ok(got);
 }
 
@@ -166,6 +170,7 @@ SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame_slot, uint
   PteCursor cursor(target);
   uint64_t* unused;
   if ((s = check_page_op(self(), cursor, op, &pfn, &rights, &unused)) != OK) return fail(s);
+  if (target->info->mappings >= kernel_info->max_mappings) return fail(ERR_NO_RESOURCES);
   return fail(vm_map(target, va, pfn, perms, rights));
 }
 
@@ -202,6 +207,7 @@ SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   }
   // Resources: page tables for every map, and enough rmap records.
   if (rmaps.free_count() < maps) return fail(ERR_NO_MEMORY);
+  if (target->info->mappings + maps > kernel_info->max_mappings) return fail(ERR_NO_RESOURCES);
   for (uint64_t i = 0; i < count; i++) {
     if (batch_ops[i].kind == PAGE_OP_MAP) {
       if ((s = cursor.create(batch_ops[i].va, &batch_pte[i])) != OK) return fail(s);
@@ -227,7 +233,10 @@ SysResult sys_cap_grant(uint64_t src_slot, uint64_t env_slot, uint64_t dest_slot
   const Capability& src = self()->caps.at(src_slot);
   if (src.type == CAP_NONE) return fail(ERR_BAD_CAP);
   if (!(src.rights & RIGHT_GRANT)) return fail(ERR_ACCESS_DENIED);
-  if (src.type == CAP_FRAME && frames.info(src.object).guard != src.guard) return fail(ERR_STALE_CAP);
+  if (src.type == CAP_FRAME) {
+    Capability* checked;
+    if ((s = frame_from_cap(self(), src_slot, 0, &checked)) != OK) return fail(s);
+  }
   if (rights & ~uint64_t(kRightsAll)) return fail(ERR_INVALID_ARGS);
   if ((s = target->caps.check_free(dest_slot)) != OK) return fail(s);
   Capability copy = src;
@@ -252,7 +261,7 @@ SysResult sys_env_create(uint64_t dest_slot) {
   if (s != OK) return fail(s);
   Env* child;
   if ((s = env_create(self()->id, &child)) != OK) return fail(s);
-  self()->caps.put(dest_slot, Capability{CAP_ENV, kRightsAll, 0, 0, child->id});
+  self()->caps.put(dest_slot, Capability{CAP_ENV, kRightsAll, 0, child->id, 0});
   return ok(child->id);
 }
 
@@ -277,7 +286,8 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
   }
   if (!core::is_user_va(entry)) return fail(ERR_BAD_ADDRESS);
   if (xstack_top & 15) return fail(ERR_UNALIGNED);
-  if (xstack_size < XFRAME_SIZE || xstack_top > kUserTop || xstack_top < kUserBase + xstack_size)
+  if (xstack_size < XFRAME_SIZE || xstack_top > kUserTop || xstack_top < kUserBase ||
+      xstack_size > xstack_top - kUserBase)
     return fail(ERR_BAD_ADDRESS);
   target->xstack_top = xstack_top;
   target->xstack_bottom = xstack_top - xstack_size;

@@ -60,7 +60,7 @@ extern "C" void trap(TrapFrame* tf) {
     panic("%s in kernel at rip %lx, addr %lx, error %lx, rsp %lx", exception_name(tf->vector), rip,
           read_cr2(), tf->error_code, tf->rsp);
   }
-  kill_current("has no exception handler", tf);
+  kill_current(cpu0.current->xhandler ? "overflowed its exception stack" : "has no exception handler", tf);
 }
 
 }  // namespace veneer

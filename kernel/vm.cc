@@ -31,6 +31,22 @@ void flush(Env* e, uint64_t va) {
   else e->tlb_stale = true;
 }
 
+// Reverse-map records, charged to the env whose address space holds them.
+// The system calls check the limits when they decode; these hard caps (one
+// batch above them) keep an invoke phase from failing halfway.
+Status rmap_add(Env* e, uint64_t pfn, uint64_t va) {
+  if (e->info->mappings >= kernel_info->max_mappings + kMaxPageBatch ||
+      frames.info(pfn).mappings >= kMaxMappingsPerFrame + kMaxPageBatch)
+    return ERR_NO_RESOURCES;
+  Status s = rmaps.add(frames, pfn, e->id, va);
+  if (s == OK) e->info->mappings++;
+  return s;
+}
+
+void rmap_remove(Env* e, uint64_t pfn, uint64_t va) {
+  if (rmaps.remove(frames, pfn, e->id, va)) e->info->mappings--;
+}
+
 }  // namespace
 
 uint64_t* vm_pte(Env* e, uint64_t va) {
@@ -89,30 +105,34 @@ Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t per
   if (*pte & PTE_P) {
     uint64_t old = (*pte & PTE_ADDR) / kPageSize;
     if (old != pfn) {  // rebinding the same frame keeps its reverse mapping
-      rmaps.remove(frames, old, e->id, va);
-      rmaps.add(frames, pfn, e->id, va);
+      // The new record first: if it cannot be had, the old binding stands.
+      if (Status s = rmap_add(e, pfn, va); s != OK) return s;
+      rmap_remove(e, old, va);
     }
     *pte = entry;
     flush(e, va);
     return OK;
   }
-  if (rmaps.add(frames, pfn, e->id, va) != OK) return ERR_NO_MEMORY;
+  if (Status s = rmap_add(e, pfn, va); s != OK) return s;
   *pte = entry;
   return OK;
 }
 
 Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
   if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  rmaps.remove(frames, (*pte & PTE_ADDR) / kPageSize, e->id, va);
+  rmap_remove(e, (*pte & PTE_ADDR) / kPageSize, va);
   *pte = 0;
   flush(e, va);
   return OK;
 }
 
+bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
+  return !((perms & PERM_WRITE) && !(pte & PTE_MAY_WRITE)) && !((perms & PERM_EXEC) && !(pte & PTE_MAY_EXEC));
+}
+
 Status vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
   if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  if ((perms & PERM_WRITE) && !(*pte & PTE_MAY_WRITE)) return ERR_ACCESS_DENIED;
-  if ((perms & PERM_EXEC) && !(*pte & PTE_MAY_EXEC)) return ERR_ACCESS_DENIED;
+  if (!vm_perms_allowed(*pte, perms)) return ERR_ACCESS_DENIED;
   uint64_t keep = *pte & (PTE_ADDR | PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_A | PTE_D);
   *pte = keep | leaf_bits(perms);
   flush(e, va);
@@ -131,24 +151,17 @@ Status vm_unmap(Env* e, uint64_t va) { return vm_unmap_pte(e, va, vm_pte(e, va))
 Status vm_protect(Env* e, uint64_t va, uint64_t perms) { return vm_protect_pte(e, va, vm_pte(e, va), perms); }
 
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
-  // Records of `keep` are set aside and put back afterwards.
-  uint64_t kept[64];
-  int nkept = 0;
-  uint32_t env;
-  uint64_t va;
-  while (rmaps.pop(frames, pfn, &env, &va)) {
-    if (env == keep && nkept < 64) {
-      kept[nkept++] = va;
-      continue;
+  rmaps.remove_if(frames, pfn, [&](uint32_t env, uint64_t va) {
+    if (env == keep) return false;
+    if (Env* e = env_from_id(env)) {
+      if (uint64_t* pte = vm_pte(e, va)) {
+        *pte = 0;
+        flush(e, va);
+      }
+      e->info->mappings--;
     }
-    Env* e = env_from_id(env);
-    if (!e) continue;
-    if (uint64_t* pte = vm_pte(e, va)) {
-      *pte = 0;
-      flush(e, va);
-    }
-  }
-  for (int i = 0; i < nkept; i++) rmaps.add(frames, pfn, keep, kept[i]);
+    return true;
+  });
 }
 
 namespace {

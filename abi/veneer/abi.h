@@ -62,6 +62,9 @@ constexpr uint8_t kRightsAll = 0x3F;
 constexpr uint64_t PERM_READ = 0, PERM_WRITE = 1, PERM_EXEC = 2;
 constexpr uint64_t kPermsMask = PERM_WRITE | PERM_EXEC;
 
+// cons_write writes at most this many bytes per call.
+constexpr uint64_t kMaxConsoleWrite = 4096;
+
 // frame_alloc: ask for any free frame instead of a specific frame number.
 constexpr uint64_t kAnyFrame = ~0ull;
 
@@ -74,6 +77,10 @@ struct PageOp {
   uint64_t perms;       // PAGE_OP_MAP and PAGE_OP_PROTECT
 };
 constexpr uint64_t kMaxPageBatch = 512;
+// Bounds on bindings (each costs the kernel a reverse-map record): one frame
+// may be mapped at most this many times, and one env may hold at most
+// KernelInfo.max_mappings mappings (a share of the kernel's record pool).
+constexpr uint32_t kMaxMappingsPerFrame = 1024;
 
 // ---- Read-only kernel tables at kKernelTablesVa -----------------------------
 // Environment ids carry a generation above the table index so a stale id never
@@ -90,6 +97,7 @@ enum EnvState : uint32_t {
   ENV_RUNNABLE = 2,
   ENV_DYING = 3,
   ENV_BLOCKED = 4,
+  ENV_RETIRED = 5,  // slot out of generations: never used again
 };
 
 struct EnvInfo {
@@ -106,7 +114,9 @@ struct EnvInfo {
   uint64_t last_overrun_tsc;  // upcall-to-abort time of its last overrun
   uint64_t slices_run;   // slices that ended while it ran
   uint64_t reclaim_asked;     // frames requested by visible revocation (pending)
-  uint64_t reserved[7];
+  uint32_t mappings;          // live page-table entries in its address space
+  uint32_t reserved0;
+  uint64_t reserved[6];
 };
 static_assert(sizeof(EnvInfo) == 128);
 
@@ -154,10 +164,9 @@ enum FrameKind : uint16_t {
 };
 struct FrameInfo {
   uint32_t owner;      // env id, kOwnerFree or kOwnerKernel
-  uint32_t guard;      // bumped whenever the frame is freed or revoked
   uint16_t kind;       // FrameKind
   uint16_t mappings;   // live page-table entries that point at it
-  uint32_t reserved;
+  uint64_t guard;      // bumped whenever the frame is freed or revoked (64 bits: never wraps)
 };
 static_assert(sizeof(FrameInfo) == 16);
 
@@ -182,6 +191,7 @@ struct KernelInfo {
   uint64_t slice_ns;         // length of one time slice
   uint64_t ticks;            // timer interrupts since boot
   uint64_t nmodules;
+  uint64_t max_mappings;     // page mappings one env may hold
   BootModule modules[kMaxBootModules];
   char cmdline[256];         // kernel command line from the boot loader
 };
@@ -218,9 +228,13 @@ constexpr uint64_t kRedZone = 128;
 // pct_sync/pct_async(env_slot, m0..m4): the message is rsi, rdx, r10, r8, r9
 // (the registers of arguments 1-5) and reaches the receiver in the same
 // registers, untouched. The receiver also gets rax = the sender's env id (from
-// the kernel, not the sender), rdi = kPctSync or kPctAsync, rcx = r11 = 0; all
-// its other registers (rbx, rbp, r12-r15, rsp, SSE) are its own, as it left
-// them when it blocked. A receiver blocked in pct_wait enters at its
+// the kernel, not the sender), rdi = kPctSync or kPctAsync; rcx and r11 are
+// clobbered. A synchronous transfer also hands over rbx, rbp, r12-r15 and the
+// SSE state untouched (rsp stays the receiver's own); an asynchronous one
+// leaves the receiver's other registers as they were. So after pct_sync
+// returns, rbx, rbp and r12-r15 are whatever the env that transferred back
+// had (undefined after an asynchronous wake-up or an error): a caller that
+// needs them saves them (exos_pct_sync does). A receiver blocked in pct_wait enters at its
 // protected entry point on its PCT stack; one blocked in pct_sync resumes
 // right after its call, as if the call returned.
 constexpr uint64_t kPctAsync = 0;

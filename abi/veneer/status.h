@@ -19,7 +19,7 @@
   X(ERR_BAD_STATE, -42, "object is in the wrong state for this operation")      \
   X(ERR_NO_ENTRY, -43, "the env has no protected entry point")                  \
   X(ERR_NO_MEMORY, -50, "no free frame (or rmap record) is left")               \
-  X(ERR_NO_RESOURCES, -51, "no free environment slot is left")
+  X(ERR_NO_RESOURCES, -51, "a limit is reached: env slots, mappings per env or per frame")
 
 #ifdef __cplusplus
 namespace veneer {

@@ -12,8 +12,8 @@ struct Capability {
   uint8_t type;     // CapType
   uint8_t rights;   // Rights
   uint16_t reserved;
-  uint32_t guard;   // frame guard at the time the capability was made
-  uint64_t object;  // frame number, env id, or 0
+  uint32_t object;  // frame number, env id, or 0 (entry.S reads env ids here)
+  uint64_t guard;   // frame guard at the time the capability was made
 };
 static_assert(sizeof(Capability) == 16);
 

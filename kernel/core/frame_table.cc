@@ -10,7 +10,7 @@ void FrameTable::init(FrameInfo* info, FrameMeta* meta, uint64_t nframes) {
   free_head_ = kNil;
   for (auto& h : owned_head_) h = kNil;
   for (uint64_t i = 0; i < nframes; i++) {
-    info_[i] = FrameInfo{kOwnerKernel, 0, FRAME_KERNEL, 0, 0};
+    info_[i] = FrameInfo{kOwnerKernel, FRAME_KERNEL, 0, 0};
     meta_[i] = FrameMeta{kNil, kNil, kNil, 0};
   }
 }
@@ -84,7 +84,7 @@ void FrameTable::free(uint64_t pfn) {
   free_count_++;
 }
 
-uint32_t FrameTable::bump_guard(uint64_t pfn) { return ++info_[pfn].guard; }
+uint64_t FrameTable::bump_guard(uint64_t pfn) { return ++info_[pfn].guard; }
 
 void RmapPool::init(RmapRecord* records, uint64_t count) {
   rec_ = records;

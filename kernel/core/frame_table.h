@@ -37,7 +37,7 @@ class FrameTable {
   // caller has already removed every mapping of it.
   void free(uint64_t pfn);
   // Bumps the guard without freeing: every capability made before is stale.
-  uint32_t bump_guard(uint64_t pfn);
+  uint64_t bump_guard(uint64_t pfn);
 
   // First frame owned by env `owner`, then next_owned(); kNil ends the list.
   uint32_t first_owned(uint32_t owner) const { return owned_head_[env_index(owner)]; }
@@ -81,6 +81,23 @@ class RmapPool {
   // Pops any record of `pfn` into *env/*va; false when none is left.
   bool pop(FrameTable& frames, uint64_t pfn, uint32_t* env, uint64_t* va);
   uint64_t free_count() const { return free_count_; }
+
+  // Removes the records of `pfn` for which drop(env, va) returns true.
+  template <typename F>
+  void remove_if(FrameTable& frames, uint64_t pfn, F&& drop) {
+    for (uint32_t* link = &frames.meta(pfn).rmap_head; *link != kNil;) {
+      uint32_t r = *link;
+      if (!drop(rec_[r].env, rec_[r].va)) {
+        link = &rec_[r].next;
+        continue;
+      }
+      *link = rec_[r].next;
+      rec_[r].next = free_head_;
+      free_head_ = r;
+      free_count_++;
+      frames.info(pfn).mappings--;
+    }
+  }
 
  private:
   RmapRecord* rec_ = nullptr;

@@ -24,7 +24,14 @@ struct LineBuffer {
 
 }  // namespace
 
-void print(const char* s) { sys_cons_write(reinterpret_cast<uint64_t>(s), strlen(s)); }
+void print(const char* s) {
+  for (size_t n = strlen(s); n;) {
+    size_t chunk = n < veneer::kMaxConsoleWrite ? n : veneer::kMaxConsoleWrite;
+    sys_cons_write(reinterpret_cast<uint64_t>(s), chunk);
+    s += chunk;
+    n -= chunk;
+  }
+}
 
 void vprintf(const char* fmt, va_list ap) {
   LineBuffer b{{}, 0};

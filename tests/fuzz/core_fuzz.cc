@@ -98,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           REQUIRE(it != maps.end());
           maps.erase(it);
         }
-        uint32_t guard = ft.info(a).guard;
+        uint64_t guard = ft.info(a).guard;
         ft.free(a);
         REQUIRE(ft.info(a).guard == guard + 1);
         owner.erase(a);
@@ -132,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         else if ((shadow_caps[a].rights & uint8_t(b)) != uint8_t(b)) REQUIRE(s == ERR_ACCESS_DENIED);
         else REQUIRE(s == OK && c->object == shadow_caps[a].object);
         if (caps.check_free(a) == OK) {
-          Capability cap{CAP_FRAME, static_cast<uint8_t>(b & kRightsAll), 0, 0, b};
+          Capability cap{CAP_FRAME, static_cast<uint8_t>(b & kRightsAll), 0, static_cast<uint32_t>(b), 0};
           caps.put(a, cap);
           shadow_caps[a] = cap;
         }

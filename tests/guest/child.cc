@@ -214,6 +214,10 @@ int main() {
     case CHILD_ATTACKER: attacker(); break;
     case CHILD_GRANTEE: grantee(); break;
     case CHILD_SPIN: spin(); break;
+    case CHILD_RECURSIVE_FAULT:
+      exos::set_exception_handler(6, [](veneer::ExceptionFrame*) { asm volatile("ud2"); });
+      asm volatile("ud2");
+      break;
     case CHILD_IGNORE_EPILOGUE: ignore_epilogue(); break;
     case CHILD_COOPERATIVE: cooperative(); break;
     case CHILD_PCT_SERVER: pct_server(); break;

@@ -41,6 +41,7 @@ enum ChildMode : uint64_t {
   CHILD_PCT_SERVER = 10,        // serves protected control transfers
   CHILD_RECLAIM_COOP = 11,      // gives frames back when asked
   CHILD_RECLAIM_IGNORE = 12,    // ignores the request to give frames back
+  CHILD_RECURSIVE_FAULT = 13,   // its #UD handler raises #UD again, forever
 };
 
 // Shared page between the test init and its children.

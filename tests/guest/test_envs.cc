@@ -91,6 +91,13 @@ TEST(exception_without_handler_destroys_env) {
   CHECK_EQ(free_frames(), before);  // every frame it had came back
 }
 
+TEST(exception_stack_overflow_destroys_env) {
+  expect_killed(guest::CHILD_FAULT_NO_HANDLER);  // first spawn builds our scratch page tables
+  uint64_t before = free_frames();
+  expect_killed(guest::CHILD_RECURSIVE_FAULT);
+  CHECK_EQ(free_frames(), before);
+}
+
 TEST(unusable_exception_stack_destroys_env) {
   expect_killed(guest::CHILD_FAULT_NO_HANDLER);  // first spawn builds our scratch page tables
   uint64_t before = free_frames();
@@ -105,6 +112,7 @@ TEST(handler_registration_is_validated) {
   CHECK_STATUS(exos::sys_env_set_handler(kSelfSlot, entry, 0x6F0000000008, 4096), ERR_UNALIGNED);
   CHECK_STATUS(exos::sys_env_set_handler(kSelfSlot, entry, 0x2000, 0x4000), ERR_BAD_ADDRESS);
   CHECK_STATUS(exos::sys_env_set_handler(kSelfSlot, entry, 0x6F0000000000, 8), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_env_set_handler(kSelfSlot, entry, 0x10000, ~0ull - 0x100), ERR_BAD_ADDRESS);  // wraps
   CHECK_STATUS(exos::sys_env_set_handler(900, entry, 0x6F0000000000, 4096), ERR_BAD_CAP);
   // The ExOS handler is still in place.
   exos::set_exception_handler(3, count_and_skip);
@@ -191,7 +199,7 @@ TEST(revoke_breaks_bindings) {
   while (!mb->grantee_value_written) exos::yield();
   CHECK_EQ(*reinterpret_cast<volatile uint64_t*>(0x0000490000000000), 42);
   CHECK_EQ(exos::frame_table()[shared.pfn].mappings, 2);
-  uint32_t guard = exos::frame_table()[shared.pfn].guard;
+  uint64_t guard = exos::frame_table()[shared.pfn].guard;
   CHECK_STATUS(exos::sys_cap_revoke(shared.slot), OK);
   CHECK_EQ(exos::frame_table()[shared.pfn].guard, guard + 1);
   CHECK_EQ(exos::frame_table()[shared.pfn].mappings, 1);  // ours stays

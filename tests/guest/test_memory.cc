@@ -245,7 +245,7 @@ TEST(double_free) {
   CHECK_STATUS(exos::sys_cap_grant(f.slot, kSelfSlot, 320, kRightsAll), OK);
   CHECK_STATUS(exos::sys_frame_free(f.slot), OK);
   free_before = count_free();
-  uint32_t guard = exos::frame_table()[f.pfn].guard;
+  uint64_t guard = exos::frame_table()[f.pfn].guard;
   CHECK_STATUS(exos::sys_frame_free(320), ERR_STALE_CAP);   // through a copy
   CHECK_EQ(count_free(), free_before);
   CHECK_EQ(exos::frame_table()[f.pfn].guard, guard);
@@ -291,4 +291,46 @@ TEST(page_batch_validates_everything_first) {
     CHECK_EQ(exos::read_pte(kVa + i * kPageSize) & 1, 0);
     CHECK_EQ(exos::frame_free(fr[i]), OK);
   }
+}
+
+TEST(mapping_limits) {
+  // One frame bound at kMaxMappingsPerFrame addresses, then one more.
+  exos::Frame f;
+  CHECK_EQ(exos::frame_alloc(&f), OK);
+  static PageOp ops[kMaxPageBatch];
+  uint64_t done = 0;
+  while (done < kMaxMappingsPerFrame) {
+    uint64_t n = kMaxMappingsPerFrame - done < kMaxPageBatch ? kMaxMappingsPerFrame - done : kMaxPageBatch;
+    for (uint64_t i = 0; i < n; i++) ops[i] = PageOp{kVa + (done + i) * kPageSize, PAGE_OP_MAP, uint32_t(f.slot), PERM_READ};
+    CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), n), OK);
+    done += n;
+  }
+  CHECK_EQ(exos::frame_table()[f.pfn].mappings, kMaxMappingsPerFrame);
+  uint64_t next = kVa + kMaxMappingsPerFrame * kPageSize;
+  CHECK_STATUS(sys_page_map(kSelfSlot, next, f.slot, PERM_READ), ERR_NO_RESOURCES);
+  CHECK_EQ(exos::read_pte(next) & 1, 0);
+  ops[0] = PageOp{next, PAGE_OP_MAP, uint32_t(f.slot), PERM_READ};
+  CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 1), ERR_NO_RESOURCES);
+  CHECK_EQ(exos::env_info(exos::self_id()).mappings >= kMaxMappingsPerFrame, true);
+  // Freeing the frame removes all 1024 bindings at once.
+  CHECK_EQ(exos::frame_free(f), OK);
+  CHECK_EQ(exos::read_pte(kVa) & 1, 0);
+  CHECK_EQ(exos::read_pte(kVa + 1023 * kPageSize) & 1, 0);
+}
+
+TEST(batch_protect_checks_binding_rights) {
+  exos::Frame f;
+  CHECK_EQ(exos::frame_alloc(&f), OK);
+  CHECK_STATUS(exos::sys_cap_grant(f.slot, kSelfSlot, 330, RIGHT_READ), OK);
+  CHECK_STATUS(sys_page_map(kSelfSlot, kVa, 330, PERM_READ), OK);               // read-only binding
+  CHECK_STATUS(sys_page_map(kSelfSlot, kVa + kPageSize, f.slot, PERM_READ), OK);  // may become writable
+  PageOp ops[2] = {{kVa + kPageSize, PAGE_OP_PROTECT, 0, PERM_WRITE}, {kVa, PAGE_OP_PROTECT, 0, PERM_WRITE}};
+  veneer::SysResult r = exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 2);
+  CHECK_EQ(r.status, ERR_ACCESS_DENIED);
+  CHECK_EQ(r.value, 1);
+  CHECK_EQ(exos::read_pte(kVa + kPageSize) & 2, 0);  // the valid op was not applied either
+  CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 1), OK);
+  CHECK_EQ(exos::read_pte(kVa + kPageSize) & 2, 2);
+  exos::sys_cap_delete(330);
+  CHECK_EQ(exos::frame_free(f), OK);
 }

@@ -23,7 +23,7 @@ TEST_F(CapTableTest, EmptyAndOutOfRangeSlots) {
 }
 
 TEST_F(CapTableTest, TypeAndRightsAreChecked) {
-  t->put(7, Capability{CAP_FRAME, RIGHT_READ, 0, 3, 99});
+  t->put(7, Capability{CAP_FRAME, RIGHT_READ, 0, 99, 3});
   Capability* c = nullptr;
   EXPECT_EQ(t->lookup(7, CAP_ENV, 0, &c), ERR_BAD_CAP);
   EXPECT_EQ(t->lookup(7, CAP_FRAME, RIGHT_READ | RIGHT_WRITE, &c), ERR_ACCESS_DENIED);
@@ -34,7 +34,7 @@ TEST_F(CapTableTest, TypeAndRightsAreChecked) {
 
 TEST_F(CapTableTest, CheckFreePutRemove) {
   EXPECT_EQ(t->check_free(9), OK);
-  t->put(9, Capability{CAP_ENV, kRightsAll, 0, 0, 65});
+  t->put(9, Capability{CAP_ENV, kRightsAll, 0, 65, 0});
   EXPECT_EQ(t->check_free(9), ERR_BUSY);
   EXPECT_EQ(t->check_free(kCapSlots), ERR_OUT_OF_RANGE);
   EXPECT_EQ(t->remove(9), OK);

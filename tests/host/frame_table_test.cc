@@ -63,7 +63,7 @@ TEST_F(FrameTableTest, ExhaustionReportsNoMemory) {
 TEST_F(FrameTableTest, FreeBumpsGuardAndReturnsFrame) {
   uint64_t got;
   ASSERT_EQ(ft.alloc(30, kEnvA, FRAME_USER, &got), OK);
-  uint32_t guard = ft.info(30).guard;
+  uint64_t guard = ft.info(30).guard;
   ft.free(30);
   EXPECT_EQ(ft.info(30).owner, kOwnerFree);
   EXPECT_EQ(ft.info(30).guard, guard + 1);

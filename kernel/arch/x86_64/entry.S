@@ -155,7 +155,12 @@ exception_entry:
   jb 1f
   sub $(NEST_GAP + XFRAME_SIZE), %rcx  /* nested: below the red zone */
   and $-16, %rcx
-  jmp 2f
+  cmp ENV_XSTACK_BOTTOM(%rax), %rcx
+  jae 2f
+  /* Exception stack overflow: the kernel decides (trap() destroys it). */
+  mov %gs:CPU_SCRATCH1, %rcx
+  mov %gs:CPU_SCRATCH2, %rdx
+  jmp 9f
 1:
   mov ENV_XSTACK_TOP(%rax), %rcx
   sub $XFRAME_SIZE, %rcx
@@ -298,7 +303,7 @@ pct_sync_fast:
   shl $4, %rcx
   cmpb $CAPTYPE_ENV, ENV_CAPS(%rax, %rcx)
   jne 8f
-  mov ENV_CAPS + 8(%rax, %rcx), %rcx /* callee id */
+  mov ENV_CAPS + 4(%rax, %rcx), %ecx /* callee id */
   mov %ecx, %r11d
   and $63, %r11d
   mov env_ptr(, %r11, 8), %r11       /* B, the callee */
