@@ -99,9 +99,16 @@ Status vm_pte_create(Env* e, uint64_t va, uint64_t** out);
 // The same operations on a PTE already found (batches find them first).
 Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
 Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
-Status vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
-// Whether page_protect may give this mapping `perms` (fixed at binding time).
-bool vm_perms_allowed(uint64_t pte, uint64_t perms);
+// Rewrites a present PTE's permissions; the caller checked vm_perms_allowed.
+void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
+// Software PTE bits: the most a later page_protect may grant, fixed by the
+// capability presented when the binding was made.
+constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
+constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
+// Whether page_protect may give this mapping `perms`.
+inline bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
+  return !((perms & PERM_WRITE) && !(pte & PTE_MAY_WRITE)) && !((perms & PERM_EXEC) && !(pte & PTE_MAY_EXEC));
+}
 // Finds PTEs for a run of nearby addresses, walking the tables once per
 // 2 MiB region instead of once per page.
 class PteCursor {

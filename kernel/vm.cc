@@ -12,11 +12,6 @@ using namespace arch;
 
 namespace {
 
-// Software PTE bits: the most a later page_protect may grant, fixed by the
-// capability presented when the binding was made.
-constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
-constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
-
 uint64_t leaf_bits(uint64_t perms) {
   uint64_t b = PTE_P | PTE_U;
   if (perms & PERM_WRITE) b |= PTE_W;
@@ -126,17 +121,10 @@ Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
   return OK;
 }
 
-bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
-  return !((perms & PERM_WRITE) && !(pte & PTE_MAY_WRITE)) && !((perms & PERM_EXEC) && !(pte & PTE_MAY_EXEC));
-}
-
-Status vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
-  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  if (!vm_perms_allowed(*pte, perms)) return ERR_ACCESS_DENIED;
+void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
   uint64_t keep = *pte & (PTE_ADDR | PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_A | PTE_D);
   *pte = keep | leaf_bits(perms);
   flush(e, va);
-  return OK;
 }
 
 Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
@@ -148,7 +136,13 @@ Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rig
 
 Status vm_unmap(Env* e, uint64_t va) { return vm_unmap_pte(e, va, vm_pte(e, va)); }
 
-Status vm_protect(Env* e, uint64_t va, uint64_t perms) { return vm_protect_pte(e, va, vm_pte(e, va), perms); }
+Status vm_protect(Env* e, uint64_t va, uint64_t perms) {
+  uint64_t* pte = vm_pte(e, va);
+  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
+  if (!vm_perms_allowed(*pte, perms)) return ERR_ACCESS_DENIED;
+  vm_protect_pte(e, va, pte, perms);
+  return OK;
+}
 
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
   rmaps.remove_if(frames, pfn, [&](uint32_t env, uint64_t va) {
