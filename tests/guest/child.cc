@@ -214,6 +214,21 @@ int main() {
     case CHILD_ATTACKER: attacker(); break;
     case CHILD_GRANTEE: grantee(); break;
     case CHILD_SPIN: spin(); break;
+    case CHILD_PCT_BLACKHOLE:
+      map_mailbox();
+      exos::pct_serve([](const exos::Received&) -> exos::Message { spin(); });
+      break;
+    case CHILD_PCT_CALLER: {
+      map_mailbox();
+      // Wait for the env capability the test grants (env_run on an empty
+      // slot says ERR_BAD_CAP; on the granted one, something else).
+      while (exos::sys_env_run(kExtraSlotInChild).status == veneer::ERR_BAD_CAP) exos::yield();
+      mailbox()->caller_started = 1;
+      exos::Received r;
+      mailbox()->caller_status = exos::pct_call(kExtraSlotInChild, exos::Message{{1, 2, 3, 4, 5}}, &r);
+      mailbox()->caller_done = 1;
+      for (;;) exos::yield();
+    }
     case CHILD_RECURSIVE_FAULT:
       exos::set_exception_handler(6, [](veneer::ExceptionFrame*) { asm volatile("ud2"); });
       asm volatile("ud2");

@@ -42,6 +42,8 @@ enum ChildMode : uint64_t {
   CHILD_RECLAIM_COOP = 11,      // gives frames back when asked
   CHILD_RECLAIM_IGNORE = 12,    // ignores the request to give frames back
   CHILD_RECURSIVE_FAULT = 13,   // its #UD handler raises #UD again, forever
+  CHILD_PCT_BLACKHOLE = 14,     // serves PCT but never replies
+  CHILD_PCT_CALLER = 15,        // calls the env in its extra slot, reports the status
 };
 
 // Shared page between the test init and its children.
@@ -75,6 +77,9 @@ struct Mailbox {
   volatile uint64_t reclaim_check;   // set by the test: child reports reachability
   volatile uint64_t reclaim_reachable;  // repossessed frames still mapped in the child
   volatile uint64_t reclaim_checked;
+  volatile uint64_t caller_started;
+  volatile uint64_t caller_done;
+  volatile int64_t caller_status;
 };
 
 // The PCT server's private word: at this address the server and its caller

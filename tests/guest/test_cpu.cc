@@ -38,6 +38,12 @@ struct Kids {
   }
 };
 
+// Drops our capability to a destroyed child.
+void forget(const exos::Child& c) {
+  exos::sys_cap_delete(c.slot);
+  exos::slot_free(c.slot);
+}
+
 // Percentage (x10) of `part` in `whole`.
 long per_mille(uint64_t part, uint64_t whole) { return whole ? long(part * 1000 / whole) : -1; }
 
@@ -247,5 +253,50 @@ TEST(reclaim_uncooperative_env_is_repossessed) {
     CHECK_EQ(exos::frame_alloc(&f, rv.pfns[i]), OK);
     CHECK_EQ(exos::frame_free(f), OK);
   }
+  exos::frame_free(mb);
+}
+
+// A caller blocked in pct_sync wakes with ERR_STALE_CAP when the callee dies,
+// and both env slots come back free (no half-dead envs).
+TEST(pct_partner_death_wakes_caller) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  exos::Child hole, caller;
+  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_BLACKHOLE, mb.slot, &hole), OK);
+  wait_blocked(hole.id);
+  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_CALLER, mb.slot, &caller, hole.slot, 0), OK);
+  for (int i = 0; i < 100000 && exos::env_info(caller.id).state != ENV_BLOCKED; i++) exos::yield();
+  CHECK_EQ(mailbox()->caller_started, 1);
+  CHECK_EQ(exos::env_info(caller.id).state, ENV_BLOCKED);  // waiting for a reply that never comes
+  run_slices(5);
+  CHECK_EQ(mailbox()->caller_done, 0);
+  CHECK_STATUS(exos::sys_env_destroy(hole.slot), OK);
+  for (int i = 0; i < 100000 && !mailbox()->caller_done; i++) exos::yield();
+  CHECK_EQ(mailbox()->caller_done, 1);
+  CHECK_EQ(mailbox()->caller_status, ERR_STALE_CAP);
+  CHECK_STATUS(exos::sys_env_destroy(caller.slot), OK);
+  CHECK_EQ(exos::env_info(hole.id).state == ENV_FREE, true);
+  CHECK_EQ(exos::env_info(caller.id).state == ENV_FREE, true);
+  forget(hole);
+  forget(caller);
+  exos::frame_free(mb);
+}
+
+// Destroying a caller that is blocked in pct_sync, then its callee, leaves
+// both slots free.
+TEST(blocked_caller_destroyed_cleanly) {
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  exos::Child hole, caller;
+  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_BLACKHOLE, mb.slot, &hole), OK);
+  wait_blocked(hole.id);
+  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_CALLER, mb.slot, &caller, hole.slot, 0), OK);
+  for (int i = 0; i < 100000 && exos::env_info(caller.id).state != ENV_BLOCKED; i++) exos::yield();
+  CHECK_STATUS(exos::sys_env_destroy(caller.slot), OK);
+  CHECK_STATUS(exos::sys_env_destroy(hole.slot), OK);
+  CHECK_EQ(exos::env_table()[env_index(caller.id)].state, ENV_FREE);
+  CHECK_EQ(exos::env_table()[env_index(hole.id)].state, ENV_FREE);
+  forget(hole);
+  forget(caller);
   exos::frame_free(mb);
 }
