@@ -38,6 +38,14 @@ struct Kids {
   }
 };
 
+// The page shared with children, mapped at kMailboxVa for one test.
+struct MailboxPage {
+  exos::Frame frame;
+  MailboxPage() { CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &frame), OK); }
+  ~MailboxPage() { exos::frame_free(frame); }
+  uint64_t slot() const { return frame.slot; }
+};
+
 // Drops our capability to a destroyed child.
 void forget(const exos::Child& c) {
   exos::sys_cap_delete(c.slot);
@@ -67,12 +75,11 @@ TEST(slice_vector_is_visible_and_checked) {
 
 // Three busy envs holding 3, 2 and 1 slices get 50/33/17% of what they share.
 TEST(slice_shares_follow_positions) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& a = kids.spawn(guest::CHILD_SPIN, mb.slot, 2);
-  exos::Child& b = kids.spawn(guest::CHILD_SPIN, mb.slot, 1);
-  exos::Child& c = kids.spawn(guest::CHILD_SPIN, mb.slot, 0);
+  exos::Child& a = kids.spawn(guest::CHILD_SPIN, mb.slot(), 2);
+  exos::Child& b = kids.spawn(guest::CHILD_SPIN, mb.slot(), 1);
+  exos::Child& c = kids.spawn(guest::CHILD_SPIN, mb.slot(), 0);
   run_slices(30);  // let them all start
   uint64_t a0 = exos::env_info(a.id).cpu_tsc, b0 = exos::env_info(b.id).cpu_tsc, c0 = exos::env_info(c.id).cpu_tsc;
   run_slices(600);
@@ -82,19 +89,17 @@ TEST(slice_shares_follow_positions) {
   CHECK(per_mille(da, sum) >= 450 && per_mille(da, sum) <= 550);
   CHECK(per_mille(db, sum) >= 283 && per_mille(db, sum) <= 383);
   CHECK(per_mille(dc, sum) >= 117 && per_mille(dc, sum) <= 217);
-  exos::frame_free(mb);
 }
 
 // A cooperative env sees its upcalls; one that ignores its epilogue is
 // aborted within the grace period, loses its slices after kMaxOverruns, and
 // the others keep their shares.
 TEST(epilogue_overrun_is_aborted) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& good2 = kids.spawn(guest::CHILD_SPIN, mb.slot, 1);
-  exos::Child& coop = kids.spawn(guest::CHILD_COOPERATIVE, mb.slot, 0);
-  exos::Child& bad = kids.spawn(guest::CHILD_IGNORE_EPILOGUE, mb.slot, 1);
+  exos::Child& good2 = kids.spawn(guest::CHILD_SPIN, mb.slot(), 1);
+  exos::Child& coop = kids.spawn(guest::CHILD_COOPERATIVE, mb.slot(), 0);
+  exos::Child& bad = kids.spawn(guest::CHILD_IGNORE_EPILOGUE, mb.slot(), 1);
   run_slices(200);
   const EnvInfo& bi = exos::env_info(bad.id);
   CHECK(bi.overruns >= kMaxOverruns);
@@ -116,15 +121,27 @@ TEST(epilogue_overrun_is_aborted) {
   exos::printf("  after abort: %ld %ld per mille\n", per_mille(dg, dg + dc), per_mille(dc, dg + dc));
   CHECK(per_mille(dg, dg + dc) >= 617 && per_mille(dg, dg + dc) <= 717);
   CHECK_EQ(exos::env_info(bad.id).cpu_tsc, b0);  // no slices, never runs
-  exos::frame_free(mb);
+}
+
+TEST(upcall_registration_is_validated) {
+  exos::Child c;
+  CHECK_EQ(exos::spawn_module("child.elf", guest::CHILD_SPIN, &c), OK);
+  uint64_t entry = reinterpret_cast<uint64_t>(&exos::exos_exception_entry);
+  CHECK_STATUS(exos::sys_env_set_upcalls(kSelfSlot, 0xFFFF800000000000ull, 0), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_env_set_upcalls(kSelfSlot, 0, 0x0000800000000000ull), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_env_set_upcalls(950, entry, entry), ERR_BAD_CAP);
+  // A child whose exception stack is gone cannot take upcalls.
+  CHECK_STATUS(exos::sys_env_set_handler(c.slot, 0, 0, 0), OK);
+  CHECK_STATUS(exos::sys_env_set_upcalls(c.slot, entry, entry), ERR_BAD_STATE);
+  CHECK_STATUS(exos::sys_env_set_upcalls(kSelfSlot, 0, 0), OK);
+  CHECK_STATUS(exos::sys_env_destroy(c.slot), OK);
+  forget(c);
 }
 
 TEST(directed_yield_donates_the_slice) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& coop = kids.spawn(guest::CHILD_COOPERATIVE, mb.slot, 0);
-  CHECK_EQ(exos::sys_slice_free(coop.slot, 1).status == OK || exos::env_info(coop.id).slices_held == 0, true);
+  exos::Child& coop = kids.spawn(guest::CHILD_COOPERATIVE, mb.slot(), 0);
   for (uint32_t p = 0; p < kSlices; p++)
     if (exos::slice_vector().owner[p] == coop.id) exos::sys_slice_free(coop.slot, p);
   CHECK_EQ(exos::env_info(coop.id).slices_held, 0);
@@ -133,17 +150,16 @@ TEST(directed_yield_donates_the_slice) {
   for (int i = 0; i < 20; i++) CHECK_STATUS(exos::sys_yield_to(coop.slot), OK);
   CHECK(mailbox()->spins > before);
   CHECK_STATUS(exos::sys_yield_to(900), ERR_BAD_CAP);
-  exos::frame_free(mb);
+  CHECK_STATUS(exos::sys_yield_to(kCapSlots), ERR_OUT_OF_RANGE);
 }
 
 TEST(pct_sync_round_trip) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   exos::Frame probe;
   CHECK_EQ(exos::page_alloc(guest::kPctProbeVa, PERM_WRITE, &probe), OK);
   *reinterpret_cast<volatile uint64_t*>(guest::kPctProbeVa) = 0xC0FFEE;  // ours differs
   Kids kids;
-  exos::Child& srv = kids.spawn(guest::CHILD_PCT_SERVER, mb.slot, 0);
+  exos::Child& srv = kids.spawn(guest::CHILD_PCT_SERVER, mb.slot(), 0);
   wait_blocked(srv.id);
   CHECK_EQ(exos::env_info(srv.id).state, ENV_BLOCKED);
   for (uint64_t i = 0; i < 100; i++) {
@@ -160,14 +176,12 @@ TEST(pct_sync_round_trip) {
   }
   CHECK_EQ(*reinterpret_cast<volatile uint64_t*>(guest::kPctProbeVa), 0xC0FFEE);
   exos::frame_free(probe);
-  exos::frame_free(mb);
 }
 
 TEST(pct_async_delivers_without_switching) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& srv = kids.spawn(guest::CHILD_PCT_SERVER, mb.slot, 0);
+  exos::Child& srv = kids.spawn(guest::CHILD_PCT_SERVER, mb.slot(), 0);
   wait_blocked(srv.id);
   uint64_t runs = exos::env_info(srv.id).runs;
   CHECK_EQ(exos::pct_send(srv.slot, exos::Message{{11, 22, 33, 44, 55}}), OK);
@@ -180,19 +194,17 @@ TEST(pct_async_delivers_without_switching) {
   for (int i = 0; i < 5; i++) CHECK_EQ(mailbox()->pct_async_words[i], 11 * (i + 1));
   wait_blocked(srv.id);
   CHECK_EQ(exos::env_info(srv.id).state, ENV_BLOCKED);
-  exos::frame_free(mb);
 }
 
 TEST(pct_refuses_bad_targets) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& spinner = kids.spawn(guest::CHILD_SPIN, mb.slot, 0);
+  exos::Child& spinner = kids.spawn(guest::CHILD_SPIN, mb.slot(), 0);
   exos::Message m{{1, 2, 3, 4, 5}};
   exos::Received r{};
   CHECK_EQ(exos::pct_call(950, m, &r), ERR_BAD_CAP);            // no capability
   CHECK_EQ(exos::pct_call(kCapSlots, m, &r), ERR_OUT_OF_RANGE);
-  CHECK_EQ(exos::pct_call(mb.slot, m, &r), ERR_BAD_CAP);        // not an env capability
+  CHECK_EQ(exos::pct_call(mb.slot(), m, &r), ERR_BAD_CAP);        // not an env capability
   CHECK_EQ(exos::pct_call(spinner.slot, m, &r), ERR_NO_ENTRY);  // no protected entry point
   CHECK_EQ(exos::pct_send(spinner.slot, m), ERR_NO_ENTRY);
   CHECK_EQ(exos::pct_call(kPctReply, m, &r), ERR_NOT_FOUND);    // nobody called us
@@ -203,18 +215,21 @@ TEST(pct_refuses_bad_targets) {
   CHECK_STATUS(exos::sys_env_set_pct_entry(kSelfSlot, 0x401000, 0x10008), ERR_UNALIGNED);
   exos::sys_env_destroy(spinner.slot);
   CHECK_EQ(exos::pct_call(spinner.slot, m, &r), ERR_STALE_CAP);
-  exos::frame_free(mb);
 }
 
 TEST(reclaim_cooperative_env_chooses) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& k = kids.spawn(guest::CHILD_RECLAIM_COOP, mb.slot, 0);
+  exos::Child& k = kids.spawn(guest::CHILD_RECLAIM_COOP, mb.slot(), 0);
   for (int i = 0; i < 100000 && !mailbox()->reclaim_ready; i++) exos::yield();
   uint32_t frames_before = exos::env_info(k.id).frames;
   CHECK_STATUS(exos::sys_frame_reclaim(kSelfSlot, k.slot, 3, 50), ERR_BAD_CAP);  // needs MACHINE
   CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 0, 50), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 3, 0), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 3, 10001), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 1u << 30, 50), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, 950, 3, 50), ERR_BAD_CAP);
+  CHECK_EQ(exos::env_info(k.id).reclaim_asked, 0);  // none of those asked for anything
   CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 3, 50), OK);
   CHECK_EQ(exos::env_info(k.id).reclaim_asked, 3);
   run_slices(60);
@@ -225,14 +240,12 @@ TEST(reclaim_cooperative_env_chooses) {
   CHECK_EQ(exos::repossession_vector(k.id).count, 0);  // nothing taken by force
   for (int i = 5; i < 8; i++) CHECK_EQ(exos::frame_table()[mailbox()->reclaim_pfns[i]].owner, kOwnerFree);
   for (int i = 0; i < 5; i++) CHECK_EQ(exos::frame_table()[mailbox()->reclaim_pfns[i]].owner, k.id);
-  exos::frame_free(mb);
 }
 
 TEST(reclaim_uncooperative_env_is_repossessed) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   Kids kids;
-  exos::Child& k = kids.spawn(guest::CHILD_RECLAIM_IGNORE, mb.slot, 0);
+  exos::Child& k = kids.spawn(guest::CHILD_RECLAIM_IGNORE, mb.slot(), 0);
   for (int i = 0; i < 100000 && !mailbox()->reclaim_ready; i++) exos::yield();
   uint32_t frames_before = exos::env_info(k.id).frames;
   CHECK_STATUS(exos::sys_frame_reclaim(kMachineSlot, k.slot, 3, 5), OK);
@@ -253,21 +266,24 @@ TEST(reclaim_uncooperative_env_is_repossessed) {
     CHECK_EQ(exos::frame_alloc(&f, rv.pfns[i]), OK);
     CHECK_EQ(exos::frame_free(f), OK);
   }
-  exos::frame_free(mb);
+}
+
+// Starts a PCT server that never replies and a child blocked calling it.
+void start_blocked_call(const MailboxPage& mb, exos::Child* hole, exos::Child* caller) {
+  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_BLACKHOLE, mb.slot(), hole), OK);
+  wait_blocked(hole->id);
+  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_CALLER, mb.slot(), caller, hole->slot, 0), OK);
+  for (int i = 0; i < 100000 && exos::env_info(caller->id).state != ENV_BLOCKED; i++) exos::yield();
+  CHECK_EQ(mailbox()->caller_started, 1);
+  CHECK_EQ(exos::env_info(caller->id).state, ENV_BLOCKED);  // waiting for a reply that never comes
 }
 
 // A caller blocked in pct_sync wakes with ERR_STALE_CAP when the callee dies,
 // and both env slots come back free (no half-dead envs).
 TEST(pct_partner_death_wakes_caller) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   exos::Child hole, caller;
-  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_BLACKHOLE, mb.slot, &hole), OK);
-  wait_blocked(hole.id);
-  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_CALLER, mb.slot, &caller, hole.slot, 0), OK);
-  for (int i = 0; i < 100000 && exos::env_info(caller.id).state != ENV_BLOCKED; i++) exos::yield();
-  CHECK_EQ(mailbox()->caller_started, 1);
-  CHECK_EQ(exos::env_info(caller.id).state, ENV_BLOCKED);  // waiting for a reply that never comes
+  start_blocked_call(mb, &hole, &caller);
   run_slices(5);
   CHECK_EQ(mailbox()->caller_done, 0);
   CHECK_STATUS(exos::sys_env_destroy(hole.slot), OK);
@@ -279,24 +295,18 @@ TEST(pct_partner_death_wakes_caller) {
   CHECK_EQ(exos::env_info(caller.id).state == ENV_FREE, true);
   forget(hole);
   forget(caller);
-  exos::frame_free(mb);
 }
 
 // Destroying a caller that is blocked in pct_sync, then its callee, leaves
 // both slots free.
 TEST(blocked_caller_destroyed_cleanly) {
-  exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  MailboxPage mb;
   exos::Child hole, caller;
-  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_BLACKHOLE, mb.slot, &hole), OK);
-  wait_blocked(hole.id);
-  CHECK_EQ(guest::spawn_child(guest::CHILD_PCT_CALLER, mb.slot, &caller, hole.slot, 0), OK);
-  for (int i = 0; i < 100000 && exos::env_info(caller.id).state != ENV_BLOCKED; i++) exos::yield();
+  start_blocked_call(mb, &hole, &caller);
   CHECK_STATUS(exos::sys_env_destroy(caller.slot), OK);
   CHECK_STATUS(exos::sys_env_destroy(hole.slot), OK);
   CHECK_EQ(exos::env_table()[env_index(caller.id)].state, ENV_FREE);
   CHECK_EQ(exos::env_table()[env_index(hole.id)].state, ENV_FREE);
   forget(hole);
   forget(caller);
-  exos::frame_free(mb);
 }
