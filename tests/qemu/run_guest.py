@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--no-summary", action="store_true",
                     help="do not require a GUEST-TESTS line (demo runs)")
     ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--cpu", help="QEMU CPU model instead of the default (e.g. qemu64: no SMAP/SMEP)")
     ap.add_argument("--icount", action="store_true",
                     help="-icount shift=0: guest time is instruction count, so timing-based "
                          "checks do not depend on host load")
@@ -38,6 +39,8 @@ def main():
         cmd = [qemu_args.QEMU] + qemu_args.MACHINE + ["-cdrom", args.iso, "-boot", "d"]
     else:
         cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append, args.icount)
+    if args.cpu:
+        cmd[cmd.index("-cpu") + 1] = args.cpu
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, timeout=args.timeout)
