@@ -16,6 +16,10 @@ MACHINE = [
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 ]
 
+# Guest time = 1 ns per guest instruction: rdtsc deltas count instructions,
+# and timer-driven behaviour does not depend on host load.
+ICOUNT = ["-icount", "shift=0"]
+
 # Guest code 0x10 (success) and 0x11 (failure) as QEMU exit codes.
 EXIT_SUCCESS = (0x10 << 1) | 1  # 33
 EXIT_FAILURE = (0x11 << 1) | 1  # 35
@@ -26,7 +30,7 @@ def veneer_command(kernel, modules, append="", icount=False):
     """QEMU command booting the Veneer kernel with boot modules (init first)."""
     cmd = [QEMU] + MACHINE
     if icount:
-        cmd += ["-icount", "shift=0"]
+        cmd += ICOUNT
     cmd += ["-kernel", str(kernel), "-initrd", ",".join(str(m) for m in modules)]
     if append:
         cmd += ["-append", append]

@@ -41,19 +41,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------------------
-# The one place the QEMU settings live: both sides boot with exactly these.
+# The QEMU settings live in one place for the whole project (tools/qemu_args.py,
+# also used by the demo and the tests): both sides boot with exactly these.
+
+sys.path.insert(0, str(ROOT / "tools"))
+import qemu_args  # noqa: E402
 
 QEMU_BIN = "qemu-system-x86_64"
-QEMU_COMMON = [
-    "-machine", "pc", "-cpu", "max", "-m", "256M",
-    "-nographic", "-no-reboot", "-display", "none",
-    "-serial", "stdio", "-monitor", "none",
-    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-]
+QEMU_COMMON = qemu_args.MACHINE
 # Guest clock = 1 ns per guest instruction, so rdtsc deltas count instructions.
-QEMU_ICOUNT = ["-icount", "shift=0"]
+QEMU_ICOUNT = qemu_args.ICOUNT
 # isa-debug-exit turns the guest's 0x10 into (0x10 << 1) | 1.
-SUCCESS_EXIT = 33
+SUCCESS_EXIT = qemu_args.EXIT_SUCCESS
 
 MODES = ("icount", "wallclock")
 
@@ -93,7 +92,7 @@ REGRESSION_TOLERANCE = 0.10
 
 
 def qemu_command(side: Side, build_dir: Path, icount: bool, qemu: str = QEMU_BIN) -> list[str]:
-    cmd = [qemu] + QEMU_COMMON[:6] + (QEMU_ICOUNT if icount else []) + QEMU_COMMON[6:]
+    cmd = [qemu] + QEMU_COMMON + (QEMU_ICOUNT if icount else [])
     cmd += ["-kernel", str(build_dir / side.kernel), "-initrd", str(build_dir / side.initrd)]
     if side.append is not None:
         cmd += ["-append", side.append]
@@ -599,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict = {
         "date": datetime.date.today().isoformat(),
         "qemu": qemu_version(args.qemu),
-        "qemu_args": " ".join(QEMU_COMMON[:6] + QEMU_ICOUNT + QEMU_COMMON[6:]),
+        "qemu_args": " ".join(QEMU_COMMON + QEMU_ICOUNT),
     }
     linux_run = icount.get("linux")
     if linux_run and linux_run.ok and "kernel" in linux_run.parsed.info:
