@@ -125,7 +125,12 @@ void drop_rmaps(Env* e) {
 }  // namespace
 
 void env_destroy(Env* e) {
+  // Its children go with it: nobody else may hold a capability to them, and
+  // an env no one can name would keep its frames forever.
+  uint32_t id = e->id;
   e->info->state = ENV_DYING;  // its capabilities no longer resolve
+  for (Env& child : envs)
+    if (child.id && child.info->parent == id && child.info->state != ENV_DYING) env_destroy(&child);
   if (cpu0.current == e) {
     write_cr3(kernel_pml4_pa);  // its page tables are about to be freed
     cpu0.current = nullptr;

@@ -453,7 +453,7 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       s = env_from_cap(e, tf->rdi, RIGHT_CONTROL, &target);
       if (s != OK) break;
       env_destroy(target);
-      if (target == e) schedule();
+      if (!cpu0.current) schedule();  // we were it, or one of its descendants
       break;
     }
     case SYS_poweroff: {

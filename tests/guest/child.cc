@@ -190,6 +190,39 @@ void reclaim_child(bool cooperate) {
   for (;;) exos::yield();
 }
 
+// Random system calls with the arguments an attacker would try. Any outcome
+// is fine for this env (it may well destroy itself); the test checks that
+// the kernel survives and that everything it held comes back.
+void syscall_fuzz() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  uint64_t x = mb->fuzz_seed * 0x9E3779B97F4A7C15ull + 1;
+  auto rnd = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  static const uint64_t edges[] = {
+      0, 1, 2, 3, 7, 64, veneer::kCapSlots - 1, veneer::kCapSlots, kMailboxSlotInChild, ~0ull, ~0ull - 1,
+      1ull << 63, 1ull << 32, veneer::kUserBase, veneer::kUserTop - veneer::kPageSize, veneer::kUserTop,
+      veneer::kKernelTablesVa, veneer::kFrameTableVa, veneer::kPageTableWindowVa, 0x0000800000000000ull,
+      0xFFFF800000000000ull, 0xFFFFFFFF80100000ull, 0x0000500000000000ull, 0x0000500000001000ull,
+      kMailboxVa, 0x0000500000000008ull, veneer::kAnyFrame, 0x10, 0x100, 0xFFFF};
+  constexpr uint64_t kEdges = sizeof(edges) / sizeof(edges[0]);
+  auto arg = [&] { return (rnd() & 3) == 0 ? rnd() : edges[rnd() % kEdges]; };
+  for (uint64_t i = 0; i < 20000; i++) {
+    uint64_t num = rnd() % 40;
+    uint64_t a0 = arg(), a1 = arg(), a2 = arg(), a3 = arg(), a4 = arg(), a5 = arg();
+    if (num == veneer::SYS_cons_write) continue;                         // keep the log readable
+    if (num == veneer::SYS_env_destroy && a0 == veneer::kSelfSlot) continue;  // keep going
+    exos::raw_syscall(num, a0, a1, a2, a3, a4, a5);
+    mb->fuzz_calls = mb->fuzz_calls + 1;
+  }
+  mb->fuzz_done = 1;
+  for (;;) exos::yield();
+}
+
 }  // namespace
 
 int main() {
@@ -214,6 +247,7 @@ int main() {
     case CHILD_ATTACKER: attacker(); break;
     case CHILD_GRANTEE: grantee(); break;
     case CHILD_SPIN: spin(); break;
+    case CHILD_SYSCALL_FUZZ: syscall_fuzz(); break;
     case CHILD_PCT_BLACKHOLE:
       map_mailbox();
       exos::pct_serve([](const exos::Received&) -> exos::Message { spin(); });

@@ -44,6 +44,7 @@ enum ChildMode : uint64_t {
   CHILD_RECURSIVE_FAULT = 13,   // its #UD handler raises #UD again, forever
   CHILD_PCT_BLACKHOLE = 14,     // serves PCT but never replies
   CHILD_PCT_CALLER = 15,        // calls the env in its extra slot, reports the status
+  CHILD_SYSCALL_FUZZ = 16,      // makes random system calls with hostile arguments
 };
 
 // Shared page between the test init and its children.
@@ -80,6 +81,9 @@ struct Mailbox {
   volatile uint64_t caller_started;
   volatile uint64_t caller_done;
   volatile int64_t caller_status;
+  volatile uint64_t fuzz_seed;
+  volatile uint64_t fuzz_calls;
+  volatile uint64_t fuzz_done;
 };
 
 // The PCT server's private word: at this address the server and its caller

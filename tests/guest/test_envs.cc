@@ -214,3 +214,39 @@ TEST(revoke_breaks_bindings) {
   CHECK_EQ(exos::frame_free(shared), OK);
   CHECK_EQ(exos::frame_free(mailbox), OK);
 }
+
+// A hostile env makes random system calls (tens of thousands, arguments from
+// the edges of every range). The kernel must survive, and once the env is
+// destroyed, every frame and env slot it (and anything it created) held
+// must be back.
+TEST(syscall_fuzz_from_a_hostile_env) {
+  expect_killed(guest::CHILD_FAULT_NO_HANDLER);  // first spawn builds our scratch page tables
+  exos::Frame mb;
+  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  auto* box = reinterpret_cast<guest::Mailbox*>(guest::kMailboxVa);
+  uint64_t total = 0;
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    *box = guest::Mailbox{};
+    box->fuzz_seed = seed;
+    uint64_t before = free_frames();
+    exos::Child c;
+    CHECK_EQ(exos::spawn_module("child.elf", guest::CHILD_SYSCALL_FUZZ, &c), OK);
+    // Read and write the mailbox, nothing more: it must not free our page.
+    CHECK_STATUS(exos::sys_cap_grant(mb.slot, c.slot, guest::kMailboxSlotInChild, RIGHT_READ | RIGHT_WRITE), OK);
+    uint64_t end = exos::kernel_info().ticks + 3000;
+    while (!box->fuzz_done && exos::env_table()[env_index(c.id)].id == c.id && exos::kernel_info().ticks < end)
+      exos::yield();
+    exos::printf("  seed %lu: %lu calls, %s\n", seed, box->fuzz_calls, box->fuzz_done ? "finished" : "stopped");
+    total += box->fuzz_calls;
+    exos::sys_env_destroy(c.slot);
+    exos::sys_cap_delete(c.slot);
+    exos::slot_free(c.slot);
+    CHECK_EQ(free_frames(), before);
+    for (uint32_t i = 1; i < kMaxEnvs; i++)
+      if (i != env_index(exos::self_id())) CHECK_EQ(exos::env_table()[i].state, ENV_FREE);
+  }
+  CHECK(total > 20000);
+  CHECK_EQ(exos::kernel_info().magic, kKernelInfoMagic);
+  CHECK_EQ(exos::frame_table()[mb.pfn].owner, exos::self_id());
+  CHECK_EQ(exos::frame_free(mb), OK);
+}
