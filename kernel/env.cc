@@ -48,6 +48,7 @@ Status env_create(uint32_t parent, Env** out) {
   Env* e = &envs[i];
   uint32_t id = (generation[i] << kEnvIndexBits) | i;
 
+  *e->info = EnvInfo{};  // before the PML4 is counted in it
   uint64_t pml4;
   Status s = frame_alloc_zeroed(kAnyFrame, id, FRAME_PAGETABLE, &pml4);
   if (s != OK) return s;
@@ -76,11 +77,9 @@ Status env_create(uint32_t parent, Env** out) {
   repossession[i] = RepossessionVector{};
   e->caps.clear_all();
   e->caps.put(kSelfSlot, core::Capability{CAP_ENV, kRightsAll, 0, id, 0});
-  *e->info = EnvInfo{};
   e->info->id = id;
   e->info->state = ENV_NEW;
   e->info->parent = parent;
-  e->info->frames = 1;
 
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   const uint64_t* k = phys_to_virt<uint64_t>(kernel_pml4_pa);

@@ -28,7 +28,6 @@ BootInfo boot;
 uint64_t give_page(Env* e, uint64_t va, uint64_t perms) {
   uint64_t pfn;
   if (frame_alloc_zeroed(kAnyFrame, e->id, FRAME_USER, &pfn) != OK) panic("out of memory loading init");
-  e->info->frames++;
   if (vm_map(e, va, pfn, perms, RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC) != OK) panic("cannot map init");
   return pfn;
 }
@@ -82,7 +81,6 @@ void start_init() {
     for (int i = 0; i < 40; i++) bm.name[i] = r.name[i];
     for (uint64_t pa = r.start & ~(kPageSize - 1); pa < r.end; pa += kPageSize, va += kPageSize) {
       frames.assign(pa / kPageSize, init->id, FRAME_MODULE);
-      init->info->frames++;
       if (vm_map(init, va, pa / kPageSize, PERM_READ, RIGHT_READ) != OK) panic("cannot map module");
     }
     va += kPageSize;  // a guard gap between modules

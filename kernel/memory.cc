@@ -132,7 +132,8 @@ void memory_init(const BootInfo& boot) {
   env_table = phys_to_virt<EnvInfo>(envtab_pa);
   slice_table = phys_to_virt<SliceVector>(slices_pa);
   repossession = phys_to_virt<RepossessionVector>(repos_pa);
-  frames.init(phys_to_virt<FrameInfo>(info_pa), phys_to_virt<core::FrameMeta>(meta_pa), nframes);
+  frames.init(phys_to_virt<FrameInfo>(info_pa), phys_to_virt<core::FrameMeta>(meta_pa), nframes,
+              phys_to_virt<EnvInfo>(envtab_pa));
   rmaps.init(phys_to_virt<core::RmapRecord>(rmap_pa), nrmap);
 
   // Release usable RAM: not the first MiB (firmware), the kernel image, the

@@ -98,7 +98,6 @@ void repossess(Env* e, uint64_t count) {
       rv.pfns[rv.count % kRepossessionSlots] = pfn;
       rv.count++;
       e->info->repossessed++;
-      e->info->frames--;
       count--;
     }
     pfn = next;

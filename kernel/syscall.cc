@@ -133,7 +133,6 @@ SysResult sys_frame_alloc(uint64_t pfn, uint64_t owner_env_slot, uint64_t dest_s
   if (pfn != kAnyFrame && pfn >= frames.nframes()) return fail(ERR_OUT_OF_RANGE);
   uint64_t got;
   if ((s = frame_alloc_zeroed(pfn, owner->id, FRAME_USER, &got)) != OK) return fail(s);
-  owner->info->frames++;
   self()->caps.put(dest_slot, Capability{CAP_FRAME, kRightsAll, 0, static_cast<uint32_t>(got), frames.info(got).guard});
   return ok(got);
 }
@@ -145,7 +144,6 @@ SysResult sys_frame_free(uint64_t frame_slot) {
   uint64_t pfn = c->object;
   uint16_t kind = frames.info(pfn).kind;
   if (kind != FRAME_USER && kind != FRAME_MODULE) return fail(ERR_ACCESS_DENIED);
-  if (Env* owner = env_from_id(frames.info(pfn).owner)) owner->info->frames--;
   vm_unmap_frame_everywhere(pfn, 0);
   frames.free(pfn);
   self()->caps.remove(frame_slot);

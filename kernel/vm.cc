@@ -62,7 +62,6 @@ Status vm_pte_create(Env* e, uint64_t va, uint64_t** out) {
       uint64_t pfn;
       Status s = frame_alloc_zeroed(kAnyFrame, e->id, FRAME_PAGETABLE, &pfn);
       if (s != OK) return s;
-      e->info->frames++;
       // Intermediate levels allow everything; the leaf decides.
       ent = pfn * kPageSize | PTE_P | PTE_W | PTE_U;
     }

@@ -2,9 +2,10 @@
 
 namespace veneer::core {
 
-void FrameTable::init(FrameInfo* info, FrameMeta* meta, uint64_t nframes) {
+void FrameTable::init(FrameInfo* info, FrameMeta* meta, uint64_t nframes, EnvInfo* envs) {
   info_ = info;
   meta_ = meta;
+  envs_ = envs;
   nframes_ = nframes;
   free_count_ = 0;
   free_head_ = kNil;
@@ -37,9 +38,19 @@ void FrameTable::unlink(uint32_t* head, uint32_t pfn) {
   m.next = m.prev = kNil;
 }
 
+void FrameTable::take(uint32_t owner, uint32_t pfn) {
+  link(list_of(owner), pfn);
+  if (envs_ && owner != kOwnerFree && owner != kOwnerKernel) envs_[env_index(owner)].frames++;
+}
+
+void FrameTable::drop(uint32_t owner, uint32_t pfn) {
+  unlink(list_of(owner), pfn);
+  if (envs_ && owner != kOwnerFree && owner != kOwnerKernel) envs_[env_index(owner)].frames--;
+}
+
 void FrameTable::release(uint64_t pfn) {
   if (pfn >= nframes_ || info_[pfn].owner == kOwnerFree) return;
-  unlink(list_of(info_[pfn].owner), pfn);
+  drop(info_[pfn].owner, pfn);
   info_[pfn].owner = kOwnerFree;
   info_[pfn].kind = FRAME_FREE;
   link(&free_head_, pfn);
@@ -49,10 +60,10 @@ void FrameTable::release(uint64_t pfn) {
 void FrameTable::assign(uint64_t pfn, uint32_t owner, uint16_t kind) {
   if (pfn >= nframes_) return;
   if (info_[pfn].owner == kOwnerFree) free_count_--;
-  unlink(list_of(info_[pfn].owner), pfn);
+  drop(info_[pfn].owner, pfn);
   info_[pfn].owner = owner;
   info_[pfn].kind = kind;
-  link(list_of(owner), pfn);
+  take(owner, pfn);
 }
 
 Status FrameTable::alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out) {
@@ -68,7 +79,7 @@ Status FrameTable::alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* 
   info_[pfn].owner = owner;
   info_[pfn].kind = kind;
   info_[pfn].mappings = 0;
-  link(list_of(owner), static_cast<uint32_t>(pfn));
+  take(owner, static_cast<uint32_t>(pfn));
   *out = pfn;
   return OK;
 }
@@ -76,7 +87,7 @@ Status FrameTable::alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* 
 void FrameTable::free(uint64_t pfn) {
   FrameInfo& f = info_[pfn];
   if (f.owner == kOwnerFree || f.owner == kOwnerKernel) return;
-  unlink(list_of(f.owner), static_cast<uint32_t>(pfn));
+  drop(f.owner, static_cast<uint32_t>(pfn));
   f.owner = kOwnerFree;
   f.kind = FRAME_FREE;
   f.guard++;

@@ -4,7 +4,8 @@
 // mapped read-only into every env so library OSes can see who owns what.
 // FrameMeta is the kernel-private half: list links (the free list, or the
 // owner's list of frames so an env's death frees them all in O(frames)) and
-// the head of the frame's reverse-mapping list.
+// the head of the frame's reverse-mapping list. It also keeps each env's
+// EnvInfo.frames, the count library OSes read, in step with its list.
 // Portable: unit-tested on the host (tests/host/frame_table_test.cc).
 #pragma once
 
@@ -24,7 +25,8 @@ struct FrameMeta {
 class FrameTable {
  public:
   // Every frame starts as FRAME_KERNEL; boot code then releases usable RAM.
-  void init(FrameInfo* info, FrameMeta* meta, uint64_t nframes);
+  // `envs` (kMaxEnvs rows, or nullptr) receives each owner's frame count.
+  void init(FrameInfo* info, FrameMeta* meta, uint64_t nframes, EnvInfo* envs = nullptr);
   // Boot only: hands a frame to the free pool.
   void release(uint64_t pfn);
   // Boot only: gives a kernel frame to an env (boot modules, init's stack).
@@ -54,9 +56,13 @@ class FrameTable {
   void link(uint32_t* head, uint32_t pfn);
   void unlink(uint32_t* head, uint32_t pfn);
   uint32_t* list_of(uint32_t owner);
+  // Moves pfn onto / off its owner's list, keeping the owner's count.
+  void take(uint32_t owner, uint32_t pfn);
+  void drop(uint32_t owner, uint32_t pfn);
 
   FrameInfo* info_ = nullptr;
   FrameMeta* meta_ = nullptr;
+  EnvInfo* envs_ = nullptr;
   uint64_t nframes_ = 0;
   uint64_t free_count_ = 0;
   uint32_t free_head_ = kNil;

@@ -56,8 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<FrameInfo> info(kFrames);
   std::vector<FrameMeta> meta(kFrames);
   std::vector<RmapRecord> rec(32);
+  std::vector<EnvInfo> envs(kMaxEnvs);
   FrameTable ft;
-  ft.init(info.data(), meta.data(), kFrames);
+  ft.init(info.data(), meta.data(), kFrames, envs.data());
   for (uint64_t p = 8; p < kFrames; p++) ft.release(p);
   RmapPool rmap;
   rmap.init(rec.data(), rec.size());
@@ -171,6 +172,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       uint64_t expect = 0;
       for (auto& [p, o] : owner) expect += o == e;
       REQUIRE(n == expect);
+      REQUIRE(envs[env_index(e)].frames == expect);
     }
     for (uint64_t p = 0; p < kFrames; p++) {
       uint64_t n = 0;

@@ -17,11 +17,12 @@ class FrameTableTest : public ::testing::Test {
   void SetUp() override {
     info.resize(64);
     meta.resize(64);
-    ft.init(info.data(), meta.data(), 64);
+    ft.init(info.data(), meta.data(), 64, envs);
     for (uint64_t p = 16; p < 64; p++) ft.release(p);  // 0..15 stay kernel
   }
   std::vector<FrameInfo> info;
   std::vector<FrameMeta> meta;
+  EnvInfo envs[kMaxEnvs] = {};
   FrameTable ft;
 };
 
@@ -83,7 +84,10 @@ TEST_F(FrameTableTest, OwnerListsEnumerateExactlyTheOwnedFrames) {
   for (uint32_t p = ft.first_owned(kEnvA); p != kNil; p = ft.next_owned(p)) owned.push_back(p);
   EXPECT_EQ(owned.size(), 3u);
   // Draining the list the way env_destroy does frees them all.
+  EXPECT_EQ(envs[env_index(kEnvA)].frames, 3u);  // the count library OSes read
+  EXPECT_EQ(envs[env_index(kEnvB)].frames, 1u);
   for (uint32_t p; (p = ft.first_owned(kEnvA)) != kNil;) ft.free(p);
+  EXPECT_EQ(envs[env_index(kEnvA)].frames, 0u);
   EXPECT_EQ(ft.info(21).owner, kEnvB);
   EXPECT_EQ(ft.free_count(), 47u);
 }
@@ -91,6 +95,7 @@ TEST_F(FrameTableTest, OwnerListsEnumerateExactlyTheOwnedFrames) {
 TEST_F(FrameTableTest, AssignMovesKernelFrameToEnv) {
   ft.assign(5, kEnvA, FRAME_MODULE);
   EXPECT_EQ(ft.info(5).owner, kEnvA);
+  EXPECT_EQ(envs[env_index(kEnvA)].frames, 1u);
   EXPECT_EQ(ft.first_owned(kEnvA), 5u);
 }
 
