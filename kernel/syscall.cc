@@ -14,8 +14,11 @@ namespace veneer {
 using namespace arch;
 using core::Capability;
 
-// Prototypes for every handler, from the ABI table.
-#define DECLARE_HANDLER(num, name, path, args) SysResult sys_##name(VENEER_PARAMS(args));
+// Prototypes for the fast-path handlers, from the ABI table. Slow calls are
+// handled in syscall_slow_dispatch, with the caller's full context saved.
+#define DECLARE_FAST(name, args) SysResult sys_##name(VENEER_PARAMS(args));
+#define DECLARE_SLOW(name, args)
+#define DECLARE_HANDLER(num, name, path, args) DECLARE_##path(name, args)
 VENEER_SYSCALLS(DECLARE_HANDLER)
 #undef DECLARE_HANDLER
 
@@ -358,18 +361,6 @@ SysResult sys_frame_reclaim(uint64_t machine_slot, uint64_t env_slot, uint64_t c
 }
 
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
-
-// Slow calls run with the caller's full context saved in its TrapFrame, so
-// they may switch to another env. Their prototypes exist only to keep the
-// table complete; the real work is in syscall_slow_dispatch.
-SysResult sys_yield() { return fail(ERR_BAD_SYSCALL); }
-SysResult sys_env_destroy(uint64_t) { return fail(ERR_BAD_SYSCALL); }
-SysResult sys_poweroff(uint64_t, uint64_t) { return fail(ERR_BAD_SYSCALL); }
-SysResult sys_yield_to(uint64_t) { return fail(ERR_BAD_SYSCALL); }
-SysResult sys_pct_sync(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) {
-  return fail(ERR_BAD_SYSCALL);
-}
-SysResult sys_pct_wait() { return fail(ERR_BAD_SYSCALL); }
 
 }  // namespace veneer
 
