@@ -13,10 +13,18 @@ namespace veneer {
 constexpr uint64_t kPhysMapBase = 0xFFFF800000000000ull;
 constexpr uint64_t kKernelVma = 0xFFFFFFFF80000000ull;
 
+#ifndef VENEER_HOSTED
 template <typename T = void>
 inline T* phys_to_virt(uint64_t pa) {
   return reinterpret_cast<T*>(kPhysMapBase + pa);
 }
+#else
+extern uint8_t* hosted_phys;  // a hosted build's stand-in for physical memory
+template <typename T = void>
+inline T* phys_to_virt(uint64_t pa) {
+  return reinterpret_cast<T*>(hosted_phys + pa);
+}
+#endif
 
 extern core::FrameTable frames;
 extern core::RmapPool rmaps;

@@ -73,8 +73,8 @@ void switch_to(Env* e, bool fpu) {
   if (prev == e && !e->tlb_stale) return;
   if (prev != e) {
     account_out(prev);
-    if (fpu && prev) asm volatile("fxsave64 %0" : "=m"(prev->fpu));
-    if (fpu) asm volatile("fxrstor64 %0" ::"m"(e->fpu));
+    if (fpu && prev) fpu_save(prev->fpu);
+    if (fpu) fpu_restore(e->fpu);
     cpu0.current = e;
     e->info->runs++;
     slice_table->running = e->id;
@@ -141,6 +141,8 @@ void check_reclaims() {
 }  // namespace
 
 void sched_init(uint64_t slice, uint64_t grace) {
+  in_grace = nullptr;
+  reclaims_pending = 0;
   slice_ns = slice;
   grace_ns = grace;
   boot_tsc = rdtsc();
@@ -188,7 +190,7 @@ void schedule() {
     }
     // Nothing can run: idle with interrupts on until the next slice.
     account_out(cpu0.current);
-    if (cpu0.current) asm volatile("fxsave64 %0" : "=m"(cpu0.current->fpu));
+    if (cpu0.current) fpu_save(cpu0.current->fpu);
     cpu0.current = nullptr;
     write_cr3(kernel_pml4_pa);
     slice_table->running = 0;

@@ -45,6 +45,9 @@ class FrameTable {
   uint32_t first_owned(uint32_t owner) const { return owned_head_[env_index(owner)]; }
   uint32_t next_owned(uint32_t pfn) const { return meta_[pfn].next; }
 
+  // The free list, for consistency checks.
+  uint32_t first_free() const { return free_head_; }
+
   uint64_t nframes() const { return nframes_; }
   uint64_t free_count() const { return free_count_; }
   FrameInfo& info(uint64_t pfn) { return info_[pfn]; }
@@ -87,6 +90,18 @@ class RmapPool {
   // Pops any record of `pfn` into *env/*va; false when none is left.
   bool pop(FrameTable& frames, uint64_t pfn, uint32_t* env, uint64_t* va);
   uint64_t free_count() const { return free_count_; }
+
+  // Calls fn(env, va) for every record of `pfn` (at most `limit`; returns
+  // false if there were more).
+  template <typename F>
+  bool for_each(const FrameTable& frames, uint64_t pfn, uint64_t limit, F&& fn) const {
+    uint64_t n = 0;
+    for (uint32_t r = const_cast<FrameTable&>(frames).meta(pfn).rmap_head; r != kNil; r = rec_[r].next) {
+      if (n++ == limit) return false;
+      fn(rec_[r].env, rec_[r].va);
+    }
+    return true;
+  }
 
   // Removes the records of `pfn` for which drop(env, va) returns true.
   template <typename F>

@@ -5,6 +5,7 @@
 
 namespace veneer::arch {
 
+#ifndef VENEER_HOSTED
 inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 inline void outw(uint16_t port, uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
 inline void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
@@ -47,6 +48,33 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
+// User SSE/x87 state (the kernel itself is built without SSE).
+inline void fpu_save(uint8_t* area512) { asm volatile("fxsave64 %0" : "=m"(*area512)); }
+inline void fpu_restore(const uint8_t* area512) { asm volatile("fxrstor64 %0" ::"m"(*area512)); }
+#else
+// A hosted build runs kernel code as an ordinary host program (the fuzzers
+// of the system-call layer): privileged instructions are recorded here
+// instead of executed, and the TSC is a counter the host program advances.
+struct HostedCpu {
+  uint64_t cr3, cr3_writes, invlpgs, tsc;
+};
+extern HostedCpu hosted_cpu;
+inline void outb(uint16_t, uint8_t) {}
+inline void outw(uint16_t, uint16_t) {}
+inline void outl(uint16_t, uint32_t) {}
+inline uint8_t inb(uint16_t) { return 0xFF; }
+inline uint64_t read_cr3() { return hosted_cpu.cr3; }
+inline void write_cr3(uint64_t v) { hosted_cpu.cr3 = v, hosted_cpu.cr3_writes++; }
+inline void invlpg(uint64_t) { hosted_cpu.invlpgs++; }
+inline uint64_t rdtsc() { return hosted_cpu.tsc; }
+inline void cli() {}
+inline void sti() {}
+void hosted_hlt();  // the host program decides what halting means
+inline void hlt() { hosted_hlt(); }
+inline void pause() {}
+inline void fpu_save(uint8_t*) {}
+inline void fpu_restore(const uint8_t*) {}
+#endif
 
 constexpr uint32_t MSR_EFER = 0xC0000080;
 constexpr uint32_t MSR_STAR = 0xC0000081;
