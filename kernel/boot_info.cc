@@ -83,11 +83,42 @@ void parse_mb2(uint64_t info, BootInfo* b) {
         if (*phys<uint32_t>(e + 16) == 1) add_ram(b, base, len);
       }
     }
+    if (t->type == 8) {  // framebuffer info
+      Framebuffer& f = b->framebuffer;
+      f.addr = *phys<uint64_t>(p + 8);
+      f.pitch = *phys<uint32_t>(p + 16);
+      f.width = *phys<uint32_t>(p + 20);
+      f.height = *phys<uint32_t>(p + 24);
+      f.bpp = *phys<uint8_t>(p + 28);
+      f.type = *phys<uint8_t>(p + 29);
+      if (f.type == 1) {
+        f.red_shift = *phys<uint8_t>(p + 32);
+        f.green_shift = *phys<uint8_t>(p + 34);
+        f.blue_shift = *phys<uint8_t>(p + 36);
+      }
+    }
+    if ((t->type == 14 && !b->has_rsdp) || t->type == 15) {  // ACPI RSDP, old or new (preferred)
+      uint64_t n = t->size - 8 < sizeof(b->rsdp) ? t->size - 8 : sizeof(b->rsdp);
+      for (uint64_t i = 0; i < n; i++) b->rsdp[i] = *phys<uint8_t>(p + 8 + i);
+      b->has_rsdp = true;
+    }
     p += (t->size + 7) & ~7ull;
   }
 }
 
 }  // namespace
+
+bool boot_option(const BootInfo& boot, const char* word) {
+  const char* c = boot.cmdline;
+  for (int i = 0; c[i];) {
+    while (c[i] == ' ') i++;
+    int n = 0;
+    while (word[n] && c[i + n] == word[n]) n++;
+    if (!word[n] && (c[i + n] == ' ' || c[i + n] == '\0')) return true;
+    while (c[i] && c[i] != ' ') i++;
+  }
+  return false;
+}
 
 void parse_boot_info(uint32_t magic, uint64_t info, BootInfo* out) {
   *out = BootInfo{};
