@@ -7,6 +7,8 @@
 #include "kernel/boot_info.h"
 #include "kernel/console.h"
 #include "kernel/core/validate.h"
+#include "kernel/dev/acpi.h"
+#include "kernel/dev/framebuffer.h"
 #include "kernel/env.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
@@ -116,6 +118,9 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info) {
   kprintf("cpu: pcid %d smep %d smap %d pge %d\n", arch::features.pcid, arch::features.smep,
           arch::features.smap, arch::features.pge);
   memory_init(boot);
+  framebuffer_init(boot.framebuffer);
+  acpi_init(boot);
+  machine_exit_skips_qemu_port = boot_option(boot, "exit=acpi");
   code_pages_init();
   if (boot_option(boot, "code_pages_selftest")) code_pages_selftest();
   if (boot_option(boot, "wx_selftest=violate")) wx_make_violation_for_test();

@@ -39,6 +39,12 @@ mb2_header:
   .long 12
   .long _start
   .long 0                /* pad to 8 */
+  /* framebuffer tag, optional: a linear framebuffer for the screen console
+     (kernel/dev/framebuffer.cc); text mode is fine too */
+  .short 5, 1
+  .long 20
+  .long 1024, 768, 32
+  .long 0                /* pad to 8 */
   /* end tag */
   .short 0, 0
   .long 8
