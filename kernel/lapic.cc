@@ -37,11 +37,15 @@ void mask_legacy_pics() {
 }
 
 // ---- Reference clocks ----------------------------------------------------------
-// Each waits `ns` of its own time, busy, and says whether it could: a clock
-// that does not advance (absent hardware) gives up after ~2^31 TSC cycles.
+// Each clock is read between two TSC reads, so every reading comes with the
+// TSC interval it happened in; the TSC is then measured against the clock
+// over ~10 ms, and the LAPIC timer against the TSC. A vCPU (or an SMI) that
+// stalls at the wrong moment widens an interval instead of skewing the
+// result unseen: such a measurement is taken again.
 enum Clock { kCpuidTsc, kHpet, kPmTimer, kPit, kClockCount };
 const char* const kClockNames[kClockCount] = {"CPUID 0x15 TSC frequency", "HPET", "ACPI PM timer", "PIT"};
-constexpr uint64_t kGiveUpCycles = 1ull << 31;
+constexpr uint64_t kWindowNs = 10000000;          // 10 ms
+constexpr uint64_t kGiveUpCycles = 1ull << 31;    // a clock that does not move for this long is absent
 
 uint64_t cpuid_tsc_hz;  // from leaf 0x15 (crystal ratio), 0 if not given
 volatile uint64_t* hpet;
@@ -57,88 +61,142 @@ bool has_clock(Clock c) {
   }
 }
 
-bool wait_counter(uint64_t (*read)(), uint64_t mask, uint64_t ticks) {
-  uint64_t start = read(), t0 = rdtsc(), last = start;
-  for (;;) {
-    uint64_t now = read();
-    if (((now - start) & mask) >= ticks) return true;
-    if (now != last) {
-      last = now;
-      t0 = rdtsc();
-    } else if (rdtsc() - t0 > kGiveUpCycles) {
-      return false;
-    }
-    pause();
+struct Reading {
+  uint64_t value;
+  uint64_t tsc;  // middle of the interval the value was read in
+  uint64_t err;  // half that interval
+};
+
+// The tightest of a few readings.
+template <typename F>
+Reading read_between_tsc(F&& read) {
+  Reading best{0, 0, ~0ull};
+  for (int i = 0; i < 4; i++) {
+    uint64_t a = rdtsc();
+    uint64_t v = read();
+    uint64_t b = rdtsc();
+    if ((b - a) / 2 < best.err) best = Reading{v, a + (b - a) / 2, (b - a) / 2};
   }
+  return best;
 }
 
 uint64_t read_hpet() { return hpet[0xF0 / 8]; }
 uint64_t read_pm_timer() { return dev::inl(acpi().pm_timer_port); }
+uint64_t read_lapic_count() { return rd(kRegCurCount); }
 
-// PIT channel 2 in one-shot mode, its output read through port 0x61.
-bool wait_pit(uint64_t ns) {
-  constexpr uint64_t kPitHz = 1193182;
-  uint64_t count = kPitHz * ns / 1000000000ull;
-  outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
-  outb(0x43, 0xB0);                         // channel 2, lo/hi, mode 0
-  outb(0x42, count & 0xFF);
-  outb(0x42, (count >> 8) & 0xFF);
-  uint8_t g = inb(0x61);
-  outb(0x61, g & ~1);  // restart the count with a gate edge
-  outb(0x61, g | 1);
-  // Without a PIT (machine pit=off) the output bit may read as already set:
-  // a count that reads back unchanged means there is nothing there.
-  outb(0x43, 0x80);  // latch channel 2
-  uint16_t first = inb(0x42);
-  first |= uint16_t(inb(0x42)) << 8;
-  if (first == 0xFFFF || (inb(0x61) & 0x20)) return false;
-  for (uint64_t t0 = rdtsc(); !(inb(0x61) & 0x20);) {
-    if (rdtsc() - t0 > kGiveUpCycles) return false;
-    pause();
-  }
-  return true;
-}
-
-bool wait_ns(Clock c, uint64_t ns) {
-  switch (c) {
-    case kCpuidTsc: {
-      uint64_t t0 = rdtsc(), cycles = cpuid_tsc_hz * ns / 1000000000ull;
-      while (rdtsc() - t0 < cycles) pause();
-      return true;
-    }
-    case kHpet: return wait_counter(read_hpet, ~0ull, ns * 1000000ull / hpet_period_fs);
-    case kPmTimer:
-      return wait_counter(read_pm_timer, acpi().pm_timer_32bit ? 0xFFFFFFFFull : 0xFFFFFFull,
-                          3579545ull * ns / 1000000000ull);
-    case kPit: return wait_pit(ns);
-    default: return false;
-  }
-}
-
+// One measurement: TSC cycles and LAPIC ticks (divide by 1) per second of
+// clock c, each with its relative error in parts per million.
 struct Rates {
-  uint64_t lapic_hz, tsc_hz;
+  uint64_t lapic_hz, tsc_hz, err_ppm;
 };
 
-// LAPIC ticks (divide by 1) and TSC cycles during 10 ms of clock c.
-bool measure(Clock c, Rates* out) {
-  constexpr uint64_t kNs = 10000000;
+// The start and end of the window on the TSC, with their uncertainty, and
+// the window's length in the clock's own nanoseconds.
+bool window(Clock c, Reading* start, Reading* end, uint64_t* ns) {
+  *ns = kWindowNs;
+  if (c == kCpuidTsc) {
+    uint64_t t0 = rdtsc(), cycles = cpuid_tsc_hz * kWindowNs / 1000000000ull;
+    *start = Reading{0, t0, 0};
+    while (rdtsc() - t0 < cycles) pause();
+    *end = Reading{0, t0 + cycles, 0};
+    *ns = cycles * 1000000000ull / cpuid_tsc_hz;
+    return true;
+  }
+  if (c == kPit) {
+    // Channel 2, one-shot; its output (port 0x61 bit 5) rises when it ends.
+    constexpr uint64_t kPitHz = 1193182;
+    uint64_t count = kPitHz * kWindowNs / 1000000000ull;
+    *ns = count * 1000000000ull / kPitHz;
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
+    outb(0x43, 0xB0);                         // channel 2, lo/hi, mode 0
+    outb(0x42, count & 0xFF);
+    outb(0x42, (count >> 8) & 0xFF);
+    uint8_t g = inb(0x61);
+    outb(0x61, g & ~1);
+    uint64_t a = rdtsc();
+    outb(0x61, g | 1);  // the gate edge starts the count
+    uint64_t b = rdtsc();
+    *start = Reading{0, a + (b - a) / 2, (b - a) / 2};
+    // Without a PIT (machine pit=off) the output may read as already high
+    // and the count as all ones: nothing is there.
+    outb(0x43, 0x80);  // latch channel 2
+    uint16_t latched = inb(0x42);
+    latched |= uint16_t(inb(0x42)) << 8;
+    if (latched == 0xFFFF || (inb(0x61) & 0x20)) return false;
+    uint64_t prev = rdtsc();
+    for (;;) {
+      bool done = inb(0x61) & 0x20;
+      uint64_t now = rdtsc();
+      if (done) {
+        *end = Reading{0, prev + (now - prev) / 2, (now - prev) / 2};
+        return true;
+      }
+      if (now - b > kGiveUpCycles) return false;
+      prev = now;
+    }
+  }
+  uint64_t (*read)() = c == kHpet ? read_hpet : read_pm_timer;
+  uint64_t mask = c == kHpet ? ~0ull : acpi().pm_timer_32bit ? 0xFFFFFFFFull : 0xFFFFFFull;
+  uint64_t hz = c == kHpet ? 1000000000000000ull / hpet_period_fs : 3579545;
+  uint64_t ticks = hz * kWindowNs / 1000000000ull;
+  *start = read_between_tsc(read);
+  for (uint64_t last = start->value, moved = rdtsc();;) {
+    Reading r = read_between_tsc(read);
+    uint64_t elapsed = (r.value - start->value) & mask;
+    if (elapsed >= ticks) {
+      *end = r;
+      *ns = c == kHpet ? elapsed * hpet_period_fs / 1000000 : elapsed * 1000000000ull / hz;
+      return true;
+    }
+    if (r.value != last) {
+      last = r.value;
+      moved = r.tsc;
+    } else if (r.tsc - moved > kGiveUpCycles) {
+      return false;
+    }
+  }
+}
+
+bool measure_once(Clock c, Rates* out) {
   wr(kRegDivide, 0xB);
   wr(kRegInitCount, 0xFFFFFFFF);
-  uint64_t t0 = rdtsc();
-  bool ok = wait_ns(c, kNs);
-  uint32_t elapsed = 0xFFFFFFFF - rd(kRegCurCount);
-  uint64_t t1 = rdtsc();
+  Reading l0 = read_between_tsc(read_lapic_count);
+  Reading start, end;
+  uint64_t ns;
+  bool ok = window(c, &start, &end, &ns);
+  Reading l1 = read_between_tsc(read_lapic_count);
   wr(kRegInitCount, 0);
-  if (!ok) return false;
-  out->lapic_hz = uint64_t(elapsed) * (1000000000ull / kNs);
-  out->tsc_hz = (t1 - t0) * (1000000000ull / kNs);
+  if (!ok || end.tsc <= start.tsc || l1.tsc <= l0.tsc) return false;
+  uint64_t cycles = end.tsc - start.tsc, lapic_cycles = l1.tsc - l0.tsc;
+  out->tsc_hz = static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * 1000000000ull / ns);
+  out->lapic_hz = static_cast<uint64_t>(static_cast<unsigned __int128>(l0.value - l1.value) * out->tsc_hz / lapic_cycles);
+  out->err_ppm = (start.err + end.err) * 1000000 / cycles + (l0.err + l1.err) * 1000000 / lapic_cycles;
   // Nothing that runs this kernel has a timer below 1 MHz or a TSC below
   // 100 MHz: a result like that means the clock lied.
   return out->lapic_hz >= 1000000 && out->tsc_hz >= 100000000;
 }
 
+// The most precise of up to eight measurements (stops at 0.1%).
+bool measure(Clock c, Rates* out) {
+  bool any = false;
+  for (int i = 0; i < 8; i++) {
+    Rates r;
+    if (!measure_once(c, &r)) {
+      if (i == 0) return false;  // absent, not unlucky
+      continue;
+    }
+    if (!any || r.err_ppm < out->err_ppm) *out = r;
+    any = true;
+    if (out->err_ppm < 1000) break;
+  }
+  return any;
+}
+
 bool agree(const Rates& a, const Rates& b) {
-  auto close = [](uint64_t x, uint64_t y) { return (x > y ? x - y : y - x) * 50 <= (x > y ? x : y); };  // 2%
+  uint64_t tolerance_ppm = 20000 + a.err_ppm + b.err_ppm;  // 2% plus what each measurement may be off
+  auto close = [&](uint64_t x, uint64_t y) {
+    return (x > y ? x - y : y - x) * 1000000 <= tolerance_ppm * (x > y ? x : y);
+  };
   return close(a.lapic_hz, b.lapic_hz) && close(a.tsc_hz, b.tsc_hz);
 }
 

@@ -225,6 +225,9 @@ void memory_init(const BootInfo& boot) {
     if (free_ram[i].end > top) top = free_ram[i].end;
   }
   int nranges = free_ram.count();
+  kprintf("memory: RAM");
+  for (int i = 0; i < nranges; i++) kprintf(" %lx-%lx", free_ram[i].base, free_ram[i].end);
+  kprintf("\n");
   if (top == 0) panic("memory: the boot loader reported no usable RAM");
   KernelLayout k{};
   k.image_start = reinterpret_cast<uint64_t>(_phys_start);
