@@ -46,6 +46,11 @@ def main():
     for flag, value in (("-cpu", args.cpu), ("-machine", args.machine), ("-m", args.memory), ("-smp", args.smp)):
         if value:
             cmd[cmd.index(flag) + 1] = value
+    if args.memory:
+        # Guest RAM reserved lazily (MAP_NORESERVE): a 64 GiB guest boots on a
+        # smaller host, which backs only the pages the guest touches.
+        cmd[cmd.index("-machine") + 1] += ",memory-backend=ram"
+        cmd += ["-object", f"memory-backend-ram,id=ram,size={args.memory},reserve=off"]
     print("$ " + " ".join(cmd), flush=True)
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
