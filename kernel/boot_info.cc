@@ -16,7 +16,13 @@ void copy_str(char* dst, uint64_t cap, const char* src) {
 }
 
 void add_ram(BootInfo* b, uint64_t base, uint64_t len) {
+  if (len == 0) return;
+  if (b->nram && b->ram[b->nram - 1].base + b->ram[b->nram - 1].length == base) {
+    b->ram[b->nram - 1].length += len;  // firmware maps list neighbours separately
+    return;
+  }
   if (b->nram < BootInfo::kMaxRanges) b->ram[b->nram++] = MemRange{base, len};
+  else b->dropped_ram++;
 }
 
 void add_module(BootInfo* b, uint64_t start, uint64_t end, const char* name) {

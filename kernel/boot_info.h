@@ -25,10 +25,11 @@ struct Framebuffer {
 };
 
 struct BootInfo {
-  static constexpr int kMaxRanges = 32;
+  static constexpr int kMaxRanges = 128;  // UEFI maps are long; adjacent ranges merge
   static constexpr int kMaxModules = 16;
   MemRange ram[kMaxRanges];  // usable RAM only
   int nram;
+  int dropped_ram;  // usable ranges beyond kMaxRanges, left unused
   BootModuleRange modules[kMaxModules];
   int nmodules;
   char cmdline[256];

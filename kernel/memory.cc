@@ -21,15 +21,16 @@ RepossessionVector* repossession;
 uint64_t kernel_pml4_pa;
 uint64_t ktables_pdpt_pa;
 uint64_t sealed_code_pool_pa;
+uint64_t direct_map_end;
 
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20, kGiB = 1ull << 30, k2MiB = 2 * kMiB;
 // boot.S identity-maps this much: page tables are built there before the switch.
 constexpr uint64_t kBootIdentityTop = 4 * kGiB;
-// Frame numbers are 32-bit (kNil is the largest); the direct map may use
-// PML4 slots 256..509. RAM above this is left unused (and reported).
-constexpr uint64_t kMaxPhysBytes = 64 * 512 * kGiB;
+// Frame numbers are 32-bit (kNil is the largest, and means none): RAM above
+// this (just under 16 TiB) is left unused, and reported.
+constexpr uint64_t kMaxPhysBytes = (1ull << 44) - k2MiB;
 constexpr uint64_t kRmapsPerFrame = 4;
 constexpr uint64_t kEnvTablePages = (kSliceVectorVa - kEnvTableVa) / kPageSize;
 constexpr uint64_t kReposPages = (kFrameTableVa - kRepossessionVa) / kPageSize;
@@ -91,7 +92,9 @@ BootTables size_tables(uint64_t nframes, uint64_t direct_map_top) {
 }
 
 // ---- Then place ---------------------------------------------------------------
-mm::RangeList free_ram;  // usable RAM nobody holds yet
+// Usable RAM nobody holds yet: room for every loader range plus a split for
+// each thing taken out of it (first MiB, image, modules, tables).
+mm::BasicRangeList<2 * BootInfo::kMaxRanges> free_ram;
 
 void place_tables(BootTables* t) {
   // Page tables are written before the switch, through the boot identity map.
@@ -218,8 +221,9 @@ void memory_init(const BootInfo& boot) {
       r.end = kMaxPhysBytes;
     }
     if (r.base >= r.end) continue;
-    if (!free_ram.add(r.base, r.end)) panic("memory: more than %d separate RAM ranges", mm::RangeList::kCapacity);
+    if (!free_ram.add(r.base, r.end)) ignored += r.end - r.base;  // cannot happen: twice the loader's ranges
   }
+  if (boot.dropped_ram) kprintf("memory: %d RAM ranges beyond the first %d left unused\n", boot.dropped_ram, BootInfo::kMaxRanges);
   for (int i = 0; i < free_ram.count(); i++) {
     ram_bytes += free_ram[i].end - free_ram[i].base;
     if (free_ram[i].end > top) top = free_ram[i].end;
@@ -234,15 +238,17 @@ void memory_init(const BootInfo& boot) {
   k.image_end = align_up(reinterpret_cast<uint64_t>(_bss_end_phys), kPageSize);
   k.readonly_start = phys(_text_start);
   k.readonly_end = align_up(phys(_rodata_end), kPageSize);
-  free_ram.remove(0, kMiB);
-  free_ram.remove(k.image_start, k.image_end);
+  bool removed = free_ram.remove(0, kMiB) && free_ram.remove(k.image_start, k.image_end);
   for (int i = 0; i < boot.nmodules; i++)
-    free_ram.remove(align_down(boot.modules[i].start, kPageSize), align_up(boot.modules[i].end, kPageSize));
+    removed = removed &&
+              free_ram.remove(align_down(boot.modules[i].start, kPageSize), align_up(boot.modules[i].end, kPageSize));
+  if (!removed) panic("memory: the RAM map is too fragmented to take the kernel and modules out of it");
 
   uint64_t nframes = top / kPageSize;
   uint64_t direct_map_top = top > kBootIdentityTop ? top : kBootIdentityTop;
   if (boot.framebuffer.addr && boot.framebuffer.end() > direct_map_top) direct_map_top = boot.framebuffer.end();
   direct_map_top = align_up(direct_map_top, kGiB);
+  direct_map_end = direct_map_top;
 
   BootTables t = size_tables(nframes, direct_map_top);
   place_tables(&t);
@@ -302,7 +308,7 @@ void memory_init(const BootInfo& boot) {
   kernel_info->max_mappings = nrmap / 4;  // no env can take more than a quarter of the pool
   kprintf("memory: %lu MiB of RAM in %d ranges, highest address %lx; kernel tables %lu KiB; %lu MiB free\n",
           ram_bytes >> 20, nranges, top, carved_pages * 4, frames.free_count() * kPageSize >> 20);
-  if (ignored) kprintf("memory: %lu MiB of RAM above %lu GiB left unused\n", ignored >> 20, kMaxPhysBytes >> 30);
+  if (ignored) kprintf("memory: %lu MiB of RAM left unused (above %lx, or too fragmented)\n", ignored >> 20, kMaxPhysBytes);
 }
 
 Status frame_alloc_zeroed(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out) {

@@ -52,12 +52,15 @@ bool is_sig(const char* s, const char* want, int n) {
   return true;
 }
 
-// Tables live in firmware-reserved memory, which the direct map covers below
-// 4 GiB and up to the highest RAM address. Past that nothing is read.
+// Tables live in firmware-reserved memory, which the direct map covers (all
+// of the first 4 GiB and up to the highest RAM address). Past that nothing
+// is read.
 const SdtHeader* table_at(uint64_t pa) {
-  if (pa == 0 || pa >= (4ull << 30)) return nullptr;
+  if (pa == 0 || pa + sizeof(SdtHeader) > direct_map_end) return nullptr;
   auto* h = phys_to_virt<const SdtHeader>(pa);
-  if (h->length < sizeof(SdtHeader) || h->length > (1u << 24) || !sums_to_zero(h, h->length)) return nullptr;
+  if (h->length < sizeof(SdtHeader) || h->length > (1u << 24) || pa + h->length > direct_map_end ||
+      !sums_to_zero(h, h->length))
+    return nullptr;
   return h;
 }
 
@@ -148,7 +151,8 @@ void acpi_init(const BootInfo& boot) {
     if (is_sig(t->signature, "FACP", 4)) parse_fadt(t);
     if (is_sig(t->signature, "HPET", 4) && t->length >= 56) {
       auto* h = reinterpret_cast<const uint8_t*>(t);
-      if (h[40] == 0) info.hpet_pa = read_at<uint64_t>(h, 44);  // GAS in system memory
+      uint64_t base = read_at<uint64_t>(h, 44);
+      if (h[40] == 0 && base + 0x100 <= direct_map_end) info.hpet_pa = base;  // GAS in system memory
     }
   }
   kprintf("acpi: PM timer %s, HPET %s, S5 %s\n", info.pm_timer_port ? "yes" : "no", info.hpet_pa ? "yes" : "no",
@@ -175,7 +179,7 @@ void acpi_power_off() {
 void machine_reset() {
   cli();
   if (info.reset_space == 1) outb(static_cast<uint16_t>(info.reset_addr), info.reset_value);
-  else if (info.reset_space == 0 && info.reset_addr < (4ull << 30))
+  else if (info.reset_space == 0 && info.reset_addr < direct_map_end)
     *phys_to_virt<volatile uint8_t>(info.reset_addr) = info.reset_value;
   outb(0xCF9, 0x02);
   outb(0xCF9, 0x06);  // PCI reset control: hard reset
