@@ -4,6 +4,8 @@
 
 #include "common/format.h"
 #include "kernel/arch/x86_64/cpu.h"
+#include "kernel/dev/acpi.h"
+#include "kernel/dev/framebuffer.h"
 
 namespace veneer {
 namespace {
@@ -19,6 +21,7 @@ void serial_put(char c) {
 void sink(void*, char c) {
   if (c == '\n') serial_put('\r');
   serial_put(c);
+  framebuffer_putc(c);
 }
 
 }  // namespace
@@ -44,7 +47,16 @@ void kprintf(const char* f, ...) {
   va_end(ap);
 }
 
+bool machine_exit_skips_qemu_port;
+
 void machine_exit(uint64_t code) {
+  arch::cli();
+  if (!machine_exit_skips_qemu_port) arch::outl(kDebugExitPort, static_cast<uint32_t>(code));
+  acpi_power_off();
+  machine_reset();
+}
+
+void machine_halt(uint64_t code) {
   arch::cli();
   arch::outl(kDebugExitPort, static_cast<uint32_t>(code));
   for (;;) arch::hlt();
@@ -58,7 +70,7 @@ void panic(const char* f, ...) {
   fmt::vformat(sink, nullptr, f, ap);
   va_end(ap);
   kprintf("\n");
-  machine_exit(0x7F);  // QEMU exits 255
+  machine_halt(0x7F);  // QEMU exits 255; hardware keeps the message on screen
 }
 
 }  // namespace veneer

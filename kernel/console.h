@@ -12,8 +12,14 @@ void console_write(const char* s, size_t n);
 // Prints the message and ends the machine with a failure exit code (QEMU's
 // isa-debug-exit), falling back to halting on hardware without that device.
 [[noreturn, gnu::format(printf, 1, 2)]] void panic(const char* fmt, ...);
-// Ends the machine: isa-debug-exit under QEMU, then ACPI-less halt.
+// Ends the machine: isa-debug-exit under QEMU, then ACPI power-off
+// (kernel/dev/acpi.cc), then a reset where that is impossible.
 [[noreturn]] void machine_exit(uint64_t code);
+// Test hook (kernel option exit=acpi): machine_exit goes straight to ACPI.
+extern bool machine_exit_skips_qemu_port;
+// Stops the machine (a panic): isa-debug-exit under QEMU; on hardware it
+// halts, so the message stays on the screen.
+[[noreturn]] void machine_halt(uint64_t code);
 
 }  // namespace veneer
 

@@ -7,9 +7,13 @@
 #include "kernel/boot_info.h"
 #include "kernel/console.h"
 #include "kernel/core/validate.h"
+#include "kernel/dev/acpi.h"
+#include "kernel/dev/framebuffer.h"
 #include "kernel/env.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/mm/code_pages.h"
+#include "kernel/mm/wx.h"
 
 extern "C" void (*_init_array_start[])(), (*_init_array_end[])();
 
@@ -106,10 +110,21 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info) {
   for (auto* f = _init_array_start; f < _init_array_end; f++) (*f)();
   parse_boot_info(magic, info, &boot);
   kprintf("\nVeneer exokernel booting (%s)\n", boot.loader);
+  // W^X needs the NX bit (boot.S leaves EFER.NXE off without it).
+  if (!(arch::cpuid(0x80000000).eax >= 0x80000001 && (arch::cpuid(0x80000001).edx & (1u << 20))))
+    panic("this CPU has no NX (no-execute) bit, or the firmware hides it: Veneer maps memory W^X and needs "
+          "it. Enable \"Execute Disable Bit\" / \"NX\" in the firmware setup.");
   arch::cpu_init();
   kprintf("cpu: pcid %d smep %d smap %d pge %d\n", arch::features.pcid, arch::features.smep,
           arch::features.smap, arch::features.pge);
   memory_init(boot);
+  framebuffer_init(boot.framebuffer);
+  acpi_init(boot);
+  machine_exit_skips_qemu_port = boot_option(boot, "exit=acpi");
+  code_pages_init();
+  if (boot_option(boot, "code_pages_selftest")) code_pages_selftest();
+  if (boot_option(boot, "wx_selftest=violate")) wx_make_violation_for_test();
+  wx_check_kernel_tables("boot");
   for (int i = 0; i < 255 && boot.cmdline[i]; i++) kernel_info->cmdline[i] = boot.cmdline[i];
   env_init();
   syscall_init();

@@ -35,3 +35,31 @@ def veneer_command(kernel, modules, append="", icount=False):
     if append:
         cmd += ["-append", append]
     return cmd
+
+
+# UEFI firmware (Debian's ovmf package). The variable store is copied per run:
+# OVMF writes to it.
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def iso_command(iso, uefi=False, icount=False, vars_copy=None):
+    """QEMU command booting the GRUB ISO, with SeaBIOS or (uefi) OVMF.
+
+    For UEFI, vars_copy is a writable copy of OVMF_VARS (a temporary one by default)."""
+    cmd = [QEMU] + MACHINE
+    if icount:
+        cmd += ICOUNT
+    if uefi:
+        if vars_copy is None:
+            import atexit
+            import os
+            import tempfile
+            fd, vars_copy = tempfile.mkstemp(prefix="veneer-ovmf-vars-", suffix=".fd")
+            os.close(fd)
+            atexit.register(lambda: os.path.exists(vars_copy) and os.unlink(vars_copy))
+        shutil.copyfile(OVMF_VARS, vars_copy)
+        cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
+    cmd += ["-cdrom", str(iso), "-boot", "d"]
+    return cmd
