@@ -12,14 +12,6 @@ namespace veneer {
 
 using namespace arch;
 
-core::FrameTable frames;
-core::RmapPool rmaps;
-KernelInfo* kernel_info;
-EnvInfo* env_table;
-SliceVector* slice_table;
-RepossessionVector* repossession;
-uint64_t kernel_pml4_pa;
-uint64_t ktables_pdpt_pa;
 uint64_t sealed_code_pool_pa;
 uint64_t direct_map_end;
 
@@ -309,14 +301,6 @@ void memory_init(const BootInfo& boot) {
   kprintf("memory: %lu MiB of RAM in %d ranges, highest address %lx; kernel tables %lu KiB; %lu MiB free\n",
           ram_bytes >> 20, nranges, top, carved_pages * 4, frames.free_count() * kPageSize >> 20);
   if (ignored) kprintf("memory: %lu MiB of RAM left unused (above %lx, or too fragmented)\n", ignored >> 20, kMaxPhysBytes);
-}
-
-Status frame_alloc_zeroed(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out) {
-  Status s = frames.alloc(pfn, owner, kind, out);
-  if (s != OK) return s;
-  auto* p = phys_to_virt<uint64_t>(*out * kPageSize);
-  asm volatile("rep stosq" : "+D"(p), "=c"(pfn) : "a"(0), "c"(kPageSize / 8) : "memory");
-  return OK;
 }
 
 uint64_t* kernel_pte(uint64_t va) {

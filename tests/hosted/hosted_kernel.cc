@@ -30,9 +30,8 @@ enum Exit { EXIT_TO_USER = 1, EXIT_POWEROFF = 2, EXIT_IDLE = 3 };
 }  // namespace
 }  // namespace hosted
 
-// What boot code and the linker provide on the real machine.
+// The real return to user mode: here, back to hosted::call.
 extern "C" {
-char _bss_end_phys[1];
 void env_pop_tf(veneer::arch::TrapFrame*) { hosted::leave_kernel(hosted::EXIT_TO_USER); }
 [[noreturn]] void syscall_slow_dispatch(veneer::arch::TrapFrame* tf);
 }
