@@ -59,6 +59,8 @@ Status env_create(uint32_t parent, Env** out) {
   e->tf.cs = USER_CS;
   e->tf.ss = USER_DS;
   e->tf.rflags = 0x202;  // IF
+  e->fs_base = 0;
+  e->ds = e->es = e->fs = e->gs = 0;
   e->pml4_pa = pml4 * kPageSize;
   e->pcid = features.pcid ? i + 1 : 0;
   e->cr3 = e->pml4_pa | e->pcid;

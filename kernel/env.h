@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/arch/x86_64/asm_offsets.h"
 #include "kernel/arch/x86_64/trapframe.h"
 #include "kernel/core/cap_table.h"
 #include "veneer/abi.h"
@@ -14,7 +13,8 @@
 namespace veneer {
 
 struct Env {
-  // Fields at fixed offsets for entry.S (see asm_offsets.h).
+  // Fields entry.S uses come first (their offsets reach it through the
+  // generated kernel/arch/asm_constants.h).
   uint64_t xhandler;       // exception context: user entry, 0 = none
   uint64_t xstack_top;     // exception frames are written below this
   uint64_t xstack_bottom;  // ... and nest while rsp is within [bottom, top)
@@ -25,6 +25,13 @@ struct Env {
   uint32_t waiting_on;     // env it sync-called and whose transfer back it awaits
   uint32_t reply_to;       // env blocked in a sync call to it (kPctReply target)
   arch::TrapFrame tf;      // user registers while not running
+  // The rest of the user CPU state, switched with the env so nothing one env
+  // loads is seen by the next: the data segment selectors, and the FS base
+  // (thread-local storage), which only env_set_fs_base sets. (The user GS
+  // base is always 0: every user descriptor has base 0 and FSGSBASE stays
+  // off, so no env can give it another value.)
+  uint64_t fs_base;
+  uint16_t ds, es, fs, gs;
 
   uint64_t pml4_pa;
   uint64_t pcid;           // 0 when the CPU has no PCIDs
@@ -53,24 +60,6 @@ struct Env {
 // recv: an env is receptive (EnvInfo.state == ENV_BLOCKED) at its return
 // point (blocked in pct_sync) or at its entry point (blocked in pct_wait).
 enum PctRecv : uint32_t { RECV_NONE = 0, RECV_RETURN = 1, RECV_ENTRY = 2 };
-static_assert(offsetof(Env, xhandler) == ENV_XHANDLER);
-static_assert(offsetof(Env, xstack_top) == ENV_XSTACK_TOP);
-static_assert(offsetof(Env, xstack_bottom) == ENV_XSTACK_BOTTOM);
-static_assert(offsetof(Env, cr3) == ENV_CR3);
-static_assert(offsetof(Env, info) == ENV_INFO);
-static_assert(offsetof(Env, id) == ENV_ID);
-static_assert(offsetof(Env, recv) == ENV_RECV);
-static_assert(offsetof(Env, waiting_on) == ENV_WAITING_ON);
-static_assert(offsetof(Env, reply_to) == ENV_REPLY_TO);
-static_assert(offsetof(Env, tf) == ENV_TF);
-static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rip) == ENV_TF_RIP);
-static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rflags) == ENV_TF_RFLAGS);
-static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rsp) == ENV_TF_RSP);
-static_assert(offsetof(Env, caps) == ENV_CAPS);
-static_assert(offsetof(EnvInfo, state) == INFO_STATE);
-static_assert(ENV_BLOCKED == STATE_BLOCKED && ENV_RUNNABLE == STATE_RUNNABLE);
-static_assert(CAP_ENV == CAPTYPE_ENV && kCapSlots == CAP_SLOTS);
-
 extern Env envs[kMaxEnvs];
 extern "C" Env* env_ptr[kMaxEnvs];  // &envs[i], for entry.S
 

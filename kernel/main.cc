@@ -115,8 +115,8 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info) {
     panic("this CPU has no NX (no-execute) bit, or the firmware hides it: Veneer maps memory W^X and needs "
           "it. Enable \"Execute Disable Bit\" / \"NX\" in the firmware setup.");
   arch::cpu_init();
-  kprintf("cpu: pcid %d smep %d smap %d pge %d\n", arch::features.pcid, arch::features.smep,
-          arch::features.smap, arch::features.pge);
+  kprintf("cpu: pcid %d smep %d smap %d pge %d umip %d\n", arch::features.pcid, arch::features.smep,
+          arch::features.smap, arch::features.pge, arch::features.umip);
   memory_init(boot);
   framebuffer_init(boot.framebuffer);
   acpi_init(boot);

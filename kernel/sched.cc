@@ -67,14 +67,33 @@ void account_out(Env* e) {
   run_start_tsc = now;
 }
 
-// Switches address space and current env; `fpu` also swaps SSE state.
-void switch_to(Env* e, bool fpu) {
+// The user CPU state besides the general registers: SSE/x87 and the data
+// segment selectors, which the next env must not see. A protected control
+// transfer hands them over instead of switching them.
+void save_user_state(Env* e) {
+  fpu_save(e->fpu);
+  SegmentSelectors s = read_segments();
+  e->ds = s.ds, e->es = s.es, e->fs = s.fs, e->gs = s.gs;
+}
+void load_user_state(Env* e) {
+  fpu_restore(e->fpu);
+  load_segments(SegmentSelectors{e->ds, e->es, e->fs, e->gs});
+}
+
+// Switches address space and current env; `handover` (a protected control
+// transfer) leaves SSE state and selectors as the sender had them. The FS
+// base (TLS) is always the env's own: only env_set_fs_base changes it, so
+// the kernel's copy is current.
+void switch_to(Env* e, bool handover) {
   Env* prev = cpu0.current;
   if (prev == e && !e->tlb_stale) return;
   if (prev != e) {
     account_out(prev);
-    if (fpu && prev) fpu_save(prev->fpu);
-    if (fpu) fpu_restore(e->fpu);
+    if (!handover) {
+      if (prev) save_user_state(prev);
+      load_user_state(e);
+    }
+    wrmsr(MSR_FS_BASE, e->fs_base);  // after the fs load, which may reset it
     cpu0.current = e;
     e->info->runs++;
     slice_table->running = e->id;
@@ -168,12 +187,12 @@ Status sched_slice_free(Env* e, uint64_t position) {
 }
 
 void env_run(Env* e) {
-  switch_to(e, true);
+  switch_to(e, false);
   env_pop_tf(&e->tf);
 }
 
 void env_transfer(Env* e) {
-  switch_to(e, false);
+  switch_to(e, true);
   env_pop_tf(&e->tf);
 }
 
@@ -190,7 +209,7 @@ void schedule() {
     }
     // Nothing can run: idle with interrupts on until the next slice.
     account_out(cpu0.current);
-    if (cpu0.current) fpu_save(cpu0.current->fpu);
+    if (cpu0.current) save_user_state(cpu0.current);
     cpu0.current = nullptr;
     write_cr3(kernel_pml4_pa);
     slice_table->running = 0;
@@ -253,12 +272,13 @@ bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint6
   if (!e->xstack_top) return false;
   uint64_t top = e->xstack_top;
   if (e->tf.rsp < e->xstack_top && e->tf.rsp >= e->xstack_bottom)
-    top = (e->tf.rsp - NEST_GAP) & ~15ull;  // nest below the handler's frame
-  uint64_t at = top - XFRAME_SIZE;
+    top = (e->tf.rsp - kNestGap) & ~15ull;  // nest below the handler's frame
+  uint64_t at = top - kExceptionFrameSlot;
   ExceptionFrame f{vector, code, addr, e->tf.rip, e->tf.rflags, e->tf.rsp, e->tf.rax, e->tf.rcx, e->tf.rdx};
   if (at < e->xstack_bottom || copy_to_user(e, at, &f, sizeof(f)) != OK) return false;
   e->tf.rip = entry;
   e->tf.rsp = at;
+  e->tf.rflags &= ~kHandlerClearedFlags;
   return true;
 }
 

@@ -287,7 +287,7 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
   }
   if (!core::is_user_va(entry)) return fail(ERR_BAD_ADDRESS);
   if (xstack_top & 15) return fail(ERR_UNALIGNED);
-  if (xstack_size < XFRAME_SIZE || xstack_top > kUserTop || xstack_top < kUserBase ||
+  if (xstack_size < kExceptionFrameSlot || xstack_top > kUserTop || xstack_top < kUserBase ||
       xstack_size > xstack_top - kUserBase)
     return fail(ERR_BAD_ADDRESS);
   target->xstack_top = xstack_top;
@@ -328,6 +328,16 @@ SysResult sys_env_set_upcalls(uint64_t env_slot, uint64_t prologue, uint64_t epi
   if ((prologue || epilogue) && !target->xstack_top) return fail(ERR_BAD_STATE);  // frames need a stack
   target->prologue_entry = prologue;
   target->epilogue_entry = epilogue;
+  return ok();
+}
+
+SysResult sys_env_set_fs_base(uint64_t env_slot, uint64_t base) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (base && !core::is_user_va(base)) return fail(ERR_BAD_ADDRESS);
+  target->fs_base = base;
+  if (target == self()) wrmsr(MSR_FS_BASE, base);
   return ok();
 }
 

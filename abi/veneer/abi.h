@@ -140,6 +140,7 @@ struct SliceVector {
 constexpr uint64_t kVecSliceEnd = 32;    // epilogue: save what you need, then yield
 constexpr uint64_t kVecSliceStart = 33;  // prologue: your slice begins
 constexpr uint64_t kVecReclaim = 34;     // give back error_code frames by fault_addr (tick deadline)
+constexpr uint64_t kVecForeignSyscall = 35;  // a system call outside Veneer's numbers (see below)
 constexpr uint32_t kMaxOverruns = 3;     // consecutive overruns that cost an env its slices
 
 // ---- Repossession vectors --------------------------------------------------------
@@ -223,6 +224,25 @@ static_assert(sizeof(ExceptionFrame) == 72);
 // The kernel also keeps the 128-byte red zone below the interrupted rsp
 // intact; frames nest below the current rsp when the handler itself faults.
 constexpr uint64_t kRedZone = 128;
+// Room a frame takes on the exception stack (the frame, padded so rsp stays
+// 16-byte aligned), and how far below a handler's rsp a nested frame starts:
+// its red zone plus the 16 bytes ExOS's resume path writes below that.
+constexpr uint64_t kExceptionFrameSlot = (sizeof(ExceptionFrame) + 15) & ~15ull;
+constexpr uint64_t kNestGap = kRedZone + 16;
+// A handler is entered with the trap, direction and alignment-check flags
+// clear (the frame keeps the interrupted code's rflags): an env that
+// single-steps still handles its #DB, and C handlers get DF = 0.
+constexpr uint64_t kHandlerClearedFlags = 0x100 | 0x400 | 0x40000;
+
+// Foreign system calls: a `syscall` whose number (rax) is outside Veneer's
+// range (syscalls.h) arrives at the exception handler like an exception,
+// with vector kVecForeignSyscall, error_code = the number, rip =
+// the instruction after the syscall, rflags and rsp the caller's, and the
+// frame's rax = the number, rcx = that rip (the syscall instruction itself
+// clobbered rcx), rdx the caller's. rdi, rsi, rdx, r10, r8, r9 (the
+// arguments) and r11 (the caller's rflags, as syscall leaves it) are live.
+// To return a result the handler sets the frame's rax and resumes as from
+// any exception. An env without a handler gets ERR_BAD_SYSCALL in rax.
 
 // ---- Protected control transfer ---------------------------------------------------
 // pct_sync/pct_async(env_slot, m0..m4): the message is rsi, rdx, r10, r8, r9

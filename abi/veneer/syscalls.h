@@ -1,18 +1,28 @@
 // The system call table: the single source of truth for numbers, names and
 // argument lists. The kernel expands it into its dispatch table and handler
 // prototypes (kernel/syscall.cc), ExOS into its user stubs (libos/include/exos/sys.h),
+// a generated header into the numbers assembly uses (abi/asm_constants.cc),
 // and a host test checks it against docs/abi.md.
 //
-// X(number, name, path, (arg, ...))
+// X(index, name, path, (arg, ...)): the call's number is VENEER_SYSCALL_BASE + index.
 //   path FAST: dispatched straight from the syscall entry with arguments in
 //              registers; the handler always returns to the caller.
 //   path SLOW: may switch environments; the entry saves the full user
-//              context first. Slow numbers start at VENEER_SLOW_BASE.
+//              context first. Slow indexes start at VENEER_SLOW_BASE.
 // Every argument is a 64-bit register (rdi, rsi, rdx, r10, r8, r9).
 // Results: rax = status (veneer::Status), rdx = value.
+//
+// Veneer's calls own the numbers [VENEER_SYSCALL_BASE, VENEER_SYSCALL_BASE +
+// VENEER_SYSCALL_COUNT); an unassigned number there fails with
+// ERR_BAD_SYSCALL. Every other number is a *foreign* system call (Linux's
+// 0..~460, say): the kernel delivers it to the env's exception handler as
+// vector kVecForeignSyscall, so a library OS can emulate another kernel's
+// interface (abi.h says how).
 #pragma once
 
+#define VENEER_SYSCALL_BASE 0x10000
 #define VENEER_SLOW_BASE 32
+#define VENEER_SYSCALL_COUNT 64
 
 #define VENEER_SYSCALLS(X)                                                   \
   X(0, null, FAST, ())                                                       \
@@ -37,6 +47,7 @@
   X(19, env_set_pct_entry, FAST, (env_slot, entry, stack_top))               \
   X(20, pct_async, FAST, (env_slot, m0, m1, m2, m3, m4))                     \
   X(21, frame_reclaim, FAST, (machine_slot, env_slot, count, deadline_slices)) \
+  X(22, env_set_fs_base, FAST, (env_slot, base))                              \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
   X(34, poweroff, SLOW, (machine_slot, code))                                \
@@ -68,8 +79,9 @@
 
 #ifdef __cplusplus
 namespace veneer {
+// SYS_<name>: the number a caller puts in rax.
 enum Syscall : unsigned long {
-#define VENEER_SYSCALL_ENUM(num, name, path, args) SYS_##name = num,
+#define VENEER_SYSCALL_ENUM(index, name, path, args) SYS_##name = VENEER_SYSCALL_BASE + index,
   VENEER_SYSCALLS(VENEER_SYSCALL_ENUM)
 #undef VENEER_SYSCALL_ENUM
 };

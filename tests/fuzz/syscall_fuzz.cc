@@ -231,7 +231,7 @@ enum Call : uint8_t {
 
 const char* syscall_name(uint64_t num) {
 #define NAME_CASE(n, name, path, args) \
-  if (num == n) return #name;
+  if (num == SYS_##name) return #name;
   VENEER_SYSCALLS(NAME_CASE)
 #undef NAME_CASE
   return "?";

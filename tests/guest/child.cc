@@ -212,7 +212,8 @@ void syscall_fuzz() {
   constexpr uint64_t kEdges = sizeof(edges) / sizeof(edges[0]);
   auto arg = [&] { return (rnd() & 3) == 0 ? rnd() : edges[rnd() % kEdges]; };
   for (uint64_t i = 0; i < 20000; i++) {
-    uint64_t num = rnd() % 40;
+    // Mostly Veneer's own numbers (assigned or not), sometimes foreign ones.
+    uint64_t num = (rnd() & 7) ? VENEER_SYSCALL_BASE + rnd() % VENEER_SYSCALL_COUNT : arg();
     uint64_t a0 = arg(), a1 = arg(), a2 = arg(), a3 = arg(), a4 = arg(), a5 = arg();
     if (num == veneer::SYS_cons_write) continue;                         // keep the log readable
     if (num == veneer::SYS_env_destroy && a0 == veneer::kSelfSlot) continue;  // keep going
@@ -220,6 +221,23 @@ void syscall_fuzz() {
     mb->fuzz_calls = mb->fuzz_calls + 1;
   }
   mb->fuzz_done = 1;
+  for (;;) exos::yield();
+}
+
+// Loads unusual data-segment selectors and checks, across many switches,
+// that they stay ours: nobody else's leak in, ours leak nowhere.
+void segment_setter() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %1, %%fs\n mov %0, %%gs" ::"r"(kOddDs), "r"(kOddEs));
+  mb->segments_loaded = 1;
+  for (uint64_t i = 0; i < 2000; i++) {
+    uint16_t ds, es, fs, gs;
+    asm volatile("mov %%ds, %0\n mov %%es, %1\n mov %%fs, %2\n mov %%gs, %3" : "=r"(ds), "=r"(es), "=r"(fs), "=r"(gs));
+    if (ds != kOddDs || es != kOddEs || fs != kOddEs || gs != kOddDs) mb->segments_changed = mb->segments_changed + 1;
+    exos::yield();
+  }
+  mb->segments_done = 1;
   for (;;) exos::yield();
 }
 
@@ -248,6 +266,13 @@ int main() {
     case CHILD_GRANTEE: grantee(); break;
     case CHILD_SPIN: spin(); break;
     case CHILD_SYSCALL_FUZZ: syscall_fuzz(); break;
+    case CHILD_SEGMENT_SETTER: segment_setter(); break;
+    case CHILD_FOREIGN_NO_HANDLER:
+      map_mailbox();
+      exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);
+      mailbox()->foreign_status = exos::raw_syscall(39).status;  // Linux's getpid
+      mailbox()->foreign_done = 1;
+      for (;;) exos::yield();
     case CHILD_PCT_BLACKHOLE:
       map_mailbox();
       exos::pct_serve([](const exos::Received&) -> exos::Message { spin(); });

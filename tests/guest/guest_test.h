@@ -45,7 +45,13 @@ enum ChildMode : uint64_t {
   CHILD_PCT_BLACKHOLE = 14,     // serves PCT but never replies
   CHILD_PCT_CALLER = 15,        // calls the env in its extra slot, reports the status
   CHILD_SYSCALL_FUZZ = 16,      // makes random system calls with hostile arguments
+  CHILD_SEGMENT_SETTER = 17,    // loads odd segment selectors, checks they stay its own
+  CHILD_FOREIGN_NO_HANDLER = 18,  // removes its handler, makes a foreign system call
 };
+
+// Selectors the segment setter loads: the user code and data descriptors,
+// each where the other would normally be.
+constexpr uint16_t kOddDs = 0x2b, kOddEs = 0x23;
 
 // Shared page between the test init and its children.
 struct Mailbox {
@@ -84,6 +90,11 @@ struct Mailbox {
   volatile uint64_t fuzz_seed;
   volatile uint64_t fuzz_calls;
   volatile uint64_t fuzz_done;
+  volatile uint64_t segments_loaded;
+  volatile uint64_t segments_changed;
+  volatile uint64_t segments_done;
+  volatile uint64_t foreign_done;
+  volatile int64_t foreign_status;
 };
 
 // The PCT server's private word: at this address the server and its caller

@@ -107,8 +107,8 @@ RepossessionVector repos_rows[kMaxEnvs];
 #define ARGS_5(a) a[0], a[1], a[2], a[3], a[4]
 #define ARGS_6(a) a[0], a[1], a[2], a[3], a[4], a[5]
 #define ARGS_N(n, a) VENEER_CAT(ARGS_, n)(a)
-SysResult fast_call(uint64_t num, const uint64_t a[6]) {
-  switch (num) {
+SysResult fast_call(uint64_t index, const uint64_t a[6]) {
+  switch (index) {
 #define FAST_CASE_FAST(num, name, args) \
   case num: return sys_##name(ARGS_N(VENEER_COUNT(args), a));
 #define FAST_CASE_SLOW(num, name, args)
@@ -165,7 +165,7 @@ SysResult call(Env* caller, uint64_t num, const uint64_t args[6], bool* switched
   arch::cpu0.current = caller;
   arch::hosted_cpu.tsc += 1000;
   if (switched) *switched = false;
-  if (num < VENEER_SLOW_BASE) return fast_call(num, args);
+  if (num - VENEER_SYSCALL_BASE < VENEER_SLOW_BASE) return fast_call(num - VENEER_SYSCALL_BASE, args);
   // Slow calls save the whole user context and leave the kernel through
   // env_pop_tf (or idle, or power off): the longjmp lands here.
   arch::TrapFrame tf{};
@@ -179,7 +179,7 @@ SysResult call(Env* caller, uint64_t num, const uint64_t args[6], bool* switched
   tf.cs = arch::USER_CS;
   tf.ss = arch::USER_DS;
   tf.rflags = 0x202;
-  tf.vector = SYSCALL_VECTOR;
+  tf.vector = arch::kSyscallVector;
   uint32_t id = caller->id;
   in_call = true;
   int how = setjmp(kernel_exit);

@@ -5,6 +5,7 @@
 
 extern "C" uint64_t isr_table[256];
 extern "C" void syscall_entry();
+extern "C" void syscall_compat_entry();
 extern "C" char kernel_stack_top[];
 extern "C" uint64_t _smap_sites_start[], _smap_sites_end[];
 
@@ -42,11 +43,16 @@ struct IdtGate {
 
 // Order fixed by syscall/sysret: STAR[47:32] = kernel CS (0x08, SS = 0x10);
 // STAR[63:48] = 0x18, so sysret loads SS = 0x20|3 and CS = 0x28|3.
+// Slot 0x18 is where sysret would find a 32-bit user code segment (its
+// 32-bit form, which Veneer never uses). It stays empty: with no 32-bit code
+// segment an env cannot enter compatibility mode, where syscall would take
+// the CSTAR entry and exceptions would return to 64-bit handlers in 32-bit
+// mode. A far jump or far return to 0x1b raises #GP.
 alignas(16) uint64_t gdt[8] = {
     0,
     0x00AF9A000000FFFF,  // 0x08 kernel code 64
     0x00CF92000000FFFF,  // 0x10 kernel data
-    0x00CFFA000000FFFF,  // 0x18 user code 32 (unused; sysret layout)
+    0,                   // 0x18 no 32-bit user code
     0x00CFF2000000FFFF,  // 0x20 user data
     0x00AFFA000000FFFF,  // 0x28 user code 64
     0, 0,                // 0x30 TSS (two slots)
@@ -83,6 +89,7 @@ void cpu_init() {
   features.smep = l7.ebx & (1u << 7);
   features.smap = l7.ebx & (1u << 20);
   features.pdpe1gb = e1.edx & (1u << 26);
+  features.umip = l7.ecx & (1u << 2);
 
   // TSS: rsp0 is the single kernel stack; IST1 a separate double-fault stack.
   tss.rsp[0] = reinterpret_cast<uint64_t>(kernel_stack_top);
@@ -104,9 +111,10 @@ void cpu_init() {
       "lretq\n"
       "1:\n"
       "mov $0x10, %%ax\n"
+      "mov %%ax, %%ss\n"
+      "xor %%eax, %%eax\n"  // 64-bit code needs no data segments; envs load their own
       "mov %%ax, %%ds\n"
       "mov %%ax, %%es\n"
-      "mov %%ax, %%ss\n"
       "ltr %w1\n" ::"m"(gp), "r"(TSS_SEL)
       : "rax", "memory");
 
@@ -128,6 +136,13 @@ void cpu_init() {
   wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
   wrmsr(MSR_STAR, (0x18ull << 48) | (static_cast<uint64_t>(KERNEL_CS) << 32));
   wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&syscall_entry));
+  // The other system-call instructions: syscall from compatibility mode
+  // (unreachable, see the GDT) destroys the env; sysenter raises #GP (a null
+  // SYSENTER_CS), which reaches the env's handler like any fault.
+  wrmsr(MSR_CSTAR, reinterpret_cast<uint64_t>(&syscall_compat_entry));
+  wrmsr(MSR_SYSENTER_CS, 0);
+  wrmsr(MSR_SYSENTER_ESP, 0);
+  wrmsr(MSR_SYSENTER_EIP, 0);
   wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x4000 | 0x40000);
 
   // SSE for user code (the kernel is built without it), write protection in
@@ -137,6 +152,8 @@ void cpu_init() {
   if (features.pge) cr4 |= CR4_PGE;
   if (features.smep) cr4 |= CR4_SMEP;
   if (features.pcid) cr4 |= CR4_PCIDE;
+  // sgdt, sidt, sldt, smsw and str from ring 3 would reveal kernel addresses.
+  if (features.umip) cr4 |= CR4_UMIP;
   if (!features.smap) patch_smap_sites();
   write_cr4(cr4);
   if (features.smap) write_cr4(cr4 | CR4_SMAP);

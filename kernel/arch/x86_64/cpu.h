@@ -48,6 +48,22 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
+// User data-segment selectors. GS is loaded between two swapgs so the
+// load lands on the user's GS base (reset to 0, the base of every user
+// descriptor), never on the kernel's per-CPU base.
+struct SegmentSelectors {
+  uint16_t ds, es, fs, gs;
+};
+inline SegmentSelectors read_segments() {
+  SegmentSelectors s;
+  asm volatile("mov %%ds, %0\n mov %%es, %1\n mov %%fs, %2\n mov %%gs, %3"
+               : "=r"(s.ds), "=r"(s.es), "=r"(s.fs), "=r"(s.gs));
+  return s;
+}
+inline void load_segments(const SegmentSelectors& s) {
+  asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %2, %%fs\n swapgs\n mov %3, %%gs\n swapgs"
+               ::"r"(s.ds), "r"(s.es), "r"(s.fs), "r"(s.gs) : "memory");
+}
 // User SSE/x87 state (the kernel itself is built without SSE).
 inline void fpu_save(uint8_t* area512) { asm volatile("fxsave64 %0" : "=m"(*area512)); }
 inline void fpu_restore(const uint8_t* area512) { asm volatile("fxrstor64 %0" ::"m"(*area512)); }
@@ -74,12 +90,24 @@ inline void hlt() { hosted_hlt(); }
 inline void pause() {}
 inline void fpu_save(uint8_t*) {}
 inline void fpu_restore(const uint8_t*) {}
+struct SegmentSelectors {
+  uint16_t ds, es, fs, gs;
+};
+inline SegmentSelectors read_segments() { return {}; }
+inline void load_segments(const SegmentSelectors&) {}
+inline uint64_t rdmsr(uint32_t) { return 0; }
+inline void wrmsr(uint32_t, uint64_t) {}
 #endif
 
 constexpr uint32_t MSR_EFER = 0xC0000080;
 constexpr uint32_t MSR_STAR = 0xC0000081;
 constexpr uint32_t MSR_LSTAR = 0xC0000082;
+constexpr uint32_t MSR_CSTAR = 0xC0000083;
 constexpr uint32_t MSR_FMASK = 0xC0000084;
+constexpr uint32_t MSR_FS_BASE = 0xC0000100;
+constexpr uint32_t MSR_SYSENTER_CS = 0x174;
+constexpr uint32_t MSR_SYSENTER_ESP = 0x175;
+constexpr uint32_t MSR_SYSENTER_EIP = 0x176;
 constexpr uint32_t MSR_GS_BASE = 0xC0000101;
 constexpr uint32_t MSR_KERNEL_GS_BASE = 0xC0000102;
 constexpr uint32_t MSR_APIC_BASE = 0x1B;
@@ -88,6 +116,7 @@ constexpr uint64_t EFER_SCE = 1 << 0;
 constexpr uint64_t EFER_NXE = 1 << 11;
 constexpr uint64_t CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_WP = 1 << 16;
 constexpr uint64_t CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10;
+constexpr uint64_t CR4_UMIP = 1 << 11;
 constexpr uint64_t CR4_PCIDE = 1 << 17, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21;
 
 // Page-table entry bits.

@@ -1,6 +1,7 @@
 /* Kernel entry points: interrupt/exception stubs, the user-exception fast
    path, system call entry, and the return to user mode. */
-#include "asm_offsets.h"
+#include "kernel/arch/asm_constants.h"
+#include "veneer/asm_abi.h"
 #include "veneer/syscalls.h"
 
 /* stac/clac fault on CPUs without SMAP; boot code patches every site listed
@@ -11,6 +12,41 @@
   .pushsection .smap_sites, "a"
   .quad 771b
   .popsection
+.endm
+
+/* Stores into an env's exception stack: a fault between XFRAME_WRITES_BEGIN
+   and XFRAME_WRITES_END (the stack is unmapped or read-only) means the env,
+   not the kernel, is at fault; trap() finds the range in .xframe_writes. */
+.macro XFRAME_WRITES_BEGIN
+  SMAP_INSN stac
+772:
+.endm
+.macro XFRAME_WRITES_END
+773:
+  .pushsection .xframe_writes, "a"
+  .quad 772b, 773b
+  .popsection
+  SMAP_INSN clac
+.endm
+
+/* Where the next ExceptionFrame goes for the env in \env, whose interrupted
+   rsp is in \rsp: at the top of its exception stack, or nested below the
+   frame of a handler that is running (below its red zone). Leaves the
+   address in \rsp; jumps to \overflow when the stack is full. */
+.macro XFRAME_SLOT env, rsp, overflow
+  cmp ENV_XSTACK_TOP(\env), \rsp
+  jae 774f
+  cmp ENV_XSTACK_BOTTOM(\env), \rsp
+  jb 774f
+  sub $(NEST_GAP + XF_SLOT), \rsp
+  and $-16, \rsp
+  cmp ENV_XSTACK_BOTTOM(\env), \rsp
+  jae 775f
+  jmp \overflow
+774:
+  mov ENV_XSTACK_TOP(\env), \rsp
+  sub $XF_SLOT, \rsp
+775:
 .endm
 
 /* The general registers in TrapFrame order (kernel/arch/x86_64/trapframe.h). */
@@ -47,6 +83,21 @@
   popq %rcx
   popq %rbx
   popq %rax
+.endm
+
+/* A TrapFrame for a system call, on the kernel stack, with the user rsp
+   from CPU_USER_RSP; leaves rdi pointing at it. */
+.macro SAVE_SYSCALL_FRAME
+  pushq $USER_DS
+  pushq %gs:CPU_USER_RSP
+  pushq %r11                         /* rflags */
+  pushq $USER_CS
+  pushq %rcx                         /* rip */
+  pushq $0
+  pushq $SYSCALL_VECTOR
+  PUSH_GPRS
+  cld
+  mov %rsp, %rdi
 .endm
 
   .text
@@ -134,10 +185,8 @@ isr_table:
 /* ---- User exception fast path ---------------------------------------------
    An exception in ring 3 goes straight to the env's handler: the kernel
    writes an ExceptionFrame on the env's exception stack and irets to the
-   handler with rsp at the frame; every other register keeps its value. The
-   frame nests below the interrupted rsp (and its red zone) when the handler
-   itself faults. A fault while writing the frame (bad exception stack) lands
-   in trap() with rip inside [xframe_write_begin, xframe_write_end). */
+   handler with rsp at the frame (trap, direction and alignment-check flags
+   clear); every other register keeps its value. */
 exception_entry:
   testb $3, 24(%rsp)
   jz trap_full                       /* kernel mode: full save, then trap() */
@@ -149,59 +198,45 @@ exception_entry:
   mov %rcx, %gs:CPU_SCRATCH1
   mov %rdx, %gs:CPU_SCRATCH2
   mov 40(%rsp), %rcx                 /* interrupted rsp */
-  cmp ENV_XSTACK_TOP(%rax), %rcx
-  jae 1f
-  cmp ENV_XSTACK_BOTTOM(%rax), %rcx
-  jb 1f
-  sub $(NEST_GAP + XFRAME_SIZE), %rcx  /* nested: below the red zone */
-  and $-16, %rcx
-  cmp ENV_XSTACK_BOTTOM(%rax), %rcx
-  jae 2f
-  /* Exception stack overflow: the kernel decides (trap() destroys it). */
-  mov %gs:CPU_SCRATCH1, %rcx
-  mov %gs:CPU_SCRATCH2, %rdx
-  jmp 9f
-1:
-  mov ENV_XSTACK_TOP(%rax), %rcx
-  sub $XFRAME_SIZE, %rcx
-2:
-  SMAP_INSN stac
-  .global xframe_write_begin
-xframe_write_begin:
+  XFRAME_SLOT %rax, %rcx, 8f
+  XFRAME_WRITES_BEGIN
   mov (%rsp), %rdx
-  mov %rdx, 0(%rcx)                  /* vector */
+  mov %rdx, XF_VECTOR(%rcx)
   mov 8(%rsp), %rdx
-  mov %rdx, 8(%rcx)                  /* error code */
+  mov %rdx, XF_ERROR_CODE(%rcx)
   xor %edx, %edx
   cmpq $14, (%rsp)
   jne 3f
   mov %cr2, %rdx
 3:
-  mov %rdx, 16(%rcx)                 /* fault address */
+  mov %rdx, XF_FAULT_ADDR(%rcx)
   mov 16(%rsp), %rdx
-  mov %rdx, 24(%rcx)                 /* rip */
+  mov %rdx, XF_RIP(%rcx)
   mov 32(%rsp), %rdx
-  mov %rdx, 32(%rcx)                 /* rflags */
+  mov %rdx, XF_RFLAGS(%rcx)
   mov 40(%rsp), %rdx
-  mov %rdx, 40(%rcx)                 /* rsp */
+  mov %rdx, XF_RSP(%rcx)
   mov %gs:CPU_SCRATCH0, %rdx
-  mov %rdx, 48(%rcx)                 /* rax */
+  mov %rdx, XF_RAX(%rcx)
   mov %gs:CPU_SCRATCH1, %rdx
-  mov %rdx, 56(%rcx)                 /* rcx */
+  mov %rdx, XF_RCX(%rcx)
   mov %gs:CPU_SCRATCH2, %rdx
-  mov %rdx, 64(%rcx)                 /* rdx */
-  .global xframe_write_end
-xframe_write_end:
-  SMAP_INSN clac
+  mov %rdx, XF_RDX(%rcx)
+  XFRAME_WRITES_END
   mov %rcx, 40(%rsp)                 /* enter the handler on its frame */
   mov ENV_XHANDLER(%rax), %rdx
   mov %rdx, 16(%rsp)
+  andq $~HANDLER_CLEARED_FLAGS, 32(%rsp)
   mov %gs:CPU_SCRATCH0, %rax         /* leave no kernel value behind */
   mov %gs:CPU_SCRATCH1, %rcx
   mov %gs:CPU_SCRATCH2, %rdx
   add $16, %rsp
   swapgs
   iretq
+8:
+  /* Exception stack overflow: the kernel decides (trap() destroys it). */
+  mov %gs:CPU_SCRATCH1, %rcx
+  mov %gs:CPU_SCRATCH2, %rdx
 9:
   mov %gs:CPU_SCRATCH0, %rax
   swapgs
@@ -235,15 +270,18 @@ env_pop_tf:
 
 /* ---- System calls ----------------------------------------------------------
    rax = number; rdi, rsi, rdx, r10, r8, r9 = arguments; returns rax = status,
-   rdx = value. Fast calls run on the kernel stack with only the return state
-   saved; slow calls (numbers >= VENEER_SLOW_BASE) may switch envs, so they
-   save a full TrapFrame first. rdi, rsi, r8-r10 come back zeroed so no kernel
-   value leaks; rcx and r11 are the user's rip and rflags, as sysret needs. */
+   rdx = value. Veneer's calls are VENEER_SYSCALL_BASE + index: fast ones run
+   on the kernel stack with only the return state saved; slow ones (index >=
+   VENEER_SLOW_BASE) may switch envs, so they save a full TrapFrame first.
+   rdi, rsi, r8-r10 come back zeroed so no kernel value leaks; rcx and r11
+   are the user's rip and rflags, as sysret needs. Any other number is a
+   foreign system call, delivered to the env's exception handler. */
   .global syscall_entry
 syscall_entry:
   swapgs
+  sub $VENEER_SYSCALL_BASE, %rax
   cmp $VENEER_SLOW_BASE, %rax
-  jae syscall_slow                   /* (still on the user stack: see below) */
+  jae syscall_not_fast               /* (still on the user stack: see below) */
   mov %rsp, %gs:CPU_USER_RSP
   mov %gs:CPU_KERNEL_RSP, %rsp
   pushq %rcx
@@ -262,55 +300,122 @@ syscall_entry:
   sysretq
 
 /* Interrupts are off and NMI/#MC run on their own IST stacks, so running
-   these few instructions on the user's rsp is safe; nothing is pushed. */
-syscall_slow:
-  cmp $36, %rax                      /* SYS_pct_sync: try the fast path */
+   these few instructions on the user's rsp is safe: nothing is pushed and
+   nothing here can fault. */
+syscall_not_fast:
+  cmp $VENEER_SYSCALL_COUNT, %rax
+  jae syscall_foreign
+  add $VENEER_SYSCALL_BASE, %rax     /* the caller's number again */
+  cmp $SYS_pct_sync, %rax
   je pct_sync_fast
 syscall_slow_save:
   mov %rsp, %gs:CPU_USER_RSP
   mov %gs:CPU_KERNEL_RSP, %rsp
-  pushq $0x23                        /* USER_DS */
-  pushq %gs:CPU_USER_RSP
-  pushq %r11                         /* rflags */
-  pushq $0x2b                        /* USER_CS */
-  pushq %rcx                         /* rip */
-  pushq $0
-  pushq $SYSCALL_VECTOR
-  PUSH_GPRS
-  mov %rsp, %rdi
+  SAVE_SYSCALL_FRAME
   call syscall_slow_dispatch         /* never returns */
+  ud2
+
+/* ---- Foreign system calls --------------------------------------------------
+   A number outside Veneer's range goes to the env's exception handler as
+   vector VEC_FOREIGN_SYSCALL (abi.h: the frame, and what stays live), much
+   as an exception does, and returns to it with sysret: a library OS emulates
+   another kernel's calls with no further kernel entry. */
+syscall_foreign:
+  add $VENEER_SYSCALL_BASE, %rax     /* the caller's number */
+  mov %rsp, %gs:CPU_USER_RSP
+  mov %gs:CPU_KERNEL_RSP, %rsp       /* a fault writing the frame lands here */
+  mov %rax, %gs:CPU_SCRATCH0
+  mov %gs:CPU_CURRENT, %rax
+  cmpq $0, ENV_XHANDLER(%rax)
+  je 8f
+  mov %rdx, %gs:CPU_SCRATCH2
+  mov %gs:CPU_USER_RSP, %rdx
+  XFRAME_SLOT %rax, %rdx, 7f
+  mov ENV_XHANDLER(%rax), %rax
+  mov %rax, %gs:CPU_SCRATCH1         /* sysret goes there */
+  XFRAME_WRITES_BEGIN
+  movq $VEC_FOREIGN_SYSCALL, XF_VECTOR(%rdx)
+  movq $0, XF_FAULT_ADDR(%rdx)
+  mov %gs:CPU_SCRATCH0, %rax
+  mov %rax, XF_ERROR_CODE(%rdx)
+  mov %rax, XF_RAX(%rdx)
+  mov %rcx, XF_RIP(%rdx)
+  mov %rcx, XF_RCX(%rdx)
+  mov %r11, XF_RFLAGS(%rdx)
+  mov %gs:CPU_USER_RSP, %rax
+  mov %rax, XF_RSP(%rdx)
+  mov %gs:CPU_SCRATCH2, %rax
+  mov %rax, XF_RDX(%rdx)
+  XFRAME_WRITES_END
+  mov %gs:CPU_SCRATCH1, %rcx
+  and $~HANDLER_CLEARED_FLAGS, %r11
+  mov %rdx, %rsp                     /* the handler starts on its frame */
+  mov %gs:CPU_SCRATCH0, %rax
+  mov %gs:CPU_SCRATCH2, %rdx
+  swapgs
+  sysretq
+7:
+  /* Exception stack overflow: like an exception's, the env is destroyed. */
+  mov %gs:CPU_SCRATCH0, %rax
+  mov %gs:CPU_SCRATCH2, %rdx
+  SAVE_SYSCALL_FRAME
+  call syscall_foreign_overflow      /* never returns */
+  ud2
+8:
+  /* No handler: the call fails, as an unassigned Veneer number does. */
+  mov %gs:CPU_USER_RSP, %rsp
+  mov $ERR_BAD_SYSCALL, %rax
+  swapgs
+  sysretq
+
+/* ---- System calls from compatibility mode --------------------------------
+   There is no 32-bit user code segment, so no env can be in compatibility
+   mode to get here; MSR_CSTAR points here anyway and the env that did is
+   destroyed. */
+  .global syscall_compat_entry
+syscall_compat_entry:
+  swapgs
+  mov %rsp, %gs:CPU_USER_RSP
+  mov %gs:CPU_KERNEL_RSP, %rsp
+  SAVE_SYSCALL_FRAME
+  call syscall_from_compat_mode      /* never returns */
   ud2
 
 /* ---- Protected control transfer, synchronous: the fast path ----------------
    Handles the common case completely: rdi names (by ENV capability, or
-   kPctReply) an env blocked at its return point (in its own pct_sync). The
-   caller's rip, rflags and rsp are saved; it blocks waiting for the transfer
-   back; the callee resumes with rax = caller id, rdi = kPctSync and every
-   other register as the caller left it (the message: rsi, rdx, r10, r8, r9).
-   No stack is touched. Anything else (entry-point receivers, errors, a
-   stale capability) goes to the general path in C++ (syscall_slow_dispatch),
-   which implements the same semantics. */
-#define PCT_SYNC_NUM 36
+   kPctReply) an env blocked at its return point (in its own pct_sync), and
+   neither env has a thread-local-storage base of its own. The caller's rip,
+   rflags and rsp are saved; it blocks waiting for the transfer back; the
+   callee resumes with rax = caller id, rdi = kPctSync and every other
+   register (the data segment selectors included) as the caller left it (the
+   message: rsi, rdx, r10, r8, r9). No stack is touched. Anything else
+   (entry-point receivers, errors, a stale capability, TLS bases) goes to the
+   general path in C++ (syscall_slow_dispatch), which implements the same
+   semantics. */
 pct_sync_fast:
   mov %gs:CPU_CURRENT, %rax          /* A, the caller */
   mov %rcx, ENV_TF_RIP(%rax)         /* (harmless if we fall back) */
   mov %r11, ENV_TF_RFLAGS(%rax)
-  cmp $-1, %rdi
+  cmp $PCT_REPLY, %rdi
   je 3f
   cmp $CAP_SLOTS, %rdi
   jae 8f
   mov %rdi, %rcx
-  shl $4, %rcx
-  cmpb $CAPTYPE_ENV, ENV_CAPS(%rax, %rcx)
+  shl $CAP_SIZE_SHIFT, %rcx
+  cmpb $CAPTYPE_ENV, ENV_CAPS + CAP_TYPE(%rax, %rcx)
   jne 8f
-  mov ENV_CAPS + 4(%rax, %rcx), %ecx /* callee id */
+  mov ENV_CAPS + CAP_OBJECT(%rax, %rcx), %ecx /* callee id */
   mov %ecx, %r11d
-  and $63, %r11d
+  and $ENV_INDEX_MASK, %r11d
   mov env_ptr(, %r11, 8), %r11       /* B, the callee */
   cmp ENV_ID(%r11), %ecx
   jne 8f                             /* stale capability */
   cmpl $RECV_RETURN_VALUE, ENV_RECV(%r11)
   jne 8f                             /* not at its return point */
+  cmpq $0, ENV_FS_BASE(%rax)
+  jne 8f                             /* a TLS base to switch: the general path */
+  cmpq $0, ENV_FS_BASE(%r11)
+  jne 8f
   /* Commit: A blocks waiting for B; B may reply to A. */
   movl %ecx, ENV_WAITING_ON(%rax)
   mov ENV_ID(%rax), %ecx
@@ -321,7 +426,7 @@ pct_sync_fast:
      selects envs[0], never used, whose recv is 0: no special case.) */
   movl ENV_REPLY_TO(%rax), %ecx
   mov %ecx, %r11d
-  and $63, %r11d
+  and $ENV_INDEX_MASK, %r11d
   mov env_ptr(, %r11, 8), %r11       /* B */
   cmp ENV_ID(%r11), %ecx
   jne 8f
@@ -329,6 +434,10 @@ pct_sync_fast:
   jne 8f
   mov ENV_ID(%rax), %ecx
   cmp ENV_WAITING_ON(%r11), %ecx
+  jne 8f
+  cmpq $0, ENV_FS_BASE(%rax)
+  jne 8f
+  cmpq $0, ENV_FS_BASE(%r11)
   jne 8f
   movl $0, ENV_REPLY_TO(%rax)        /* one reply per call; a reply donates nothing */
 5:
@@ -348,14 +457,14 @@ pct_sync_fast:
   mov ENV_TF_RIP(%r11), %rcx
   mov ENV_TF_RSP(%r11), %rsp
   mov ENV_TF_RFLAGS(%r11), %r11
-  mov $1, %edi                       /* kPctSync */
+  mov $PCT_SYNC, %edi
   swapgs
   sysretq
 8:
   /* General path: restore what the fast path used and save everything. */
   mov ENV_TF_RIP(%rax), %rcx
   mov ENV_TF_RFLAGS(%rax), %r11
-  mov $PCT_SYNC_NUM, %eax
+  mov $SYS_pct_sync, %eax
   jmp syscall_slow_save
 
   .section .note.GNU-stack, "", @progbits

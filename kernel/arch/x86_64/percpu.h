@@ -4,7 +4,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "asm_offsets.h"
 
 namespace veneer {
 struct Env;
@@ -19,10 +18,6 @@ struct PerCpu {
   Env* current;         // env running (or last run) on this CPU
   uint64_t scratch[3];  // the fast exception path parks rax, rcx, rdx here
 };
-static_assert(offsetof(PerCpu, kernel_rsp) == CPU_KERNEL_RSP);
-static_assert(offsetof(PerCpu, user_rsp) == CPU_USER_RSP);
-static_assert(offsetof(PerCpu, current) == CPU_CURRENT);
-static_assert(offsetof(PerCpu, scratch) == CPU_SCRATCH0);
 
 extern PerCpu cpu0;
 
@@ -30,7 +25,7 @@ extern PerCpu cpu0;
 void cpu_init();
 
 struct CpuFeatures {
-  bool pcid, smep, smap, pge, pdpe1gb;
+  bool pcid, smep, smap, pge, pdpe1gb, umip;
 };
 extern CpuFeatures features;
 

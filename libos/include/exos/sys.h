@@ -27,8 +27,8 @@ inline SysResult raw_syscall(uint64_t n, uint64_t a0 = 0, uint64_t a1 = 0, uint6
 
 // EXOS_CALL_ drops the comma when a call has no arguments.
 #define EXOS_CALL_(num, ...) raw_syscall(num __VA_OPT__(, ) __VA_ARGS__)
-#define EXOS_STUB(num, name, path, args) \
-  inline SysResult sys_##name(VENEER_PARAMS(args)) { return EXOS_CALL_(num, VENEER_NAMES(args)); }
+#define EXOS_STUB(index, name, path, args) \
+  inline SysResult sys_##name(VENEER_PARAMS(args)) { return EXOS_CALL_(veneer::SYS_##name, VENEER_NAMES(args)); }
 VENEER_SYSCALLS(EXOS_STUB)
 #undef EXOS_STUB
 
