@@ -65,9 +65,13 @@ extern "C" Env* env_ptr[kMaxEnvs];  // &envs[i], for entry.S
 
 void env_init();
 // Creates an env (state NEW) with an empty address space and a self
-// capability in slot 0. ERR_NO_RESOURCES / ERR_NO_MEMORY.
-Status env_create(uint32_t parent, Env** out);
-// Frees everything the env owns and unmaps it from everyone else.
+// capability in slot 0, drawing on its creator's account (nullptr: the
+// first env, which gets an account of everything). ERR_NO_RESOURCES (no env
+// slot), ERR_QUOTA, ERR_NO_MEMORY.
+Status env_create(Env* creator, Env** out);
+// Frees everything the env and its descendants hold and unmaps it from
+// everyone else, in time proportional to that. When the first env (init)
+// goes, the machine powers off.
 void env_destroy(Env* e);
 // The live env with this id, or nullptr (freed, or a stale generation).
 Env* env_from_id(uint32_t id);
@@ -78,33 +82,62 @@ void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
 
 // ---- Address spaces (kernel/vm.cc) -------------------------------------------
 // Every function below expects validated arguments (decode first, then invoke).
-Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
-Status vm_unmap(Env* e, uint64_t va);
-Status vm_protect(Env* e, uint64_t va, uint64_t perms);
-// The leaf PTE for va, or nullptr when no page table reaches it.
-uint64_t* vm_pte(Env* e, uint64_t va);
-// The leaf PTE for va, allocating missing page tables (charged to e).
-Status vm_pte_create(Env* e, uint64_t va, uint64_t** out);
-// The same operations on a PTE already found (batches find them first).
-Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
-Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
-// Rewrites a present PTE's permissions; the caller checked vm_perms_allowed.
-void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
 // Software PTE bits: the most a later page_protect may grant, fixed by the
-// capability presented when the binding was made.
+// capability (or ownership) presented when the binding was made.
 constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
 constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
+// The binding bits a frame reference with `rights` allows.
+constexpr uint64_t vm_may_bits(uint8_t rights) {
+  return ((rights & RIGHT_WRITE) ? PTE_MAY_WRITE : 0) | ((rights & RIGHT_EXEC) ? PTE_MAY_EXEC : 0);
+}
 // Whether page_protect may give this mapping `perms`.
 inline bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
   return !((perms & PERM_WRITE) && !(pte & PTE_MAY_WRITE)) && !((perms & PERM_EXEC) && !(pte & PTE_MAY_EXEC));
 }
-// Finds PTEs for a run of nearby addresses, walking the tables once per
+// The leaf PTE for va, or nullptr when no page table reaches it.
+uint64_t* vm_pte(Env* e, uint64_t va);
+// Counts the frames that page tables for a run of ascending addresses still
+// need, each missing table once: a PDPT or PD one frame, a leaf table three
+// (itself and the two reverse-map link frames beside it).
+class TableCount {
+ public:
+  explicit TableCount(Env* e) : e_(e) {}
+  void add(uint64_t va);
+  uint64_t frames() const { return n_; }
+
+ private:
+  Env* e_;
+  uint64_t n_ = 0;
+  uint64_t counted_[3] = {~0ull, ~0ull, ~0ull};  // last region counted new, per level (PT, PD, PDPT)
+};
+inline uint64_t vm_tables_missing(Env* e, uint64_t va) {
+  TableCount c(e);
+  c.add(va);
+  return c.frames();
+}
+// Whether `count` frames can be given to e: free, and within its account
+// (ERR_NO_MEMORY, ERR_QUOTA). Table building after a successful check
+// cannot fail.
+Status vm_reserve(Env* e, uint64_t count);
+// The leaf PTE for va, building what vm_tables_missing counted.
+uint64_t* vm_pte_create(Env* e, uint64_t va);
+// Binds pfn at va through its (leaf) PTE: a new reverse-map record, or the
+// old one moved when the PTE pointed elsewhere.
+void vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint64_t may);
+Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
+// Rewrites a present PTE's permissions (the caller checked vm_perms_allowed);
+// never makes an absent one present.
+void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
+// The same for one address, tables built as needed (boot code).
+Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may);
+Status vm_protect(Env* e, uint64_t va, uint64_t perms);
+// Finds PTEs for a run of ascending addresses, walking the tables once per
 // 2 MiB region instead of once per page.
 class PteCursor {
  public:
   explicit PteCursor(Env* e) : e_(e) {}
   uint64_t* find(uint64_t va);
-  Status create(uint64_t va, uint64_t** out);
+  uint64_t* create(uint64_t va);  // after vm_reserve
 
  private:
   Env* e_;
@@ -113,6 +146,14 @@ class PteCursor {
 };
 // Removes every mapping of `pfn` except those in env `keep` (0: none).
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep);
+// A dying env: drops the reverse-map records of its whole address space
+// (its tables are freed with its other frames).
+void vm_teardown(Env* e);
+// Repossession: frees up to `want` of e's page-table frames, leaf tables
+// (with their link frames, unmapping what they map) before the upper tables
+// they empty; the PML4 stays. Calls taken(e, pfn) for each frame; returns
+// how many it freed.
+uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t pfn));
 // Copies from the env's user memory; ERR_BAD_ADDRESS unless every byte is
 // mapped user-readable.
 Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);

@@ -32,7 +32,7 @@ BootInfo boot;
 uint64_t give_page(Env* e, uint64_t va, uint64_t perms) {
   uint64_t pfn;
   if (frame_alloc_zeroed(kAnyFrame, e->id, FRAME_USER, &pfn) != OK) panic("out of memory loading init");
-  if (vm_map(e, va, pfn, perms, RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC) != OK) panic("cannot map init");
+  if (vm_map(e, va, pfn, perms, vm_may_bits(kRightsAll)) != OK) panic("cannot map init");
   return pfn;
 }
 
@@ -71,7 +71,7 @@ uint64_t load_elf(Env* e, uint64_t image_pa, uint64_t size) {
 void start_init() {
   if (boot.nmodules == 0) panic("no boot modules: pass init with -initrd (see README)");
   Env* init;
-  if (env_create(0, &init) != OK) panic("cannot create init");
+  if (env_create(nullptr, &init) != OK) panic("cannot create init");
   init->caps.put(kMachineSlot, core::Capability{CAP_MACHINE, kRightsAll, 0, 0, 0});
 
   // Every module, mapped read-only in init and owned by it.
@@ -85,7 +85,7 @@ void start_init() {
     for (int i = 0; i < 40; i++) bm.name[i] = r.name[i];
     for (uint64_t pa = r.start & ~(kPageSize - 1); pa < r.end; pa += kPageSize, va += kPageSize) {
       frames.assign(pa / kPageSize, init->id, FRAME_MODULE);
-      if (vm_map(init, va, pa / kPageSize, PERM_READ, RIGHT_READ) != OK) panic("cannot map module");
+      if (vm_map(init, va, pa / kPageSize, PERM_READ, vm_may_bits(RIGHT_READ)) != OK) panic("cannot map module");
     }
     va += kPageSize;  // a guard gap between modules
   }

@@ -23,7 +23,6 @@ constexpr uint64_t kBootIdentityTop = 4 * kGiB;
 // Frame numbers are 32-bit (kNil is the largest, and means none): RAM above
 // this (just under 16 TiB) is left unused, and reported.
 constexpr uint64_t kMaxPhysBytes = (1ull << 44) - k2MiB;
-constexpr uint64_t kRmapsPerFrame = 4;
 constexpr uint64_t kEnvTablePages = (kSliceVectorVa - kEnvTableVa) / kPageSize;
 constexpr uint64_t kReposPages = (kFrameTableVa - kRepossessionVa) / kPageSize;
 static_assert(sizeof(EnvInfo) * kMaxEnvs <= kEnvTablePages * kPageSize);
@@ -45,11 +44,11 @@ uint64_t regions_2m(uint64_t base, uint64_t end) { return (align_up(end, k2MiB) 
 // from the frame count alone, then placed (place_tables) wherever the memory
 // map has room, largest first. A table that grows or goes away is one line.
 enum Carve : int {
-  kFrameInfo, kFrameMeta, kRmaps, kKernelInfoPage, kEnvTable, kSliceVectorPage,
+  kFrameInfo, kFrameMeta, kKernelInfoPage, kEnvTable, kSliceVectorPage,
   kRepossession, kSealedCode, kPageTables, kCarveCount
 };
 const char* const kCarveNames[kCarveCount] = {
-    "frame table", "frame metadata", "reverse maps", "kernel info", "env table",
+    "frame table", "frame metadata", "kernel info", "env table",
     "slice vector", "repossession vectors", "sealed code pool", "kernel page tables"};
 
 struct BootTables {
@@ -73,7 +72,6 @@ BootTables size_tables(uint64_t nframes, uint64_t direct_map_top) {
   BootTables t{};
   t.pages[kFrameInfo] = div_up(nframes * sizeof(FrameInfo), kPageSize);
   t.pages[kFrameMeta] = div_up(nframes * sizeof(core::FrameMeta), kPageSize);
-  t.pages[kRmaps] = div_up(nframes * kRmapsPerFrame * sizeof(core::RmapRecord), kPageSize);
   t.pages[kKernelInfoPage] = 1;
   t.pages[kEnvTable] = kEnvTablePages;
   t.pages[kSliceVectorPage] = 1;
@@ -283,10 +281,10 @@ void memory_init(const BootInfo& boot) {
   env_table = phys_to_virt<EnvInfo>(t.pa[kEnvTable]);
   slice_table = phys_to_virt<SliceVector>(t.pa[kSliceVectorPage]);
   repossession = phys_to_virt<RepossessionVector>(t.pa[kRepossession]);
+  accounts.init(env_table);
   frames.init(phys_to_virt<FrameInfo>(t.pa[kFrameInfo]), phys_to_virt<core::FrameMeta>(t.pa[kFrameMeta]), nframes,
-              env_table);
-  uint64_t nrmap = nframes * kRmapsPerFrame;
-  rmaps.init(phys_to_virt<core::RmapRecord>(t.pa[kRmaps]), nrmap);
+              env_table, &accounts);
+  rmap.init(&frames, phys_base());
 
   for (int i = 0; i < free_ram.count(); i++)
     for (uint64_t pa = free_ram[i].base; pa < free_ram[i].end; pa += kPageSize) frames.release(pa / kPageSize);
@@ -297,7 +295,6 @@ void memory_init(const BootInfo& boot) {
   kernel_info->frame_table_va = kFrameTableVa;
   kernel_info->env_table_va = kEnvTableVa;
   kernel_info->max_envs = kMaxEnvs;
-  kernel_info->max_mappings = nrmap / 4;  // no env can take more than a quarter of the pool
   kprintf("memory: %lu MiB of RAM in %d ranges, highest address %lx; kernel tables %lu KiB; %lu MiB free\n",
           ram_bytes >> 20, nranges, top, carved_pages * 4, frames.free_count() * kPageSize >> 20);
   if (ignored) kprintf("memory: %lu MiB of RAM left unused (above %lx, or too fragmented)\n", ignored >> 20, kMaxPhysBytes);

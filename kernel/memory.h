@@ -5,7 +5,9 @@
 #include <stdint.h>
 
 #include "kernel/boot_info.h"
+#include "kernel/core/accounts.h"
 #include "kernel/core/frame_table.h"
+#include "kernel/core/reverse_map.h"
 
 namespace veneer {
 
@@ -20,20 +22,21 @@ constexpr uint64_t kSealedCodeVa = kKernelVma + 0x20000000ull;
 constexpr uint64_t kSealedCodePages = 128;  // the pool carved at boot: 512 KiB
 
 #ifndef VENEER_HOSTED
-template <typename T = void>
-inline T* phys_to_virt(uint64_t pa) {
-  return reinterpret_cast<T*>(kPhysMapBase + pa);
-}
+inline uint8_t* phys_base() { return reinterpret_cast<uint8_t*>(kPhysMapBase); }
 #else
 extern uint8_t* hosted_phys;  // a hosted build's stand-in for physical memory
+inline uint8_t* phys_base() { return hosted_phys; }
+#endif
 template <typename T = void>
 inline T* phys_to_virt(uint64_t pa) {
-  return reinterpret_cast<T*>(hosted_phys + pa);
+  return reinterpret_cast<T*>(phys_base() + pa);
 }
-#endif
+// The physical address of a direct-map pointer.
+inline uint64_t virt_to_phys(const void* p) { return static_cast<const uint8_t*>(p) - phys_base(); }
 
 extern core::FrameTable frames;
-extern core::RmapPool rmaps;
+extern core::ReverseMap rmap;    // every mapping of every frame
+extern core::Accounts accounts;  // what each env tree may hold
 extern KernelInfo* kernel_info;  // the page at kKernelInfoVa
 extern EnvInfo* env_table;       // the pages at kEnvTableVa
 extern SliceVector* slice_table; // the page at kSliceVectorVa

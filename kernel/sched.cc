@@ -104,23 +104,30 @@ void switch_to(Env* e, bool handover) {
   e->tlb_stale = false;
 }
 
-// Frames env e owns that the abort protocol may take: its own data frames,
-// never its page tables.
-void repossess(Env* e, uint64_t count) {
+// The abort protocol for memory: takes `count` frames from e by force,
+// data frames first, then page tables (with what they map), so no way of
+// holding memory escapes revocation. Each is recorded in e's repossession
+// vector.
+void record_repossessed(Env* e, uint64_t pfn) {
   RepossessionVector& rv = repossession[env_index(e->id)];
+  rv.pfns[rv.count % kRepossessionSlots] = pfn;
+  rv.count++;
+  e->info->repossessed++;
+}
+
+void repossess(Env* e, uint64_t count) {
   uint32_t pfn = frames.first_owned(e->id);
   while (count && pfn != core::kNil) {
     uint32_t next = frames.next_owned(pfn);
     if (frames.info(pfn).kind == FRAME_USER) {
       vm_unmap_frame_everywhere(pfn, 0);
       frames.free(pfn);
-      rv.pfns[rv.count % kRepossessionSlots] = pfn;
-      rv.count++;
-      e->info->repossessed++;
+      record_repossessed(e, pfn);
       count--;
     }
     pfn = next;
   }
+  if (count) vm_reclaim_tables(e, count, record_repossessed);
 }
 
 // Visible revocation of memory: satisfied, or past its deadline. Most of
@@ -174,17 +181,36 @@ void sched_init(uint64_t slice, uint64_t grace) {
 
 Env* current_env() { return cpu0.current; }
 
+// Slice positions are charged to the holder's account like frames.
 Status sched_slice_alloc(Env* e, uint64_t position) {
+  if (position < kSlices && slices.owner(position) == kNoOwner && !accounts.can_charge(e->id, RES_SLICES, 1))
+    return ERR_QUOTA;
   Status s = slices.alloc(position, e->id);
-  if (s == OK) e->info->slices_held++;
+  if (s == OK) {
+    e->info->slices_held++;
+    accounts.charge(e->id, RES_SLICES, 1);
+  }
   return s;
 }
 
 Status sched_slice_free(Env* e, uint64_t position) {
   Status s = slices.free(position, e->id);
-  if (s == OK) e->info->slices_held--;
+  if (s == OK) {
+    e->info->slices_held--;
+    accounts.uncharge(e->id, RES_SLICES, 1);
+  }
   return s;
 }
+
+namespace {
+// Takes every position e holds (its death, or the abort protocol).
+uint32_t take_all_slices(Env* e) {
+  uint32_t n = slices.free_all(e->id);
+  e->info->slices_held -= n;
+  accounts.uncharge(e->id, RES_SLICES, n);
+  return n;
+}
+}  // namespace
 
 void env_run(Env* e) {
   switch_to(e, false);
@@ -241,9 +267,8 @@ void sched_timer(const TrapFrame* tf) {
     e->info->overruns++;
     e->info->last_overrun_tsc = rdtsc() - e->epilogue_tsc;
     if (++e->consecutive_overruns >= kMaxOverruns) {
-      uint32_t lost = slices.free_all(e->id);
+      uint32_t lost = take_all_slices(e);
       e->info->slices_lost += lost;
-      e->info->slices_held -= lost;
       kprintf("veneer: env %x overran %u epilogues in a row; took its %u slices\n", e->id,
               e->consecutive_overruns, lost);
     }
@@ -284,7 +309,7 @@ bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint6
 
 void sched_env_gone(Env* e) {
   if (in_grace == e) in_grace = nullptr;
-  slices.free_all(e->id);
+  take_all_slices(e);
   e->reclaim_count = 0;
   for (Env& w : envs) {
     if (&w != e && w.recv == RECV_RETURN && w.waiting_on == e->id && w.info->state == ENV_BLOCKED) {

@@ -6,7 +6,8 @@
 namespace veneer {
 
 core::FrameTable frames;
-core::RmapPool rmaps;
+core::ReverseMap rmap;
+core::Accounts accounts;
 KernelInfo* kernel_info;
 EnvInfo* env_table;
 SliceVector* slice_table;

@@ -28,8 +28,8 @@
   X(0, null, FAST, ())                                                       \
   X(1, cons_write, FAST, (buf, len))                                         \
   X(2, frame_alloc, FAST, (pfn, owner_env_slot, dest_slot))                  \
-  X(3, frame_free, FAST, (frame_slot))                                       \
-  X(4, page_map, FAST, (env_slot, va, frame_slot, perms))                    \
+  X(3, frame_free, FAST, (frame))                                            \
+  X(4, page_map, FAST, (env_slot, va, frame, perms))                         \
   X(5, page_unmap, FAST, (env_slot, va))                                     \
   X(6, page_protect, FAST, (env_slot, va, perms))                            \
   X(7, page_batch, FAST, (env_slot, ops, count))                             \
@@ -48,6 +48,7 @@
   X(20, pct_async, FAST, (env_slot, m0, m1, m2, m3, m4))                     \
   X(21, frame_reclaim, FAST, (machine_slot, env_slot, count, deadline_slices)) \
   X(22, env_set_fs_base, FAST, (env_slot, base))                              \
+  X(23, env_set_quota, FAST, (env_slot, frames, envs, slices))                \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
   X(34, poweroff, SLOW, (machine_slot, code))                                \

@@ -62,7 +62,7 @@ void on_fault(veneer::ExceptionFrame* f) {
 
 void batch_protect(veneer::PageOp* ops, uint64_t perms) {
   for (uint64_t p = 0; p < 100; p++)
-    ops[p] = veneer::PageOp{kRegion + p * kPageSize, veneer::PAGE_OP_PROTECT, 0, perms};
+    ops[p] = veneer::PageOp{kRegion + p * kPageSize, 0, veneer::PAGE_OP_PROTECT, static_cast<uint32_t>(perms)};
   check(exos::sys_page_batch(veneer::kSelfSlot, reinterpret_cast<uint64_t>(ops), 100), "batch protect");
 }
 
@@ -226,8 +226,7 @@ int main() {
   static exos::Frame region[100];
   for (uint64_t p = 0; p < 100; p++) {
     if (exos::frame_alloc(&region[p]) != veneer::OK) exos::panic("frame_alloc");
-    ops[p] = veneer::PageOp{kRegion + p * kPageSize, veneer::PAGE_OP_MAP, uint32_t(region[p].slot),
-                            veneer::PERM_WRITE};
+    ops[p] = veneer::PageOp{kRegion + p * kPageSize, region[p].slot, veneer::PAGE_OP_MAP, veneer::PERM_WRITE};
   }
   run("map100_batch", kIters / 10, [&](uint64_t) {
     exos::sys_page_batch(veneer::kSelfSlot, reinterpret_cast<uint64_t>(ops), 100);

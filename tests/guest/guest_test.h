@@ -47,6 +47,9 @@ enum ChildMode : uint64_t {
   CHILD_SYSCALL_FUZZ = 16,      // makes random system calls with hostile arguments
   CHILD_SEGMENT_SETTER = 17,    // loads odd segment selectors, checks they stay its own
   CHILD_FOREIGN_NO_HANDLER = 18,  // removes its handler, makes a foreign system call
+  CHILD_MEMORY_HOG = 19,        // creates envs and fills them with frames and mappings until refused
+  CHILD_TABLE_HOARDER = 20,     // holds its memory as page tables, ignores requests to give it back
+  CHILD_SPAWN_MODULE = 21,      // tries to spawn a boot module (only init has them mapped)
 };
 
 // Selectors the segment setter loads: the user code and data descriptors,
@@ -95,6 +98,16 @@ struct Mailbox {
   volatile uint64_t segments_done;
   volatile uint64_t foreign_done;
   volatile int64_t foreign_status;
+  volatile uint64_t hog_done;
+  volatile int64_t hog_frame_status;   // why frame allocation stopped
+  volatile int64_t hog_map_status;     // why mapping stopped
+  volatile int64_t hog_env_status;     // why env creation stopped
+  volatile int64_t hog_slice_status;   // why slice allocation stopped
+  volatile uint64_t hog_frames, hog_mappings, hog_envs, hog_slices;
+  volatile uint64_t hoard_ready;
+  volatile uint64_t hoard_tables;
+  volatile uint64_t spawn_done;
+  volatile int64_t spawn_status;
 };
 
 // The PCT server's private word: at this address the server and its caller

@@ -41,7 +41,7 @@ struct Kids {
 // The page shared with children, mapped at kMailboxVa for one test.
 struct MailboxPage {
   exos::Frame frame;
-  MailboxPage() { CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &frame), OK); }
+  MailboxPage() { CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &frame), OK); }
   ~MailboxPage() { exos::frame_free(frame); }
   uint64_t slot() const { return frame.slot; }
 };

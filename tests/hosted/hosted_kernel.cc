@@ -92,7 +92,6 @@ namespace {
 std::vector<uint8_t> phys;
 std::vector<FrameInfo> frame_info;
 std::vector<core::FrameMeta> frame_meta;
-std::vector<core::RmapRecord> rmap_records;
 KernelInfo kinfo;
 EnvInfo env_rows[kMaxEnvs];
 SliceVector slice_rows;
@@ -126,7 +125,6 @@ Env* boot(uint64_t nframes) {
   hosted_phys = phys.data();
   frame_info.assign(nframes, FrameInfo{});
   frame_meta.assign(nframes, core::FrameMeta{});
-  rmap_records.assign(nframes * 4, core::RmapRecord{});
   kinfo = KernelInfo{};
   for (auto& r : env_rows) r = EnvInfo{};
   slice_rows = SliceVector{};
@@ -139,21 +137,21 @@ Env* boot(uint64_t nframes) {
   env_table = env_rows;
   slice_table = &slice_rows;
   repossession = repos_rows;
-  frames.init(frame_info.data(), frame_meta.data(), nframes, env_rows);
-  rmaps.init(rmap_records.data(), rmap_records.size());
+  accounts.init(env_rows);
+  frames.init(frame_info.data(), frame_meta.data(), nframes, env_rows, &accounts);
+  rmap.init(&frames, hosted_phys);
   kernel_pml4_pa = 1 * kPageSize;  // frames 1 and 2: the kernel's tables
   ktables_pdpt_pa = 2 * kPageSize;
   for (uint64_t p = kReservedFrames; p < nframes; p++) frames.release(p);
   kinfo.magic = kKernelInfoMagic;
   kinfo.nframes = nframes;
   kinfo.max_envs = kMaxEnvs;
-  kinfo.max_mappings = rmap_records.size() / 4;
 
   env_init();
   syscall_init();
   sched_init(1000000, 250000);
   Env* init;
-  if (env_create(0, &init) != OK) panic("cannot create init");
+  if (env_create(nullptr, &init) != OK) panic("cannot create init");
   init->caps.put(kMachineSlot, core::Capability{CAP_MACHINE, kRightsAll, 0, 0, 0});
   init->info->state = ENV_RUNNABLE;
   if (sched_slice_alloc(init, 0) != OK) panic("cannot give init its slice");
