@@ -7,7 +7,12 @@
 namespace veneer {
 
 void console_init();
-void console_write(const char* s, size_t n);
+// Queues what fits of s[0..n) for the serial port (and the screen) and sends
+// what the UART takes now; returns how many bytes it took. Never waits for
+// the line: a full queue takes nothing.
+size_t console_write(const char* s, size_t n);
+// Sends what the UART takes now (system calls and timer ticks call it).
+void console_drain();
 [[gnu::format(printf, 1, 2)]] void kprintf(const char* fmt, ...);
 // Prints the message and ends the machine with a failure exit code (QEMU's
 // isa-debug-exit), falling back to halting on hardware without that device.

@@ -86,6 +86,7 @@ Status env_create(Env* creator, Env** out) {
   e->needs_prologue = false;
   e->consecutive_overruns = 0;
   e->pct_entry = e->pct_stack = 0;
+  e->pct_slow = 0;
   e->recv = RECV_NONE;
   e->waiting_on = e->reply_to = 0;
   e->reclaim_count = 0;

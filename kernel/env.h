@@ -47,6 +47,10 @@ struct Env {
   // Protected-entry context.
   uint64_t pct_entry;
   uint64_t pct_stack;
+  // Why a synchronous transfer to or from this env must take the general
+  // path (0: the assembly fast path may): one word, so the fast path checks
+  // every reason with one compare.
+  uint32_t pct_slow;
 
   // Visible revocation of memory in progress.
   uint64_t reclaim_count;     // frames asked for, 0 = none pending
@@ -56,6 +60,10 @@ struct Env {
 
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;
+};
+enum PctSlow : uint32_t {
+  PCT_SLOW_TLS = 1,    // it has an FS base to switch
+  PCT_SLOW_GRACE = 2,  // it is in its epilogue's grace period
 };
 // recv: an env is receptive (EnvInfo.state == ENV_BLOCKED) at its return
 // point (blocked in pct_sync) or at its entry point (blocked in pct_wait).
@@ -169,6 +177,10 @@ Status sched_slice_free(Env* e, uint64_t position);
 // The same for a protected control transfer: the SSE state travels with
 // control instead of being switched.
 [[noreturn]] void env_transfer(Env* e);
+// A directed yield to e. From an env in its epilogue's grace period, both
+// this and env_transfer end the slice instead: the grace period answers the
+// upcall, it is not CPU time to hand to somebody else.
+[[noreturn]] void env_run_donated(Env* e);
 // Ends the current slice and runs the next position's env (or idles).
 [[noreturn]] void schedule();
 // The LAPIC slice timer fired while `tf` (user mode) ran.

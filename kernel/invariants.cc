@@ -103,10 +103,12 @@ uint64_t* table_frame(Scan& s, Env& e, uint64_t pfn, uint16_t kind, uint64_t va,
 void check_address_space(Scan& s, Env& e) {
   uint64_t* pml4 = phys_to_virt<uint64_t>(e.pml4_pa);
   const uint64_t* kernel = phys_to_virt<uint64_t>(kernel_pml4_pa);
-  for (int i = 256; i < 512; i++) s.expect(pml4[i] == kernel[i], "kernel half differs from the kernel's", e.id, i);
-  s.expect(pml4[kKernelTablesPml4Slot] == (ktables_pdpt_pa | PTE_P | PTE_U | PTE_NX),
+  auto bits = [](uint64_t entry) { return entry & ~(PTE_A | PTE_D); };  // the MMU sets these
+  for (int i = 256; i < 512; i++)
+    s.expect(bits(pml4[i]) == bits(kernel[i]), "kernel half differs from the kernel's", e.id, i);
+  s.expect(bits(pml4[kKernelTablesPml4Slot]) == (ktables_pdpt_pa | PTE_P | PTE_U | PTE_NX),
            "kernel-tables window is not the read-only one", e.id, pml4[kKernelTablesPml4Slot]);
-  s.expect(pml4[kRecursivePml4Slot] == (e.pml4_pa | PTE_P | PTE_U | PTE_NX),
+  s.expect(bits(pml4[kRecursivePml4Slot]) == (e.pml4_pa | PTE_P | PTE_U | PTE_NX),
            "page-table window is not read-only or not this env's", e.id, pml4[kRecursivePml4Slot]);
   uint64_t tables = 1, links = 0, mappings = 0;
   for (uint64_t i4 = 0; i4 < kKernelTablesPml4Slot; i4++) {

@@ -28,12 +28,22 @@ uint64_t slice_ns, grace_ns;
 // way: yield, pct_wait, a transfer, a directed yield) or its grace ends.
 Env* in_grace;
 
+void enter_grace(Env* e) {
+  in_grace = e;
+  e->pct_slow |= PCT_SLOW_GRACE;
+  e->epilogue_tsc = rdtsc();
+}
+void leave_grace() {
+  in_grace->pct_slow &= ~PCT_SLOW_GRACE;
+  in_grace = nullptr;
+}
+
 // The env in its grace period released the CPU in time.
 void grace_answered() {
   if (!in_grace) return;
   in_grace->consecutive_overruns = 0;
   in_grace->needs_prologue = true;
-  in_grace = nullptr;
+  leave_grace();
 }
 uint64_t boot_tsc, tsc_per_slice;
 
@@ -218,8 +228,21 @@ void env_run(Env* e) {
 }
 
 void env_transfer(Env* e) {
+  if (cpu0.current && (cpu0.current->pct_slow & PCT_SLOW_GRACE)) {
+    // The sender is in its epilogue's grace period: handing the CPU over
+    // answers the upcall, but the slice ends here; e runs in a later slice
+    // (with the state the transfer hands it). So a grace period cannot be
+    // spent by a helper: it is not CPU time to give away.
+    save_user_state(e);
+    schedule();
+  }
   switch_to(e, true);
   env_pop_tf(&e->tf);
+}
+
+void env_run_donated(Env* e) {
+  if (cpu0.current && (cpu0.current->pct_slow & PCT_SLOW_GRACE)) schedule();  // as env_transfer says
+  env_run(e);
 }
 
 void schedule() {
@@ -262,7 +285,7 @@ void sched_timer(const TrapFrame* tf) {
   }
   if (in_grace == e) {
     // Abort protocol: the grace period is over and the env has not yielded.
-    in_grace = nullptr;
+    leave_grace();
     e->needs_prologue = true;
     e->info->overruns++;
     e->info->last_overrun_tsc = rdtsc() - e->epilogue_tsc;
@@ -284,8 +307,7 @@ void sched_timer(const TrapFrame* tf) {
     env_run(e);
   }
   if (e->epilogue_entry && deliver_upcall(e, kVecSliceEnd, 0, 0, e->epilogue_entry)) {
-    in_grace = e;
-    e->epilogue_tsc = rdtsc();
+    enter_grace(e);
     lapic_arm(grace_ns);
     env_run(e);
   }
@@ -308,7 +330,7 @@ bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint6
 }
 
 void sched_env_gone(Env* e) {
-  if (in_grace == e) in_grace = nullptr;
+  if (in_grace == e) leave_grace();
   take_all_slices(e);
   e->reclaim_count = 0;
   for (Env& w : envs) {

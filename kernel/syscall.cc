@@ -7,6 +7,7 @@
 #include "kernel/console.h"
 #include "kernel/core/validate.h"
 #include "kernel/env.h"
+#include "kernel/invariants.h"
 #include "kernel/memory.h"
 
 namespace veneer {
@@ -131,17 +132,23 @@ FrameRef batch_frames[kMaxPageBatch];
 
 SysResult sys_null() { return ok(); }
 
+// Takes what the console's queue has room for (value: how many bytes; 0
+// when it is full: try again later) and never waits for the UART, so its
+// time is bounded whatever the line speed.
 SysResult sys_cons_write(uint64_t buf, uint64_t len) {
   char chunk[256];
-  if (len > kMaxConsoleWrite) return fail(ERR_INVALID_ARGS);  // bounded time with interrupts off
-  for (uint64_t done = 0; done < len;) {
+  if (len > kMaxConsoleWrite) return fail(ERR_INVALID_ARGS);
+  if (!core::is_user_range(buf, len) && len) return fail(ERR_BAD_ADDRESS);
+  uint64_t done = 0;
+  while (done < len) {
     uint64_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
     Status s = copy_from_user(self(), chunk, buf + done, n);
-    if (s != OK) return fail(s);
-    console_write(chunk, n);
-    done += n;
+    if (s != OK) return done ? ok(done) : fail(s);
+    uint64_t taken = console_write(chunk, n);
+    done += taken;
+    if (taken < n) break;
   }
-  return ok(len);
+  return ok(done);
 }
 
 SysResult sys_frame_alloc(uint64_t pfn, uint64_t owner_env_slot, uint64_t dest_slot) {
@@ -362,6 +369,7 @@ SysResult sys_env_set_fs_base(uint64_t env_slot, uint64_t base) {
   if (s != OK) return fail(s);
   if (base && !core::is_user_va(base)) return fail(ERR_BAD_ADDRESS);
   target->fs_base = base;
+  target->pct_slow = base ? target->pct_slow | PCT_SLOW_TLS : target->pct_slow & ~PCT_SLOW_TLS;
   if (target == self()) wrmsr(MSR_FS_BASE, base);
   return ok();
 }
@@ -393,6 +401,21 @@ SysResult sys_frame_reclaim(uint64_t machine_slot, uint64_t env_slot, uint64_t c
   Env* target;
   if ((s = env_from_cap(self(), env_slot, 0, &target)) != OK) return fail(s);
   return fail(sched_reclaim(target, count, deadline));
+}
+
+// The kernel checks its own tables (kernel/invariants.h) and reports each
+// violation on the console; value: how many. For tests and debugging: it
+// takes time in proportion to the tables, so it needs MACHINE.
+SysResult sys_invariant_scan(uint64_t machine_slot) {
+  Capability* c;
+  Status s = self()->caps.lookup(machine_slot, CAP_MACHINE, 0, &c);
+  if (s != OK) return fail(s);
+  static uint64_t reported;
+  reported = 0;
+  uint64_t violations = check_invariants([](const char* what, uint64_t a, uint64_t b) {
+    if (reported++ < 20) kprintf("veneer: invariant violated: %s (%lx, %lx)\n", what, a, b);
+  });
+  return ok(violations);
 }
 
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
@@ -437,7 +460,7 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       if (s != OK) break;
       e->tf.rax = OK;
       e->tf.rdx = 0;
-      env_run(target);
+      env_run_donated(target);
     }
     case SYS_pct_sync: {
       Env* target;

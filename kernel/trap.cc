@@ -45,6 +45,7 @@ extern "C" void trap(TrapFrame* tf) {
 
   if (tf->vector == kTimerVector) {
     lapic_eoi();
+    console_drain();  // the log goes out as fast as the UART takes it
     if (!from_user) return;  // the idle loop
     sched_timer(tf);
   }

@@ -23,6 +23,7 @@ ICOUNT = ["-icount", "shift=0"]
 # Guest code 0x10 (success) and 0x11 (failure) as QEMU exit codes.
 EXIT_SUCCESS = (0x10 << 1) | 1  # 33
 EXIT_FAILURE = (0x11 << 1) | 1  # 35
+EXIT_INIT_GONE = (0x12 << 1) | 1  # 37: init exited or died (the kernel powered off)
 EXIT_PANIC = (0x7F << 1) | 1    # 255: kernel panic
 
 

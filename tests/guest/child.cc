@@ -306,6 +306,22 @@ void table_hoarder() {
   for (;;) exos::yield();
 }
 
+// Finding 5: in its slice-end upcall this env hands the CPU to a helper (the
+// env in its extra slot, which has no slices of its own) instead of
+// yielding. That used to count as answering and let the helper run out the
+// grace period: 1.25 times the CPU of an honest env with as many positions.
+void grace_dodger() {
+  map_mailbox();
+  while (exos::sys_env_run(kExtraSlotInChild).status == veneer::ERR_BAD_CAP) exos::yield();
+  exos::set_exception_handler(veneer::kVecSliceEnd, [](veneer::ExceptionFrame*) {
+    mailbox()->epilogues = mailbox()->epilogues + 1;
+    exos::sys_yield_to(kExtraSlotInChild);
+  });
+  uint64_t entry = reinterpret_cast<uint64_t>(&exos::exos_exception_entry);
+  exos::sys_env_set_upcalls(veneer::kSelfSlot, 0, entry);
+  spin();
+}
+
 }  // namespace
 
 int main() {
@@ -333,6 +349,7 @@ int main() {
     case CHILD_SYSCALL_FUZZ: syscall_fuzz(); break;
     case CHILD_SEGMENT_SETTER: segment_setter(); break;
     case CHILD_MEMORY_HOG: memory_hog(); break;
+    case CHILD_GRACE_DODGER: grace_dodger(); break;
     case CHILD_TABLE_HOARDER: table_hoarder(); break;
     case CHILD_SPAWN_MODULE: {
       map_mailbox();

@@ -50,6 +50,7 @@ enum ChildMode : uint64_t {
   CHILD_MEMORY_HOG = 19,        // creates envs and fills them with frames and mappings until refused
   CHILD_TABLE_HOARDER = 20,     // holds its memory as page tables, ignores requests to give it back
   CHILD_SPAWN_MODULE = 21,      // tries to spawn a boot module (only init has them mapped)
+  CHILD_GRACE_DODGER = 22,      // answers its epilogue by a directed yield to a spinning helper
 };
 
 // Selectors the segment setter loads: the user code and data descriptors,

@@ -247,6 +247,10 @@ TEST(syscall_fuzz_from_a_hostile_env) {
   }
   CHECK(total > 20000);
   CHECK_EQ(exos::kernel_info().magic, kKernelInfoMagic);
+  // The kernel's own consistency scan, on the real tables.
+  veneer::SysResult scan = exos::sys_invariant_scan(kMachineSlot);
+  CHECK_EQ(scan.status, OK);
+  CHECK_EQ(scan.value, 0);
   CHECK_EQ(exos::frame_table()[mb.pfn].owner, exos::self_id());
   CHECK_EQ(exos::frame_free(mb), OK);
 }

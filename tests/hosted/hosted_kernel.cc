@@ -54,9 +54,11 @@ void hosted_hlt() { hosted::leave_kernel(hosted::EXIT_IDLE); }
 
 uint8_t* hosted_phys;
 
-void console_write(const char* s, size_t n) {
+size_t console_write(const char* s, size_t n) {
   if (hosted::verbose) fwrite(s, 1, n, stderr);
+  return n;
 }
+void console_drain() {}
 void kprintf(const char* f, ...) {
   if (!hosted::verbose) return;
   va_list ap;

@@ -65,7 +65,8 @@ def main():
 
     ok = True
     if code != args.expect_exit:
-        why = {qemu_args.EXIT_PANIC: "kernel panic", qemu_args.EXIT_FAILURE: "guest reported failure"}
+        why = {qemu_args.EXIT_PANIC: "kernel panic", qemu_args.EXIT_FAILURE: "guest reported failure",
+               qemu_args.EXIT_INIT_GONE: "init exited or died"}
         print(f"FAIL: QEMU exit code {code}, expected {args.expect_exit} "
               f"({why.get(code, 'unexpected exit')})")
         ok = False

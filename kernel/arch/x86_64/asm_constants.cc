@@ -32,7 +32,7 @@ void veneer_kernel_asm_constants() {
   ASM_CONST(ENV_TF_RIP, offsetof(Env, tf) + offsetof(arch::TrapFrame, rip));
   ASM_CONST(ENV_TF_RFLAGS, offsetof(Env, tf) + offsetof(arch::TrapFrame, rflags));
   ASM_CONST(ENV_TF_RSP, offsetof(Env, tf) + offsetof(arch::TrapFrame, rsp));
-  ASM_CONST(ENV_FS_BASE, offsetof(Env, fs_base));
+  ASM_CONST(ENV_PCT_SLOW, offsetof(Env, pct_slow));
   ASM_CONST(ENV_CAPS, offsetof(Env, caps));
   ASM_CONST(INFO_STATE, offsetof(EnvInfo, state));
   ASM_CONST(STATE_RUNNABLE, ENV_RUNNABLE);

@@ -384,12 +384,13 @@ syscall_compat_entry:
 /* ---- Protected control transfer, synchronous: the fast path ----------------
    Handles the common case completely: rdi names (by ENV capability, or
    kPctReply) an env blocked at its return point (in its own pct_sync), and
-   neither env has a thread-local-storage base of its own. The caller's rip,
+   neither env needs the general path (Env::pct_slow: a thread-local-storage
+   base to switch, a grace period to end). The caller's rip,
    rflags and rsp are saved; it blocks waiting for the transfer back; the
    callee resumes with rax = caller id, rdi = kPctSync and every other
    register (the data segment selectors included) as the caller left it (the
    message: rsi, rdx, r10, r8, r9). No stack is touched. Anything else
-   (entry-point receivers, errors, a stale capability, TLS bases) goes to the
+   (entry-point receivers, errors, a stale capability, pct_slow) goes to the
    general path in C++ (syscall_slow_dispatch), which implements the same
    semantics. */
 pct_sync_fast:
@@ -412,9 +413,9 @@ pct_sync_fast:
   jne 8f                             /* stale capability */
   cmpl $RECV_RETURN_VALUE, ENV_RECV(%r11)
   jne 8f                             /* not at its return point */
-  cmpq $0, ENV_FS_BASE(%rax)
-  jne 8f                             /* a TLS base to switch: the general path */
-  cmpq $0, ENV_FS_BASE(%r11)
+  cmpl $0, ENV_PCT_SLOW(%rax)
+  jne 8f                             /* a TLS base to switch, a grace period: the general path */
+  cmpl $0, ENV_PCT_SLOW(%r11)
   jne 8f
   /* Commit: A blocks waiting for B; B may reply to A. */
   movl %ecx, ENV_WAITING_ON(%rax)
@@ -435,9 +436,9 @@ pct_sync_fast:
   mov ENV_ID(%rax), %ecx
   cmp ENV_WAITING_ON(%r11), %ecx
   jne 8f
-  cmpq $0, ENV_FS_BASE(%rax)
+  cmpl $0, ENV_PCT_SLOW(%rax)
   jne 8f
-  cmpq $0, ENV_FS_BASE(%r11)
+  cmpl $0, ENV_PCT_SLOW(%r11)
   jne 8f
   movl $0, ENV_REPLY_TO(%rax)        /* one reply per call; a reply donates nothing */
 5:
