@@ -5,4 +5,4 @@
 #pragma once
 
 #define ASM_CONST(name, value) \
-  asm volatile(".ascii \"->" #name " %c0\\n\"" ::"i"(static_cast<long long>(value)))
+  asm volatile(".ascii \"->" #name " %0\\n\"" ::"i"(static_cast<long long>(value)))

@@ -13,8 +13,6 @@
 namespace veneer {
 namespace {
 
-constexpr uint16_t kCom1 = 0x3F8;
-constexpr uint16_t kDebugExitPort = 0xF4;
 constexpr size_t kUartFifo = 16;  // 16550: bytes it takes once it reports its FIFO empty
 
 core::LogRing<16384> ring;
@@ -107,7 +105,7 @@ void panic(const char* f, ...) {
   fmt::vformat(sink, nullptr, f, ap);
   va_end(ap);
   kprintf("\n");
-  machine_halt(0x7F);  // QEMU exits 255; hardware keeps the message on screen
+  machine_halt(kPanicExitCode);  // hardware keeps the message on screen
 }
 
 }  // namespace veneer

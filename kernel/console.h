@@ -6,6 +6,10 @@
 
 namespace veneer {
 
+constexpr uint16_t kCom1 = 0x3F8;           // the serial console's UART
+constexpr uint16_t kDebugExitPort = 0xF4;   // QEMU's isa-debug-exit
+constexpr uint64_t kPanicExitCode = 0x7F;   // QEMU exits 255
+
 void console_init();
 // Queues what fits of s[0..n) for the serial port (and the screen) and sends
 // what the UART takes now; returns how many bytes it took. Never waits for

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns the constants a C++ file emitted into its assembly (lines
-`.ascii "->NAME VALUE"`, see ASM_CONST in abi/asm_constants.h) into a header of
+`.ascii "->NAME $VALUE"`, see ASM_CONST in abi/asm_constants.h) into a header of
 #defines for .S files: the C++ headers stay the one source of truth.
 
   asm_constants.py compiled.s output.h source.cc

@@ -8,7 +8,9 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/arch/x86_64/trapframe.h"
+#include "kernel/console.h"
 #include "kernel/env.h"
+#include "kernel/memory.h"
 
 using namespace veneer;
 
@@ -47,6 +49,17 @@ void veneer_kernel_asm_constants() {
   ASM_CONST(ENV_INDEX_MASK, kMaxEnvs - 1);
   static_assert(offsetof(Env, waiting_on) == offsetof(Env, recv) + 4, "entry.S clears both with one store");
 
+  ASM_CONST(KERNEL_VMA, kKernelVma);
+  ASM_CONST(KERNEL_CS, arch::KERNEL_CS);
+  ASM_CONST(GDT_KERNEL_CODE64, arch::kGdtKernelCode64);
+  ASM_CONST(GDT_KERNEL_DATA, arch::kGdtKernelData);
+  ASM_CONST(KERNEL_DS, arch::KERNEL_DS);
+  ASM_CONST(MSR_EFER, arch::MSR_EFER);
+  ASM_CONST(EFER_LME, arch::EFER_LME);
+  ASM_CONST(EFER_NXE, arch::EFER_NXE);
+  ASM_CONST(COM1, kCom1);
+  ASM_CONST(DEBUG_EXIT_PORT, kDebugExitPort);
+  ASM_CONST(PANIC_EXIT_CODE, kPanicExitCode);
   ASM_CONST(USER_CS, arch::USER_CS);
   ASM_CONST(USER_DS, arch::USER_DS);
   ASM_CONST(SYSCALL_VECTOR, arch::kSyscallVector);

@@ -3,7 +3,7 @@
    first 4 GiB, top-2GiB map of the first 1 GiB), enters long mode and calls
    kmain(magic, info) in the higher half. memory_init replaces these tables. */
 
-#define KERNEL_VMA 0xFFFFFFFF80000000
+#include "kernel/arch/asm_constants.h"
 
 #define MB1_MAGIC 0x1BADB002
 #define MB1_FLAGS ((1 << 0) | (1 << 1) | (1 << 16))
@@ -114,12 +114,12 @@ _start:
   mov %cr4, %eax
   or $(1 << 5), %eax       /* PAE */
   mov %eax, %cr4
-  mov $0xC0000080, %ecx    /* EFER: long mode enable; no-execute enable where the CPU has NX */
+  mov $MSR_EFER, %ecx      /* long mode enable; no-execute enable where the CPU has NX */
   rdmsr
-  or $(1 << 8), %eax
+  or $EFER_LME, %eax
   test $(1 << 20), %ebp
   jz 2f
-  or $(1 << 11), %eax
+  or $EFER_NXE, %eax
 2:
   wrmsr
   mov %cr0, %eax
@@ -127,23 +127,23 @@ _start:
   mov %eax, %cr0
 
   lgdt boot_gdt_ptr
-  ljmp $0x08, $long_mode
+  ljmp $KERNEL_CS, $long_mode  /* boot_gdt below has the same layout as the kernel's */
 
 no_long_mode:
   /* COM1 at 115200 8N1, as console.cc sets it up. */
-  mov $0x3F9, %dx
+  mov $COM1 + 1, %dx
   xor %al, %al
   out %al, %dx             /* no interrupts */
-  mov $0x3FB, %dx
+  mov $COM1 + 3, %dx
   mov $0x80, %al
   out %al, %dx             /* DLAB */
-  mov $0x3F8, %dx
+  mov $COM1, %dx
   mov $1, %al
   out %al, %dx             /* divisor 1: 115200 baud */
-  mov $0x3F9, %dx
+  mov $COM1 + 1, %dx
   xor %al, %al
   out %al, %dx
-  mov $0x3FB, %dx
+  mov $COM1 + 3, %dx
   mov $3, %al
   out %al, %dx             /* 8N1 */
   mov $no_long_mode_msg, %esi
@@ -152,12 +152,12 @@ no_long_mode:
   movb (%esi), %bl
   test %bl, %bl
   jz 5f
-  mov $0x3FD, %dx
+  mov $COM1 + 5, %dx
 4:
   in %dx, %al
   test $0x20, %al
   jz 4b
-  mov $0x3F8, %dx
+  mov $COM1, %dx
   mov %bl, %al
   out %al, %dx
   cmp $0x0A, %bl
@@ -169,8 +169,8 @@ no_long_mode:
   inc %esi
   jmp 3b
 5:
-  mov $0xF4, %dx           /* QEMU's isa-debug-exit: exit code 255, as a panic */
-  mov $0x7F, %eax
+  mov $DEBUG_EXIT_PORT, %dx  /* QEMU's isa-debug-exit: exit as a panic does */
+  mov $PANIC_EXIT_CODE, %eax
   out %eax, %dx
 7:
   hlt
@@ -178,7 +178,7 @@ no_long_mode:
 
   .code64
 long_mode:
-  mov $0x10, %ax
+  mov $KERNEL_DS, %ax
   mov %ax, %ds
   mov %ax, %es
   mov %ax, %ss
@@ -199,8 +199,8 @@ no_long_mode_msg:
   .align 16
 boot_gdt:
   .quad 0
-  .quad 0x00AF9A000000FFFF   /* 64-bit code */
-  .quad 0x00CF92000000FFFF   /* data */
+  .quad GDT_KERNEL_CODE64
+  .quad GDT_KERNEL_DATA
 boot_gdt_ptr:
   .short boot_gdt_ptr - boot_gdt - 1
   .long boot_gdt

@@ -50,8 +50,8 @@ struct IdtGate {
 // mode. A far jump or far return to 0x1b raises #GP.
 alignas(16) uint64_t gdt[8] = {
     0,
-    0x00AF9A000000FFFF,  // 0x08 kernel code 64
-    0x00CF92000000FFFF,  // 0x10 kernel data
+    kGdtKernelCode64,    // 0x08 kernel code 64
+    kGdtKernelData,      // 0x10 kernel data
     0,                   // 0x18 no 32-bit user code
     0x00CFF2000000FFFF,  // 0x20 user data
     0x00AFFA000000FFFF,  // 0x28 user code 64

@@ -113,6 +113,7 @@ constexpr uint32_t MSR_KERNEL_GS_BASE = 0xC0000102;
 constexpr uint32_t MSR_APIC_BASE = 0x1B;
 
 constexpr uint64_t EFER_SCE = 1 << 0;
+constexpr uint64_t EFER_LME = 1 << 8;
 constexpr uint64_t EFER_NXE = 1 << 11;
 constexpr uint64_t CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_WP = 1 << 16;
 constexpr uint64_t CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10;
@@ -126,7 +127,12 @@ constexpr uint64_t PTE_A = 1ull << 5, PTE_D = 1ull << 6, PTE_PS = 1ull << 7, PTE
 constexpr uint64_t PTE_NX = 1ull << 63;
 constexpr uint64_t PTE_ADDR = 0x000FFFFFFFFFF000ull;
 
-// Segment selectors (see gdt.cc: the order is what syscall/sysret require).
+// The kernel's code and data descriptors (cpu.cc's GDT, and boot.S's
+// temporary one, which has the same layout).
+constexpr uint64_t kGdtKernelCode64 = 0x00AF9A000000FFFF;
+constexpr uint64_t kGdtKernelData = 0x00CF92000000FFFF;
+
+// Segment selectors (see cpu.cc: the order is what syscall/sysret require).
 constexpr uint16_t KERNEL_CS = 0x08, KERNEL_DS = 0x10;
 constexpr uint16_t USER_DS = 0x20 | 3, USER_CS = 0x28 | 3;
 constexpr uint16_t TSS_SEL = 0x30;

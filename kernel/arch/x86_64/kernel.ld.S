@@ -6,8 +6,10 @@
    Sections start on page boundaries so memory_init can map them W^X: text
    read-only and executable, rodata read-only, data and bss non-executable. */
 OUTPUT_FORMAT(elf64-x86-64)
+/* Preprocessed (kernel/CMakeLists.txt): KERNEL_VMA and the other numbers
+   come from the generated kernel/arch/asm_constants.h. */
+#include "kernel/arch/asm_constants.h"
 ENTRY(_start)
-KERNEL_VMA = 0xFFFFFFFF80000000;
 
 SECTIONS
 {
