@@ -128,9 +128,17 @@ void env_destroy(Env* e) {
   sched_env_gone(e);
   // Time proportional to what it holds: its mappings (each record unlinked
   // in O(1)), then its frames, each unmapped wherever others map it.
+  // Frames that others hold (RIGHT_HOLD) pass to one of them; the rest are
+  // freed.
   vm_teardown(e);
   for (uint32_t pfn; (pfn = frames.first_owned(id)) != core::kNil;) {
-    if (frames.info(pfn).mappings) vm_unmap_frame_everywhere(pfn, 0);
+    if (frames.info(pfn).mappings) {
+      if (Env* heir = vm_frame_holder(pfn)) {
+        frames.transfer(pfn, heir->id);
+        continue;
+      }
+      vm_unmap_frame_everywhere(pfn, 0);
+    }
     frames.free(pfn);
   }
   e->caps.clear_all();

@@ -94,9 +94,13 @@ void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
 // capability (or ownership) presented when the binding was made.
 constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
 constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
+// The binding holds its frame (it was made with RIGHT_HOLD): abi.h.
+constexpr uint64_t PTE_HOLD = 1ull << 11;
+constexpr uint64_t kPteBindingBits = PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_HOLD;
 // The binding bits a frame reference with `rights` allows.
 constexpr uint64_t vm_may_bits(uint8_t rights) {
-  return ((rights & RIGHT_WRITE) ? PTE_MAY_WRITE : 0) | ((rights & RIGHT_EXEC) ? PTE_MAY_EXEC : 0);
+  return ((rights & RIGHT_WRITE) ? PTE_MAY_WRITE : 0) | ((rights & RIGHT_EXEC) ? PTE_MAY_EXEC : 0) |
+         ((rights & RIGHT_HOLD) ? PTE_HOLD : 0);
 }
 // Whether page_protect may give this mapping `perms`.
 inline bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
@@ -154,6 +158,9 @@ class PteCursor {
 };
 // Removes every mapping of `pfn` except those in env `keep` (0: none).
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep);
+// A live env (not dying) that holds `pfn` through a mapping and whose
+// account has room for one more frame, or nullptr.
+Env* vm_frame_holder(uint64_t pfn);
 // A dying env: drops the reverse-map records of its whole address space
 // (its tables are freed with its other frames).
 void vm_teardown(Env* e);

@@ -32,7 +32,7 @@ BootInfo boot;
 uint64_t give_page(Env* e, uint64_t va, uint64_t perms) {
   uint64_t pfn;
   if (frame_alloc_zeroed(kAnyFrame, e->id, FRAME_USER, &pfn) != OK) panic("out of memory loading init");
-  if (vm_map(e, va, pfn, perms, vm_may_bits(kRightsAll)) != OK) panic("cannot map init");
+  if (vm_map(e, va, pfn, perms, vm_may_bits(RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC)) != OK) panic("cannot map init");
   return pfn;
 }
 

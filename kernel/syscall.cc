@@ -53,7 +53,7 @@ Status decode_frame(Env* caller, Env* owner, uint64_t ref, uint8_t rights, Frame
     if (pfn >= frames.nframes()) return ERR_OUT_OF_RANGE;
     const FrameInfo& f = frames.info(pfn);
     if (f.owner != owner->id || (f.kind != FRAME_USER && f.kind != FRAME_MODULE)) return ERR_ACCESS_DENIED;
-    *out = FrameRef{pfn, vm_may_bits(kRightsAll), nullptr};
+    *out = FrameRef{pfn, vm_may_bits(RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC), nullptr};  // an owner holds anyway
     return OK;
   }
   Capability* c;

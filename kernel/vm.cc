@@ -173,7 +173,7 @@ Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
 
 void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
   if (!(*pte & PTE_P)) return;
-  uint64_t keep = *pte & (PTE_ADDR | PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_A | PTE_D);
+  uint64_t keep = *pte & (PTE_ADDR | kPteBindingBits | PTE_A | PTE_D);
   *pte = keep | leaf_bits(perms);
   flush(e, va);
 }
@@ -205,6 +205,15 @@ void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
     }
     r = next;
   }
+}
+
+Env* vm_frame_holder(uint64_t pfn) {
+  for (Rid r = rmap.first(pfn); r != core::kNoRid; r = rmap.next(r)) {
+    if (!(*rmap.pte(r) & PTE_HOLD)) continue;
+    Env* e = &envs[env_index(rmap.env(r))];
+    if (e->info->state != ENV_DYING && accounts.can_charge(e->id, RES_FRAMES, 1)) return e;
+  }
+  return nullptr;
 }
 
 void vm_teardown(Env* e) {

@@ -49,7 +49,11 @@ enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE =
 // allows changing the env's address space, registers, handlers and lifetime;
 // DEPOSIT (env capabilities) allows granting capabilities into its table, so
 // an env decides who may fill its slots (a server hands clients a
-// DEPOSIT-only capability to itself, say).
+// DEPOSIT-only capability to itself, say). HOLD (frame capabilities): a
+// mapping made with it *holds* the frame: when the frame's owner dies, the
+// frame is not freed but passes to an env that holds it (and has room in
+// its account), so memory shared copy-on-write outlives the env that
+// allocated it; a frame is freed when its owner dies and nobody holds it.
 enum Rights : uint8_t {
   RIGHT_READ = 1,
   RIGHT_WRITE = 2,
@@ -58,8 +62,9 @@ enum Rights : uint8_t {
   RIGHT_REVOKE = 16,
   RIGHT_CONTROL = 32,
   RIGHT_DEPOSIT = 64,  // env capabilities: cap_grant may put capabilities into its table
+  RIGHT_HOLD = 128,    // frame capabilities: a mapping made with it keeps the frame alive
 };
-constexpr uint8_t kRightsAll = 0x7F;
+constexpr uint8_t kRightsAll = 0xFF;
 
 // Mapping permissions for page_map/page_protect/page_batch. Every mapping is
 // readable and user-accessible; these add write and execute.

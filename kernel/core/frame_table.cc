@@ -104,6 +104,12 @@ void FrameTable::free(uint64_t pfn) {
   free_count_++;
 }
 
+void FrameTable::transfer(uint64_t pfn, uint32_t new_owner) {
+  drop(info_[pfn].owner, static_cast<uint32_t>(pfn));
+  info_[pfn].owner = new_owner;
+  take(new_owner, static_cast<uint32_t>(pfn));
+}
+
 uint64_t FrameTable::bump_guard(uint64_t pfn) { return ++info_[pfn].guard; }
 
 }  // namespace veneer::core

@@ -47,6 +47,9 @@ class FrameTable {
   // Returns an allocated frame to the free pool and bumps its guard. The
   // caller has already removed every mapping of it.
   void free(uint64_t pfn);
+  // Gives an allocated frame to another owner (its account is charged; the
+  // caller checked it has room). The guard stays: capabilities to it stay valid.
+  void transfer(uint64_t pfn, uint32_t new_owner);
   // Bumps the guard without freeing: every capability made before is stale.
   uint64_t bump_guard(uint64_t pfn);
 

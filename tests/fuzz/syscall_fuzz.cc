@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,7 @@ struct MCap {
 };
 struct MPte {
   uint64_t pfn;
-  bool write, exec, may_write, may_exec;
+  bool write, exec, may_write, may_exec, hold;
   bool operator==(const MPte&) const = default;
 };
 struct MEnv {
@@ -89,7 +90,7 @@ Model extract() {
             if (!(v & 1)) continue;
             me.ptes[i4 << 39 | i3 << 30 | i2 << 21 | i1 << 12] =
                 MPte{(v & arch::PTE_ADDR) / kPageSize, bool(v & arch::PTE_W), !(v & arch::PTE_NX),
-                     bool(v & PTE_MAY_WRITE), bool(v & PTE_MAY_EXEC)};
+                     bool(v & PTE_MAY_WRITE), bool(v & PTE_MAY_EXEC), bool(v & PTE_HOLD)};
           }
         }
       }
@@ -116,8 +117,8 @@ std::string describe(const Model& m) {
       s += buf;
     }
     for (auto& [va, p] : e.ptes) {
-      snprintf(buf, sizeof buf, "    pte %lx -> %lx w%d x%d may_w%d may_x%d\n", va, p.pfn, p.write, p.exec,
-               p.may_write, p.may_exec);
+      snprintf(buf, sizeof buf, "    pte %lx -> %lx w%d x%d may_w%d may_x%d hold%d\n", va, p.pfn, p.write, p.exec,
+               p.may_write, p.may_exec, p.hold);
       s += buf;
     }
   }
@@ -153,14 +154,15 @@ struct Shadow {
   }
   // A frame reference (a slot, or kFrameByPfn | pfn of a frame `owner`
   // owns, with every right): its frame, or ~0; *may_* what a binding allows.
-  uint64_t frame_ref(uint64_t ref, uint32_t owner, uint8_t rights, bool* may_w = nullptr, bool* may_x = nullptr) {
+  uint64_t frame_ref(uint64_t ref, uint32_t owner, uint8_t rights, bool* may_w = nullptr, bool* may_x = nullptr,
+                     bool* hold = nullptr) {
     uint64_t pfn;
     uint8_t have;
     if (ref & kFrameByPfn) {
       pfn = ref & ~kFrameByPfn;
       auto it = m.owner.find(pfn);
       if (it == m.owner.end() || it->second != owner) return ~0ull;
-      have = kRightsAll;
+      have = RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC;  // an owner's own mapping holds nothing
     } else {
       pfn = frame_cap(ref, rights);
       if (pfn == ~0ull) return ~0ull;
@@ -168,6 +170,7 @@ struct Shadow {
     }
     if (may_w) *may_w = have & RIGHT_WRITE;
     if (may_x) *may_x = have & RIGHT_EXEC;
+    if (hold) *hold = have & RIGHT_HOLD;
     return pfn;
   }
   bool slot_free(MEnv& e, uint64_t slot) { return slot < kCapSlots && !e.caps.count(slot); }
@@ -187,12 +190,32 @@ struct Shadow {
     min_guard[pfn] = m.guard[pfn] + 1;
     m.guard.erase(pfn);
   }
-  void destroy(uint32_t id) {
-    for (auto& [cid, e] : std::map<uint32_t, MEnv>(m.envs))
-      if (e.parent == id && m.envs.count(cid)) destroy(cid);
-    for (auto& [p, o] : std::map<uint64_t, uint32_t>(m.owner))
-      if (o == id) free_frame(p);
-    m.envs.erase(id);
+  // Env `id` and its descendants go; each frame they owned passes to an env
+  // that holds it through a mapping (RIGHT_HOLD), or is freed. Which holder
+  // (and whether one with room in its account) is the kernel's choice: the
+  // model checks it is one of the holders and follows it (`after`).
+  void destroy(uint32_t id, const Model& after) {
+    std::set<uint32_t> gone{id};
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (auto& [cid, e] : m.envs)
+        if (gone.count(e.parent) && gone.insert(cid).second) grew = true;
+    }
+    for (uint32_t g : gone) m.envs.erase(g);
+    for (auto& [p, o] : std::map<uint64_t, uint32_t>(m.owner)) {
+      if (!gone.count(o)) continue;
+      std::set<uint32_t> holders;
+      for (auto& [eid, e] : m.envs)
+        for (auto& [va, pte] : e.ptes)
+          if (pte.pfn == p && pte.hold) holders.insert(eid);
+      auto kept = after.owner.find(p);
+      if (kept != after.owner.end() && !gone.count(kept->second)) {
+        REQUIRE(holders.count(kept->second), "frame %lx passed to env %x, which does not hold it", p, kept->second);
+        m.owner[p] = kept->second;
+      } else {
+        free_frame(p);
+      }
+    }
   }
 };
 
@@ -417,15 +440,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         valid = true;
         for (uint64_t i = 0; i < a[2] && valid; i++) {
           const PageOp& op = ops[i];
-          bool may_w = false, may_x = false;
+          bool may_w = false, may_x = false, hold = false;
           if ((i && op.va <= ops[i - 1].va) || core::check_map_va(op.va) != OK || op.kind > PAGE_OP_PROTECT) {
             valid = false;
           } else if (op.kind == PAGE_OP_MAP) {
             uint64_t pfn = core::perms_valid(op.perms)
-                               ? sh.frame_ref(op.frame, t, core::rights_for_perms(op.perms), &may_w, &may_x)
+                               ? sh.frame_ref(op.frame, t, core::rights_for_perms(op.perms), &may_w, &may_x, &hold)
                                : ~0ull;
             if (pfn == ~0ull) valid = false;
-            else ptes[op.va] = MPte{pfn, bool(op.perms & PERM_WRITE), bool(op.perms & PERM_EXEC), may_w, may_x};
+            else ptes[op.va] = MPte{pfn, bool(op.perms & PERM_WRITE), bool(op.perms & PERM_EXEC), may_w, may_x, hold};
           } else if (op.kind == PAGE_OP_UNMAP) {
             ptes.erase(op.va);  // unmapping an unmapped page is no error in a batch
           } else {
@@ -547,9 +570,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         case C_MAP: {
           uint32_t t = sh.env_cap(a[0], 0);
-          bool may_w, may_x;
-          uint64_t pfn = sh.frame_ref(a[2], t, 0, &may_w, &may_x);
-          sh.m.envs.at(t).ptes[a[1]] = MPte{pfn, bool(a[3] & PERM_WRITE), bool(a[3] & PERM_EXEC), may_w, may_x};
+          bool may_w, may_x, hold;
+          uint64_t pfn = sh.frame_ref(a[2], t, 0, &may_w, &may_x, &hold);
+          sh.m.envs.at(t).ptes[a[1]] = MPte{pfn, bool(a[3] & PERM_WRITE), bool(a[3] & PERM_EXEC), may_w, may_x, hold};
           break;
         }
         case C_UNMAP: sh.m.envs.at(sh.env_cap(a[0], 0)).ptes.erase(a[1]); break;
@@ -580,7 +603,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           break;
         }
         case C_ENV_RUN: sh.m.envs.at(sh.env_cap(a[0], 0)).state = ENV_RUNNABLE; break;
-        case C_ENV_DESTROY: sh.destroy(sh.env_cap(a[0], 0)); break;
+        case C_ENV_DESTROY: sh.destroy(sh.env_cap(a[0], 0), after); break;
         default: break;
       }
       REQUIRE(after == sh.m, "%s by env %x: the kernel's tables differ from the model\nmodel:\n%s\nkernel:\n%s",

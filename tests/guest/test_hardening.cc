@@ -608,3 +608,50 @@ TEST(spawn_explains_its_errors) {
   CHECK_EQ(reply.msg.w[0], 2);
   CHECK_EQ(exos::wait_serving(0x7FFFFFC0), ERR_STALE_CAP);  // nobody has that id
 }
+
+// RIGHT_HOLD: a mapping made with it keeps the frame alive when its owner
+// dies (the frame passes to the holder, charged to its account), which is
+// what lets copy-on-write memory outlive the env that allocated it. Without
+// it the owner's death unmaps the frame everywhere, as before.
+TEST(held_frames_outlive_their_owner) {
+  constexpr uint64_t kOwner = 740, kHolder = 741, kBystander = 742, kHeld = 743, kPlain = 744;
+  constexpr uint64_t kVa = 0x0000470000000000;
+  uint32_t owner_id = static_cast<uint32_t>(exos::sys_env_create(kOwner).value);
+  uint32_t holder_id = static_cast<uint32_t>(exos::sys_env_create(kHolder).value);
+  CHECK_STATUS(exos::sys_env_create(kBystander), OK);
+  // Two frames owned by `owner`; we hold capabilities to them.
+  veneer::SysResult a = exos::sys_frame_alloc(kAnyFrame, kOwner, kHeld);
+  veneer::SysResult b = exos::sys_frame_alloc(kAnyFrame, kOwner, kPlain);
+  CHECK_EQ(a.status, OK);
+  CHECK_EQ(b.status, OK);
+  CHECK_EQ(exos::frame_table()[a.value].owner, owner_id);
+  // `holder` maps the first with HOLD (the slot has every right); everybody
+  // else maps through copies without it.
+  constexpr uint64_t kNoHold = 745, kPlainNoHold = 746;
+  CHECK_STATUS(exos::sys_cap_grant(kHeld, kSelfSlot, kNoHold, kRightsAll & ~RIGHT_HOLD), OK);
+  CHECK_STATUS(exos::sys_cap_grant(kPlain, kSelfSlot, kPlainNoHold, kRightsAll & ~RIGHT_HOLD), OK);
+  CHECK_STATUS(exos::sys_page_map(kHolder, kVa, kHeld, PERM_WRITE), OK);
+  CHECK_STATUS(exos::sys_page_map(kBystander, kVa, kNoHold, PERM_READ), OK);
+  CHECK_STATUS(exos::sys_page_map(kBystander, kVa + kPageSize, kPlainNoHold, PERM_READ), OK);
+  CHECK_STATUS(exos::sys_page_map(kSelfSlot, kVa, kNoHold, PERM_WRITE), OK);
+  reinterpret_cast<volatile uint64_t*>(kVa)[0] = 0x40D;
+  CHECK_EQ(exos::frame_table()[a.value].mappings, 3);
+  // The owner dies: the held frame goes to the holder with every mapping in
+  // place; the other one is freed and unmapped everywhere.
+  CHECK_STATUS(exos::sys_env_destroy(kOwner), OK);
+  CHECK_EQ(exos::frame_table()[a.value].owner, holder_id);
+  CHECK_EQ(exos::frame_table()[a.value].mappings, 3);
+  CHECK_EQ(reinterpret_cast<volatile uint64_t*>(kVa)[0], 0x40D);
+  CHECK_STATUS(exos::sys_frame_info(kHeld), OK);  // capabilities stay valid
+  CHECK_EQ(exos::frame_table()[b.value].owner, kOwnerFree);
+  CHECK_EQ(exos::frame_table()[b.value].mappings, 0);
+  CHECK_STATUS(exos::sys_frame_info(kPlain), ERR_STALE_CAP);
+  // The holder dies too, and nobody else holds it: freed, unmapped everywhere.
+  CHECK_STATUS(exos::sys_env_destroy(kHolder), OK);
+  CHECK_EQ(exos::frame_table()[a.value].owner, kOwnerFree);
+  CHECK_EQ(exos::frame_table()[a.value].mappings, 0);
+  CHECK_EQ(exos::read_pte(kVa) & 1, 0);
+  CHECK_STATUS(exos::sys_env_destroy(kBystander), OK);
+  const uint64_t slots[] = {kOwner, kHolder, kBystander, kHeld, kPlain, kNoHold, kPlainNoHold};
+  for (uint64_t slot : slots) exos::sys_cap_delete(slot);
+}
