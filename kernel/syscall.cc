@@ -40,20 +40,21 @@ Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
 }
 
 // A frame reference (abi.h): a capability slot in the caller's table, or
-// kFrameByPfn | pfn for a frame `owner` owns, which then has every right.
-// Gives the frame and the binding bits it allows.
+// kFrameByPfn | pfn for a frame the caller or `target` owns, which then has
+// every right. Gives the frame and the binding bits it allows.
 struct FrameRef {
   uint64_t pfn;
   uint64_t may;     // PTE_MAY_* bits
   Capability* cap;  // nullptr when named by ownership
 };
-Status decode_frame(Env* caller, Env* owner, uint64_t ref, uint8_t rights, FrameRef* out) {
+Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, FrameRef* out) {
   if (ref & kFrameByPfn) {
     uint64_t pfn = ref & ~kFrameByPfn;
     if (pfn >= frames.nframes()) return ERR_OUT_OF_RANGE;
     const FrameInfo& f = frames.info(pfn);
-    if (f.owner != owner->id || (f.kind != FRAME_USER && f.kind != FRAME_MODULE)) return ERR_ACCESS_DENIED;
-    *out = FrameRef{pfn, vm_may_bits(RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC), nullptr};  // an owner holds anyway
+    if ((f.owner != target->id && f.owner != caller->id) || (f.kind != FRAME_USER && f.kind != FRAME_MODULE))
+      return ERR_ACCESS_DENIED;
+    *out = FrameRef{pfn, vm_may_bits(kRightsAll), nullptr};
     return OK;
   }
   Capability* c;

@@ -20,7 +20,7 @@ uint64_t leaf_bits(uint64_t perms) {
   uint64_t b = PTE_P | PTE_U;
   if (perms & PERM_WRITE) b |= PTE_W;
   if (!(perms & PERM_EXEC)) b |= PTE_NX;
-  return b;
+  return b | (perms & kPermUserMask) << (kPteUserShift - kPermUserShift);
 }
 
 uint64_t index_of(uint64_t va, int level) { return (va >> (12 + 9 * level)) & 511; }

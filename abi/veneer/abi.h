@@ -69,7 +69,13 @@ constexpr uint8_t kRightsAll = 0xFF;
 // Mapping permissions for page_map/page_protect/page_batch. Every mapping is
 // readable and user-accessible; these add write and execute.
 constexpr uint64_t PERM_READ = 0, PERM_WRITE = 1, PERM_EXEC = 2;
-constexpr uint64_t kPermsMask = PERM_WRITE | PERM_EXEC;
+// A library OS's own marks (copy-on-write, say), kept in the PTE where it
+// reads them back through its page-table window: perms bits 8-14 are PTE
+// bits 52-58. The kernel stores them and gives them no meaning.
+constexpr uint64_t kPermUserShift = 8;
+constexpr uint64_t kPermUserMask = 0x7Full << kPermUserShift;
+constexpr uint64_t kPteUserShift = 52;
+constexpr uint64_t kPermsMask = PERM_WRITE | PERM_EXEC | kPermUserMask;
 
 // cons_write writes at most this many bytes per call.
 constexpr uint64_t kMaxConsoleWrite = 4096;
@@ -81,10 +87,11 @@ constexpr uint64_t kNoSlot = ~0ull;
 
 // Naming a frame. Where a call takes a frame (page_map, page_batch's MAP,
 // frame_free), the argument is a frame capability's slot, or kFrameByPfn |
-// pfn for a frame that the env named by the call's env argument owns (for
+// pfn for a frame owned by the caller or by the env the call acts on (for
 // frame_free: the caller), which needs no capability: ownership is the
-// authority, as Xok's physical names were. So a library OS needs no slot
-// per page it owns.
+// authority, as Xok's physical names were, and carries every right,
+// RIGHT_HOLD included (a frame the caller maps into another env by number
+// is held there). So a library OS needs no slot per page it owns.
 constexpr uint64_t kFrameByPfn = 1ull << 63;
 
 // ---- page_batch --------------------------------------------------------------

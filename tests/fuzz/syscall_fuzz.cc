@@ -48,6 +48,7 @@ struct MCap {
 struct MPte {
   uint64_t pfn;
   bool write, exec, may_write, may_exec, hold;
+  uint8_t marks;  // the library OS's bits (perms bits 8-14, PTE bits 52-58)
   bool operator==(const MPte&) const = default;
 };
 struct MEnv {
@@ -90,7 +91,8 @@ Model extract() {
             if (!(v & 1)) continue;
             me.ptes[i4 << 39 | i3 << 30 | i2 << 21 | i1 << 12] =
                 MPte{(v & arch::PTE_ADDR) / kPageSize, bool(v & arch::PTE_W), !(v & arch::PTE_NX),
-                     bool(v & PTE_MAY_WRITE), bool(v & PTE_MAY_EXEC), bool(v & PTE_HOLD)};
+                     bool(v & PTE_MAY_WRITE), bool(v & PTE_MAY_EXEC), bool(v & PTE_HOLD),
+                     static_cast<uint8_t>((v >> kPteUserShift) & 0x7F)};
           }
         }
       }
@@ -117,8 +119,8 @@ std::string describe(const Model& m) {
       s += buf;
     }
     for (auto& [va, p] : e.ptes) {
-      snprintf(buf, sizeof buf, "    pte %lx -> %lx w%d x%d may_w%d may_x%d hold%d\n", va, p.pfn, p.write, p.exec,
-               p.may_write, p.may_exec, p.hold);
+      snprintf(buf, sizeof buf, "    pte %lx -> %lx w%d x%d may_w%d may_x%d hold%d marks %x\n", va, p.pfn, p.write,
+               p.exec, p.may_write, p.may_exec, p.hold, p.marks);
       s += buf;
     }
   }
@@ -161,8 +163,8 @@ struct Shadow {
     if (ref & kFrameByPfn) {
       pfn = ref & ~kFrameByPfn;
       auto it = m.owner.find(pfn);
-      if (it == m.owner.end() || it->second != owner) return ~0ull;
-      have = RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC;  // an owner's own mapping holds nothing
+      if (it == m.owner.end() || (it->second != owner && it->second != caller)) return ~0ull;
+      have = kRightsAll;
     } else {
       pfn = frame_cap(ref, rights);
       if (pfn == ~0ull) return ~0ull;
@@ -247,14 +249,14 @@ struct Input {
     return edges[b % 5];
   }
   // A frame argument: mostly a frame capability of the caller's, else a
-  // frame named by number (one `owner` owns, or any).
-  uint64_t frame_ref(const MEnv& caller, const Model& m, uint32_t owner) {
+  // frame named by number (one the target or the caller owns, or any).
+  uint64_t frame_ref(const MEnv& caller, const Model& m, uint32_t target, uint32_t self) {
     uint8_t b = u8();
     if (b < 160) return slot(caller, CAP_FRAME);
     if (b < 240) {
       uint64_t owned[64], n = 0;
       for (auto& [p, o] : m.owner)
-        if (o == owner && n < 64) owned[n++] = p;
+        if ((o == target || o == self) && n < 64) owned[n++] = p;
       if (n) return kFrameByPfn | owned[b % n];
     }
     return kFrameByPfn | (b % 2 ? pfn() : u8());
@@ -267,9 +269,12 @@ struct Input {
     static const uint64_t bad[] = {0, 0x400008, 0xFFFF800000000000ull, kKernelTablesVa, kUserTop, 0x800000000000ull};
     return bad[b % 6];
   }
+  // Permissions: write and execute, sometimes with the library OS's marks.
   uint64_t perms() {
     uint8_t b = u8();
-    return b < 240 ? b % 4 : (b % 2 ? 4 : ~0ull);
+    if (b < 200) return b % 4;
+    if (b < 240) return b % 4 | uint64_t(b % 0x7F) << kPermUserShift;
+    return b % 2 ? 4 : ~0ull;
   }
   uint64_t pfn() {
     uint8_t b = u8();
@@ -379,14 +384,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case C_FRAME_FREE:
         num = SYS_frame_free;
-        a[0] = in.frame_ref(me, sh.m, sh.caller);
+        a[0] = in.frame_ref(me, sh.m, sh.caller, sh.caller);
         valid = sh.frame_ref(a[0], sh.caller, RIGHT_REVOKE) != ~0ull;
         break;
       case C_MAP: {
         num = SYS_page_map;
         a[0] = in.slot(me, CAP_ENV), a[1] = in.va();
         uint32_t t = sh.env_cap(a[0], RIGHT_CONTROL);
-        a[2] = in.frame_ref(me, sh.m, t), a[3] = in.perms();
+        a[2] = in.frame_ref(me, sh.m, t, sh.caller), a[3] = in.perms();
         valid = t && core::check_map_va(a[1]) == OK && core::perms_valid(a[3]) &&
                 sh.frame_ref(a[2], t, core::rights_for_perms(a[3])) != ~0ull;
         break;
@@ -426,7 +431,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           uint8_t k = in.u8();  // kind and permissions
           ops[i].kind = k & 3;
           ops[i].perms = k < 0xF0 ? (k >> 2) & 3 : 8;
-          ops[i].frame = in.frame_ref(me, sh.m, t);
+          ops[i].frame = in.frame_ref(me, sh.m, t, sh.caller);
         }
         // The ops go where the caller's page at kArgVa is, if it has one.
         uint64_t* pte = vm_pte(caller, kArgVa);
@@ -448,7 +453,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                ? sh.frame_ref(op.frame, t, core::rights_for_perms(op.perms), &may_w, &may_x, &hold)
                                : ~0ull;
             if (pfn == ~0ull) valid = false;
-            else ptes[op.va] = MPte{pfn, bool(op.perms & PERM_WRITE), bool(op.perms & PERM_EXEC), may_w, may_x, hold};
+            else ptes[op.va] = MPte{pfn, bool(op.perms & PERM_WRITE), bool(op.perms & PERM_EXEC), may_w, may_x, hold,
+                                    static_cast<uint8_t>(op.perms >> kPermUserShift)};
           } else if (op.kind == PAGE_OP_UNMAP) {
             ptes.erase(op.va);  // unmapping an unmapped page is no error in a batch
           } else {
@@ -457,7 +463,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 ((op.perms & PERM_WRITE) && !it->second.may_write) || ((op.perms & PERM_EXEC) && !it->second.may_exec))
               valid = false;
             else
-              it->second.write = op.perms & PERM_WRITE, it->second.exec = op.perms & PERM_EXEC;
+              it->second.write = op.perms & PERM_WRITE, it->second.exec = op.perms & PERM_EXEC,
+              it->second.marks = static_cast<uint8_t>(op.perms >> kPermUserShift);
           }
         }
         batch_target = t;
@@ -572,13 +579,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           uint32_t t = sh.env_cap(a[0], 0);
           bool may_w, may_x, hold;
           uint64_t pfn = sh.frame_ref(a[2], t, 0, &may_w, &may_x, &hold);
-          sh.m.envs.at(t).ptes[a[1]] = MPte{pfn, bool(a[3] & PERM_WRITE), bool(a[3] & PERM_EXEC), may_w, may_x, hold};
+          sh.m.envs.at(t).ptes[a[1]] = MPte{pfn, bool(a[3] & PERM_WRITE), bool(a[3] & PERM_EXEC), may_w, may_x, hold,
+                                            static_cast<uint8_t>(a[3] >> kPermUserShift)};
           break;
         }
         case C_UNMAP: sh.m.envs.at(sh.env_cap(a[0], 0)).ptes.erase(a[1]); break;
         case C_PROTECT: {
           MPte& p = sh.m.envs.at(sh.env_cap(a[0], 0)).ptes.at(a[1]);
           p.write = a[2] & PERM_WRITE, p.exec = a[2] & PERM_EXEC;
+          p.marks = static_cast<uint8_t>(a[2] >> kPermUserShift);
           break;
         }
         case C_BATCH: sh.m.envs.at(batch_target).ptes = batch_result; break;

@@ -393,9 +393,19 @@ TEST(owned_frames_are_named_by_number) {
   CHECK(kids_frame != 0);
   CHECK_STATUS(exos::sys_page_map(kSelfSlot, kVb + kPageSize, kFrameByPfn | kids_frame, PERM_READ), ERR_ACCESS_DENIED);
   CHECK_STATUS(exos::sys_frame_free(kFrameByPfn | kids_frame), ERR_ACCESS_DENIED);
-  // With CONTROL over it we may map its own frames into it by number.
+  // With CONTROL over it we may map its frames, and ours, into it by number.
   CHECK_STATUS(exos::sys_page_map(kid.slot, kVb, kFrameByPfn | kids_frame, PERM_READ), OK);
-  CHECK_STATUS(exos::sys_page_map(kid.slot, kVb + kPageSize, kFrameByPfn | f.pfn, PERM_READ), ERR_ACCESS_DENIED);
+  CHECK_STATUS(exos::sys_page_map(kid.slot, kVb + kPageSize, kFrameByPfn | f.pfn, PERM_READ), OK);
+  CHECK_EQ(exos::frame_table()[f.pfn].mappings, 2);
+  // The library OS's own marks ride in the PTE (bits 52-58), set by map and protect.
+  CHECK_STATUS(exos::sys_page_map(kSelfSlot, kVb + 2 * kPageSize, kFrameByPfn | f.pfn, PERM_READ | (0x55ull << kPermUserShift)),
+               OK);
+  CHECK_EQ((exos::read_pte(kVb + 2 * kPageSize) >> kPteUserShift) & 0x7F, 0x55);
+  CHECK_STATUS(exos::sys_page_protect(kSelfSlot, kVb + 2 * kPageSize, PERM_WRITE | (0x2Aull << kPermUserShift)), OK);
+  CHECK_EQ((exos::read_pte(kVb + 2 * kPageSize) >> kPteUserShift) & 0x7F, 0x2A);
+  CHECK_EQ(exos::read_pte(kVb + 2 * kPageSize) & 2, 2);
+  CHECK_STATUS(exos::sys_page_protect(kSelfSlot, kVb + 2 * kPageSize, 1ull << 15), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_page_unmap(kSelfSlot, kVb + 2 * kPageSize), OK);
   CHECK_STATUS(exos::sys_env_destroy(kid.slot), OK);
   exos::sys_cap_delete(kid.slot);
   exos::slot_free(kid.slot);
