@@ -421,6 +421,56 @@ SysResult sys_invariant_scan(uint64_t machine_slot) {
 
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
 
+// Shares the caller's own bindings with an env it controls: the frames the
+// caller maps at [src_va, +count pages) are bound at [dst_va, ...) in the
+// target with `perms`. The caller's mapping is the authority (what it may
+// do with a frame it may let an env it controls do, never more), and the
+// new binding allows exactly `perms`: a read-only share can never be
+// protected writable by the target. It holds the frame when the caller's
+// binding does. What copy-on-write fork, shared memory and a read-only
+// published table need, without a capability per page. Pages the caller
+// does not map are skipped. Value: how many pages were bound.
+namespace {
+uint64_t share_ptes[kMaxPageBatch];  // the caller's entries, read before anything changes
+}  // namespace
+
+SysResult sys_page_share(uint64_t env_slot, uint64_t dst_va, uint64_t src_va, uint64_t count, uint64_t perms) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (count == 0 || count > kMaxPageBatch || !core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
+  const uint64_t len = count * kPageSize;
+  if (!core::is_user_range(dst_va, len) || !core::is_user_range(src_va, len)) return fail(ERR_BAD_ADDRESS);
+  if (!core::is_page_aligned(dst_va) || !core::is_page_aligned(src_va)) return fail(ERR_UNALIGNED);
+  // Decode: every source entry is read (so sharing within one address space
+  // sees the state before the call) and checked, and the target's page
+  // tables are counted and reserved, before anything changes.
+  PteCursor src(self()), dst(target);
+  TableCount tables(target);
+  uint64_t bound = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    const uint64_t* pte = src.find(src_va + i * kPageSize);
+    uint64_t entry = pte ? *pte : 0;
+    share_ptes[i] = entry;
+    if (!(entry & PTE_P)) continue;
+    if (!vm_perms_allowed(entry, perms)) return SysResult{ERR_ACCESS_DENIED, i};
+    if (frames.info((entry & PTE_ADDR) / kPageSize).mappings >= kMaxMappingsPerFrame)
+      return SysResult{ERR_NO_RESOURCES, i};
+    if (!dst.find(dst_va + i * kPageSize)) tables.add(dst_va + i * kPageSize);
+    bound++;
+  }
+  if ((s = vm_reserve(target, tables.frames())) != OK) return fail(s);
+  // Invoke: cannot fail any more.
+  const uint64_t may = ((perms & PERM_WRITE) ? PTE_MAY_WRITE : 0) | ((perms & PERM_EXEC) ? PTE_MAY_EXEC : 0);
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t entry = share_ptes[i];
+    if (!(entry & PTE_P)) continue;
+    uint64_t va = dst_va + i * kPageSize;
+    vm_map_pte(target, va, dst.create(va), (entry & PTE_ADDR) / kPageSize, perms, may | (entry & PTE_HOLD));
+  }
+  return ok(bound);
+}
+
 }  // namespace veneer
 
 using namespace veneer;

@@ -286,7 +286,7 @@ struct Input {
 
 enum Call : uint8_t {
   C_FRAME_ALLOC, C_FRAME_FREE, C_MAP, C_UNMAP, C_PROTECT, C_BATCH, C_GRANT, C_REVOKE,
-  C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_COUNT
+  C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_SHARE, C_COUNT
 };
 
 const char* syscall_name(uint64_t num) {
@@ -367,7 +367,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sh.caller = caller->id;
     uint64_t a[6] = {};
     uint64_t num = 0;
-    uint32_t batch_target = 0;
+    uint32_t batch_target = 0;  // also page_share's target
     PageOp batch_ops[8] = {};
     std::map<uint64_t, MPte> batch_result;
     bool valid = false, agnostic = false;
@@ -509,6 +509,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         a[0] = in.slot(me, CAP_ENV);
         valid = sh.env_cap(a[0], RIGHT_CONTROL) != 0;
         break;
+      case C_SHARE: {
+        // The caller's own bindings, shared with exactly the permissions
+        // asked (never more than its binding allows), holding the frame
+        // when its binding does; absent source pages skipped.
+        num = SYS_page_share;
+        a[0] = in.slot(me, CAP_ENV), a[1] = in.va(), a[2] = in.va();
+        uint8_t c = in.u8();
+        a[3] = c < 240 ? 1 + c % 4 : (c & 1 ? 0 : kMaxPageBatch + 1);
+        a[4] = in.perms();
+        uint32_t t = sh.env_cap(a[0], RIGHT_CONTROL);
+        if (!t || a[3] == 0 || a[3] > kMaxPageBatch || !core::perms_valid(a[4])) break;
+        uint64_t len = a[3] * kPageSize;
+        if (!core::is_user_range(a[1], len) || !core::is_user_range(a[2], len) || !core::is_page_aligned(a[1]) ||
+            !core::is_page_aligned(a[2]))
+          break;
+        const std::map<uint64_t, MPte> src = me.ptes;  // read before anything changes (self-shares)
+        std::map<uint64_t, MPte> ptes = sh.m.envs.at(t).ptes;
+        valid = true;
+        for (uint64_t i = 0; i < a[3] && valid; i++) {
+          auto it = src.find(a[2] + i * kPageSize);
+          if (it == src.end()) continue;
+          if (((a[4] & PERM_WRITE) && !it->second.may_write) || ((a[4] & PERM_EXEC) && !it->second.may_exec)) {
+            valid = false;
+            break;
+          }
+          ptes[a[1] + i * kPageSize] = MPte{it->second.pfn, bool(a[4] & PERM_WRITE), bool(a[4] & PERM_EXEC),
+                                            bool(a[4] & PERM_WRITE), bool(a[4] & PERM_EXEC), it->second.hold,
+                                            static_cast<uint8_t>(a[4] >> kPermUserShift)};
+        }
+        batch_target = t;
+        batch_result = ptes;
+        break;
+      }
       // Accounts and slice positions are outside the model's state: any
       // outcome is allowed, but what the model tracks must not change, and
       // the invariant scan checks every account balances within its limit.
@@ -530,7 +563,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     char what[512];
-    int w = snprintf(what, sizeof what, "%s(%lx, %lx, %lx, %lx)", syscall_name(num), a[0], a[1], a[2], a[3]);
+    int w = snprintf(what, sizeof what, "%s(%lx, %lx, %lx, %lx, %lx)", syscall_name(num), a[0], a[1], a[2], a[3], a[4]);
     if (kind == C_BATCH)
       for (uint64_t i = 0; i < a[2] && i < 8 && w < 400; i++) {
         const PageOp& op = reinterpret_cast<const PageOp*>(batch_ops)[i];
@@ -590,7 +623,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           p.marks = static_cast<uint8_t>(a[2] >> kPermUserShift);
           break;
         }
-        case C_BATCH: sh.m.envs.at(batch_target).ptes = batch_result; break;
+        case C_BATCH:
+        case C_SHARE: sh.m.envs.at(batch_target).ptes = batch_result; break;
         case C_GRANT: {
           MCap c = *sh.cap(a[0]);
           c.rights &= static_cast<uint8_t>(a[3]);
