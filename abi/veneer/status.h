@@ -24,7 +24,12 @@
   X(ERR_QUOTA, -52, "the account's limit for this resource is reached")         \
   X(ERR_NO_MODULE, -60, "ExOS: no boot module has this name")                    \
   X(ERR_MODULE_NOT_MAPPED, -61, "ExOS: boot modules are mapped in init only")     \
-  X(ERR_BAD_ELF, -62, "ExOS: not an x86-64 executable, or a malformed one")
+  X(ERR_BAD_ELF, -62, "ExOS: not an x86-64 executable, or a malformed one")         \
+  X(ERR_NO_CHILD, -63, "ExOS: no such child process")                              \
+  X(ERR_NO_PROCESS, -64, "ExOS: no such process, or not a process of this manager") \
+  X(ERR_PIPE_CLOSED, -65, "ExOS: every reading end of the pipe is closed")          \
+  X(ERR_BAD_FD, -66, "ExOS: not an open file descriptor")                           \
+  X(ERR_NO_NAME, -67, "ExOS: no shared-memory segment or service has this name")
 
 #ifdef __cplusplus
 namespace veneer {

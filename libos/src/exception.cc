@@ -1,12 +1,14 @@
 // User-level exception dispatch: the kernel delivers every CPU exception to
 // exos_exception_entry; this table picks the program's handler per vector.
 #include "exos/exos.h"
+#include "exos/proc.h"
+#include "exos/vm.h"
 
 namespace exos {
 namespace {
 
-constexpr uint64_t kXStackPages = 4;
-constexpr uint64_t kXStackTop = 0x00006F0000000000;  // just below the stacks
+constexpr uint64_t kXStackPages = layout::kXStackPages;
+constexpr uint64_t kXStackTop = layout::kXStackTop;  // just below the stacks
 ExceptionHandler handlers[64];  // CPU exceptions 0-31, kernel upcalls and foreign calls 32-35
 
 }  // namespace
@@ -17,7 +19,8 @@ void set_exception_handler(uint64_t vector, ExceptionHandler h) {
 
 Status exceptions_init() {
   for (uint64_t i = 1; i <= kXStackPages; i++) {
-    Status s = page_alloc(kXStackTop - i * veneer::kPageSize, veneer::PERM_WRITE);
+    // Private: a forked child gets an exception stack of its own.
+    Status s = page_alloc(kXStackTop - i * veneer::kPageSize, veneer::PERM_WRITE | layout::kMarkPrivate);
     if (s != veneer::OK) return s;
   }
   SysResult r = sys_env_set_handler(veneer::kSelfSlot, reinterpret_cast<uint64_t>(&exos_exception_entry),
@@ -32,6 +35,9 @@ extern "C" void exos_dispatch_exception(veneer::ExceptionFrame* f) {
     exos::handlers[f->vector](f);
     return;
   }
+  // Page faults: the region map's policies and copy-on-write (vm.h), unless
+  // the program installed its own handler above.
+  if (f->vector == 14 && exos::vm::handle_page_fault(f)) return;
   if (f->vector == veneer::kVecSliceEnd) {
     // Default epilogue: nothing to save beyond what the kernel keeps; give
     // the CPU back now (resumed here when the next slice comes).
@@ -47,5 +53,8 @@ extern "C" void exos_dispatch_exception(veneer::ExceptionFrame* f) {
   }
   exos::printf("exos: env %x: unhandled exception %lu at rip %lx (addr %lx, error %lx)\n",
                exos::self_id(), f->vector, f->rip, f->fault_addr, f->error_code);
+  // A process ends as killed by the matching signal (its parent's wait says
+  // so); a bare env just ends.
+  if (exos::proc::managed()) exos::proc::exit_signaled(exos::proc::signal_for_vector(f->vector));
   exos::exit();
 }

@@ -6,6 +6,15 @@ namespace {
 uint64_t used[kGrantBase / 64] = {1 | 2};  // slots 0 (self) and 1 (machine)
 }
 
+namespace internal {
+// A forked child's capability table is empty but for what the manager put
+// there: none of the parent's slots are in use in it.
+void slots_reset() {
+  for (uint64_t& w : used) w = 0;
+  used[0] = 1 | 2;
+}
+}  // namespace internal
+
 int64_t slot_alloc() {
   for (uint64_t w = 0; w < kGrantBase / 64; w++) {
     if (used[w] == ~0ull) continue;

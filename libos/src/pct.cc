@@ -1,11 +1,12 @@
 // Protected control transfer for ExOS programs: call, send, serve.
 #include "exos/exos.h"
+#include "exos/layout.h"
 
 namespace exos {
 namespace {
 
-constexpr uint64_t kPctStackTop = 0x00006D0000000000;
-constexpr uint64_t kPctStackPages = 4;
+constexpr uint64_t kPctStackTop = layout::kPctStackTop;
+constexpr uint64_t kPctStackPages = layout::kPctStackPages;
 PctHandler serve_fn;
 
 }  // namespace
@@ -46,11 +47,21 @@ extern "C" [[noreturn]] void exos_pct_dispatch(uint64_t sender, uint64_t kind, c
 
 namespace exos {
 
+namespace internal {
+// The protected entry stack (private: a forked child is no server).
+void pct_stack_init() {
+  for (uint64_t i = 1; i <= kPctStackPages; i++) {
+    uint64_t va = kPctStackTop - i * veneer::kPageSize;
+    if (!(read_pte(va) & layout::kPtePresent) &&
+        page_alloc(va, veneer::PERM_WRITE | layout::kMarkPrivate) != veneer::OK)
+      panic("pct stack");
+  }
+}
+}  // namespace internal
+
 void pct_serve(PctHandler fn) {
   serve_fn = fn;
-  for (uint64_t i = 1; i <= kPctStackPages; i++)
-    if (page_alloc(kPctStackTop - i * veneer::kPageSize, veneer::PERM_WRITE) != veneer::OK)
-      panic("pct stack");
+  internal::pct_stack_init();
   extern void exos_pct_entry() asm("exos_pct_entry");
   sys_env_set_pct_entry(veneer::kSelfSlot, reinterpret_cast<uint64_t>(&exos_pct_entry), kPctStackTop);
   sys_pct_wait();

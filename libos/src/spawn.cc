@@ -4,12 +4,13 @@
 // capabilities (or ownership) at each binding.
 #include "common/elf.h"
 #include "exos/exos.h"
+#include "internal.h"
 
 namespace exos {
 namespace {
 
-constexpr uint64_t kScratchVa = 0x00006E0000000000;  // where the parent fills pages
-constexpr uint64_t kStackPages = 16;
+constexpr uint64_t kScratchVa = layout::kLoadScratch;  // where the parent fills pages
+constexpr uint64_t kStackPages = layout::kStackPages;
 constexpr uint64_t kMaxPages = 512;
 
 // The child's pages, kept in ascending address order (page_batch wants it).
@@ -104,30 +105,20 @@ Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
   return spawn(elf, size, arg, default_child_quota(), out);
 }
 
-Status spawn(const void* elf, uint64_t size, uint64_t arg, const Quota& quota, Child* out) {
+namespace internal {
+
+Status load_image(uint64_t env_slot, const void* elf, uint64_t size, const ExtraPage* extra, uint32_t nextra,
+                  uint64_t entry_override, uint64_t arg) {
+  ElfInfo info;
+  Status s = elf_check(elf, size, &info);
+  if (s != veneer::OK) return s;
   auto* image = static_cast<const uint8_t*>(elf);
   auto* h = static_cast<const veneer::elf::Header*>(elf);
-  if (!veneer::elf::valid_executable(elf, size)) return veneer::ERR_BAD_ELF;
-
-  int64_t child_slot = slot_alloc();
-  if (child_slot < 0) return veneer::ERR_NO_RESOURCES;
-  SysResult r = sys_env_create(child_slot);
-  if (r.status != veneer::OK) {
-    slot_free(child_slot);
-    return static_cast<Status>(r.status);
-  }
-  uint32_t child_id = static_cast<uint32_t>(r.value);
-  loader.child_slot = child_slot;
+  loader.child_slot = env_slot;
   loader.n = 0;
-
-  Status s = veneer::OK;
   for (uint16_t i = 0; i < h->phnum && s == veneer::OK; i++) {
     const veneer::elf::ProgramHeader* ph = &veneer::elf::program_header(elf, i);
     if (ph->type != veneer::elf::kPtLoad || ph->memsz == 0) continue;
-    if (ph->offset > size || ph->filesz > size - ph->offset || ph->filesz > ph->memsz) {
-      s = veneer::ERR_BAD_ELF;
-      break;
-    }
     uint64_t perms = veneer::elf::segment_perms(*ph);
     for (uint64_t va = ph->vaddr & ~(veneer::kPageSize - 1); va < ph->vaddr + ph->memsz && s == veneer::OK;
          va += veneer::kPageSize) {
@@ -144,15 +135,37 @@ Status spawn(const void* elf, uint64_t size, uint64_t arg, const Quota& quota, C
     uint64_t idx;
     s = loader.page(veneer::kInitStackTop - i * veneer::kPageSize, veneer::PERM_WRITE, &idx);
   }
+  for (uint32_t i = 0; i < nextra && s == veneer::OK; i++) {
+    uint64_t idx;
+    s = loader.page(extra[i].va, extra[i].perms, &idx);
+    if (s == veneer::OK) s = loader.fill(idx, 0, static_cast<const uint8_t*>(extra[i].data), veneer::kPageSize);
+  }
   if (s == veneer::OK) s = loader.bind();
+  if (s == veneer::OK)
+    s = static_cast<Status>(
+        sys_env_set_entry(env_slot, entry_override ? entry_override : info.entry, veneer::kInitStackTop, arg).status);
+  if (s != veneer::OK) loader.release();  // the frames are the env's: they go when it is destroyed
+  return s;
+}
+
+}  // namespace internal
+
+Status spawn(const void* elf, uint64_t size, uint64_t arg, const Quota& quota, Child* out) {
+  if (internal::elf_check(elf, size, nullptr) != veneer::OK) return veneer::ERR_BAD_ELF;
+  int64_t child_slot = slot_alloc();
+  if (child_slot < 0) return veneer::ERR_NO_RESOURCES;
+  SysResult r = sys_env_create(child_slot);
+  if (r.status != veneer::OK) {
+    slot_free(child_slot);
+    return static_cast<Status>(r.status);
+  }
+  uint32_t child_id = static_cast<uint32_t>(r.value);
+  Status s = internal::load_image(child_slot, elf, size, nullptr, 0, 0, arg);
   if (s == veneer::OK && (quota.frames || quota.envs || quota.slices))
     s = static_cast<Status>(sys_env_set_quota(child_slot, quota.frames, quota.envs, quota.slices).status);
-  if (s == veneer::OK)
-    s = static_cast<Status>(sys_env_set_entry(child_slot, h->entry, veneer::kInitStackTop, arg).status);
   if (s == veneer::OK) s = give_slices(child_slot, 1);
   if (s == veneer::OK) s = static_cast<Status>(sys_env_run(child_slot).status);
   if (s != veneer::OK) {
-    loader.release();
     sys_env_destroy(child_slot);  // frees whatever the child already owns
     sys_cap_delete(child_slot);
     slot_free(child_slot);

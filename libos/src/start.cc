@@ -1,6 +1,9 @@
 // Process start-up: record identity, run constructors, install the
 // exception entry, call main, exit.
 #include "exos/exos.h"
+#include "exos/proc.h"
+#include "exos/vm.h"
+#include "internal.h"
 
 extern "C" void (*__init_array_start[])() __attribute__((weak));
 extern "C" void (*__init_array_end[])() __attribute__((weak));
@@ -15,9 +18,14 @@ uint32_t self_id() { return g_self_id; }
 uint64_t start_arg() { return g_start_arg; }
 
 void exit() {
+  if (proc::managed() && proc::getpid() != proc::kInitPid) proc::exit(0);
   sys_env_destroy(veneer::kSelfSlot);
   for (;;) sys_yield();  // not reached
 }
+
+namespace internal {
+void set_self_id(uint32_t id) { g_self_id = id; }
+}  // namespace internal
 
 void panic(const char* msg) {
   printf("exos: env %x panic: %s\n", self_id(), msg);
@@ -90,8 +98,23 @@ extern "C" [[noreturn]] void exos_start(uint64_t arg, uint64_t env_id) {
   if (__init_array_start)
     for (auto* f = __init_array_start; f < __init_array_end; f++) (*f)();
   if (exos::exceptions_init() != veneer::OK) exos::panic("cannot install exception handler");
-  main();
+  exos::vm::init();
+  exos::internal::proc_adopt();  // a process spawned or exec'd: its identity and descriptors
+  int code = main();
+  if (exos::proc::managed() && exos::proc::getpid() != exos::proc::kInitPid) exos::proc::exit(code);
   exos::exit();
+}
+
+// The process manager's start (proc/manager.cc): init starts it from its own
+// image at exos_manager_entry, which calls this.
+extern "C" [[noreturn]] void exos_manager_start(uint64_t arg, uint64_t env_id) {
+  exos::g_start_arg = arg;
+  exos::g_self_id = static_cast<uint32_t>(env_id);
+  if (__init_array_start)
+    for (auto* f = __init_array_start; f < __init_array_end; f++) (*f)();
+  if (exos::exceptions_init() != veneer::OK) exos::panic("cannot install exception handler");
+  exos::vm::init();
+  exos::internal::manager_main();
 }
 
 extern "C" void __cxa_pure_virtual() { exos::panic("pure virtual call"); }

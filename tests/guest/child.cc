@@ -1,5 +1,7 @@
 // Child program for the guest tests; its start argument picks what it does
 // (guest::ChildMode).
+#include "exos/ipc.h"
+#include "exos/proc.h"
 #include "guest_test.h"
 
 namespace {
@@ -322,9 +324,52 @@ void grace_dodger() {
   spin();
 }
 
+// Decimal argument i, or -1.
+long number_arg(int i) {
+  const char* s = exos::proc::argv(i);
+  if (!s || !*s) return -1;
+  long v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return -1;
+    v = v * 10 + (*s - '0');
+  }
+  return v;
+}
+
+// An image spawned or exec'd by the ExOS process tests: argv[0] says what
+// to do; the exit code reports.
+int process_mode() {
+  const char* mode = exos::proc::argv(0);
+  if (exos::strcmp(mode, "exit") == 0) return static_cast<int>(number_arg(1));
+  if (exos::strcmp(mode, "identity") == 0) {
+    // argv: identity PID PPID. Exit 42 when both are what the caller said.
+    if (exos::proc::getpid() != number_arg(1)) return 1;
+    if (exos::proc::getppid() != number_arg(2)) return 2;
+    return 42;
+  }
+  if (exos::strcmp(mode, "write") == 0) {
+    // argv: write FD COUNT: COUNT bytes i % 251 to inherited descriptor FD.
+    int fd = static_cast<int>(number_arg(1));
+    long n = number_arg(2);
+    for (long i = 0; i < n; i++) {
+      uint8_t b = static_cast<uint8_t>(i % 251);
+      if (exos::ipc::write(fd, &b, 1) != 1) return 3;
+    }
+    return 43;
+  }
+  if (exos::strcmp(mode, "spin") == 0) spin();
+  if (exos::strcmp(mode, "crash") == 0) *reinterpret_cast<volatile uint64_t*>(0x0000490000000000) = 1;
+  if (exos::strcmp(mode, "crash-no-handler") == 0) {
+    exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);
+    *reinterpret_cast<volatile uint64_t*>(0x0000490000000000) = 1;
+  }
+  return 99;
+}
+
 }  // namespace
 
 int main() {
+  if (exos::proc::managed() && exos::proc::argc() > 0) return process_mode();
   switch (exos::start_arg()) {
     case CHILD_FAULT_NO_HANDLER:
       exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);

@@ -13,6 +13,7 @@
 namespace exos {
 
 using veneer::ExceptionFrame;
+using veneer::kPageSize;
 using veneer::Status;
 
 // ---- Identity and kernel tables ----------------------------------------------
