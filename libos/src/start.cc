@@ -29,6 +29,7 @@ void set_self_id(uint32_t id) { g_self_id = id; }
 
 void panic(const char* msg) {
   printf("exos: env %x panic: %s\n", self_id(), msg);
+  if (proc::managed() && proc::getpid() != proc::kInitPid) proc::exit_signaled(proc::kSigAbrt);
   exit();
 }
 

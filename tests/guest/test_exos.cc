@@ -981,3 +981,110 @@ TEST(exos_stride_shares_and_ticket_change) {
     exos::slot_free(k.slot);
   }
 }
+
+// ---- What a hostile process can send or share -------------------------------------------
+
+namespace {
+// A raw request to the manager, as a malicious process would send it.
+int64_t raw_request(uint64_t op, uint64_t seq, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0) {
+  exos::Received r;
+  Status s = exos::pct_call(veneer::kCapSlots - 1, exos::Message{{op | seq << 32, a1, a2, a3, a4}}, &r);
+  return s != OK ? s : static_cast<int64_t>(r.msg.w[0]);
+}
+}  // namespace
+
+TEST(exos_manager_refuses_bad_requests) {
+  begin();
+  auto* report = shared_region<volatile int64_t>();
+  Pid child;
+  CHECK_EQ(proc::fork(&child), OK);
+  if (child == 0) {
+    uint64_t seq = 1000;
+    int i = 0;
+    report[i++] = raw_request(0, ++seq);                          // no such request
+    report[i++] = raw_request(999, ++seq);
+    report[i++] = raw_request(1, ++seq, 0);                       // a new child into slot 0 (ours: self)
+    report[i++] = raw_request(1, ++seq, veneer::kCapSlots);       // a slot past the table
+    report[i++] = raw_request(1, ++seq, veneer::kCapSlots - 1);   // an occupied slot (the manager's)
+    report[i++] = raw_request(3, ++seq);                          // commit an exec never prepared
+    report[i++] = raw_request(6, ++seq, 1);                       // wait for init, not our child
+    report[i++] = raw_request(7, ++seq, 1, 9);                    // kill init
+    report[i++] = raw_request(7, ++seq, proc::getpid(), 1000);    // an absurd signal
+    report[i++] = raw_request(8, ++seq, 0xDEAD, 100);             // a capability to an env that is no process
+    report[i++] = raw_request(8, ++seq, exos::self_id(), 1ull << 40);
+    uint64_t name[2] = {0x61, 0};
+    report[i++] = raw_request(9, ++seq, name[0], name[1], 0xFFFF800000000000ull, 1 | 1ull << 63);  // kernel address
+    report[i++] = raw_request(9, ++seq, name[0], name[1], layout::kShmBase, 0xFFFFFFFF | 1ull << 63);  // too large
+    report[i++] = raw_request(9, ++seq, name[0], name[1], layout::kShmBase, 1);  // (the refused ones made nothing)
+    report[i++] = raw_request(10, ++seq, 0x7A7A, 0);              // unlink what does not exist
+    report[i++] = raw_request(12, ++seq, 0x7A7A, 0, 300, 0);      // import no service
+    // A repeated request is answered from memory, not done twice: one child.
+    report[i++] = raw_request(1, ++seq, 300);
+    report[i++] = raw_request(1, seq, 300);
+    report[i++] = proc::table()->nprocs;
+    // Asynchronous messages are ignored; the manager still serves.
+    exos::pct_send(veneer::kCapSlots - 1, exos::Message{{1, 2, 3, 4, 5}});
+    report[i++] = proc::wait(proc::kAnyChild, nullptr, nullptr, true);
+    report[40] = i;
+    proc::exit(0);
+  }
+  CHECK_EQ(proc::exit_code(wait_for(child)), 0);
+  const int64_t expect[] = {ERR_INVALID_ARGS, ERR_INVALID_ARGS, ERR_INVALID_ARGS, ERR_INVALID_ARGS, ERR_BUSY,
+                            ERR_BAD_STATE, ERR_NO_CHILD, ERR_ACCESS_DENIED, ERR_INVALID_ARGS, ERR_NO_PROCESS,
+                            ERR_INVALID_ARGS, ERR_BAD_ADDRESS, ERR_INVALID_ARGS, ERR_NO_NAME, ERR_NO_NAME, ERR_NO_NAME, OK, OK, 3, OK};
+  CHECK_EQ(report[40], sizeof(expect) / sizeof(expect[0]));
+  for (uint64_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+    if (report[i] != expect[i]) exos::printf("  request %lu: %ld, expected %ld\n", i, report[i], expect[i]);
+    CHECK_EQ(report[i], expect[i]);
+  }
+  // The orphaned never-run child the repeated request made is the
+  // manager's to clean up; a normal fork still works.
+  Pid again;
+  CHECK_EQ(proc::fork(&again), OK);
+  if (again == 0) proc::exit(5);
+  CHECK_EQ(proc::exit_code(wait_for(again)), 5);
+  end();
+}
+
+TEST(exos_hostile_pipe_peer_and_heap_misuse) {
+  begin();
+  // A process sharing a pipe can garble it, but not hurt the other end:
+  // counters are clamped, holder entries bounded.
+  int p[2];
+  CHECK_EQ(ipc::pipe(p), OK);
+  Pid child;
+  CHECK_EQ(proc::fork(&child), OK);
+  if (child == 0) {
+    auto* words = reinterpret_cast<volatile uint32_t*>(layout::kPipeBase);
+    for (int k = 0; k < 1024; k++) words[k] = 0xFFFFFFFF - k * 977;  // the whole header
+    words[2] = 0;               // head
+    words[3] = 0x80000000;      // tail: "more than the ring holds"
+    proc::exit(0);
+  }
+  CHECK_EQ(proc::exit_code(wait_for(child)), 0);
+  static uint8_t buf[8192];
+  int64_t n = ipc::read(p[0], buf, sizeof buf);
+  CHECK(n >= 0 && n <= static_cast<int64_t>(ipc::kPipeCapacity));
+  int64_t w = ipc::write(p[1], buf, 10);
+  CHECK(w == 10 || w == ERR_PIPE_CLOSED);
+  ipc::close(p[0]);
+  ipc::close(p[1]);
+  // Heap misuse ends the process that does it (panic: SIGABRT), nobody else.
+  Pid a;
+  CHECK_EQ(proc::fork(&a), OK);
+  if (a == 0) {
+    void* q = exos::malloc(100);
+    exos::free(q);
+    exos::free(q);  // twice
+    proc::exit(0);
+  }
+  CHECK_EQ(proc::term_signal(wait_for(a)), proc::kSigAbrt);
+  CHECK_EQ(proc::fork(&a), OK);
+  if (a == 0) {
+    static uint64_t not_from_malloc[4];
+    exos::free(&not_from_malloc[2]);
+    proc::exit(0);
+  }
+  CHECK_EQ(proc::term_signal(wait_for(a)), proc::kSigAbrt);
+  end();
+}

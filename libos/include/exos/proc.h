@@ -27,8 +27,9 @@ constexpr int exit_code(int status) { return (status >> 8) & 0xFF; }
 constexpr bool signaled(int status) { return (status & 0x7F) != 0; }
 constexpr int term_signal(int status) { return status & 0x7F; }
 // The signals ExOS ends processes with (Linux's numbers).
-enum Signal : int { kSigIll = 4, kSigTrap = 5, kSigFpe = 8, kSigKill = 9, kSigSegv = 11, kSigTerm = 15 };
-// A process that crashed with this exception vector ends with this signal.
+enum Signal : int { kSigIll = 4, kSigTrap = 5, kSigAbrt = 6, kSigFpe = 8, kSigKill = 9, kSigSegv = 11, kSigTerm = 15 };
+// A process that crashed with this exception vector ends with this signal
+// (one that calls panic: kSigAbrt).
 int signal_for_vector(uint64_t vector);
 
 // ---- The published process table (read-only in every process) ---------------------

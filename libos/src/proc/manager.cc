@@ -21,6 +21,7 @@ constexpr uint64_t kMaxSegmentPages = 4096;
 
 struct Proc {
   uint64_t env_slot;      // our capability to its env (init: kCreatorSlot)
+  uint32_t builder;       // the env that asked for it and builds it (it has not run yet)
   uint64_t pending_slot;  // an exec being prepared
   uint32_t last_seq;      // the last request, and our answer to it
   Message last_reply;
@@ -111,6 +112,8 @@ void sweep_dead() {
     if (!env_alive(e.env)) {
       drop_slot(procs[i].env_slot);
       make_zombie(i, proc::signaled_status(proc::kSigKill));
+    } else if (procs[i].builder && env_info(e.env).state == veneer::ENV_NEW && !env_alive(procs[i].builder)) {
+      end_process(i, proc::signaled_status(proc::kSigKill));  // whoever was building it is gone: it never will run
     } else if (e.pending_env && !env_alive(e.pending_env)) {
       drop_slot(procs[i].pending_slot);
       e.pending_env = 0;
@@ -221,7 +224,7 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
       uint32_t id;
       Status s = new_env(me, m.w[1], &env_slot, &id);
       if (s != veneer::OK) return reply(s);
-      procs[slot] = Proc{env_slot, 0, 0, {}};
+      procs[slot] = Proc{env_slot, self.env, 0, 0, {}};
       entry(slot) = ProcEntry{next_pid++, self.pid, id, proc::PROC_RUNNING, 0, 0, 0};
       table->nprocs = table->nprocs + 1;
       changed();
@@ -311,8 +314,10 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
       uint64_t va = m.w[3], pages = m.w[4] & 0xFFFFFFFF;
       bool create = m.w[4] >> 63;
       Segment* s = find_segment(name);
+      bool made = false;
       if (!s) {
         if (!create) return reply(veneer::ERR_NO_NAME);
+        made = true;
         if (pages == 0 || pages > kMaxSegmentPages) return reply(veneer::ERR_INVALID_ARGS);
         for (Segment& f : segments)
           if (!f.used) {
@@ -327,6 +332,10 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
       }
       if (pages == 0 || pages > s->pages) pages = s->pages;
       Status st = share(procs[me].env_slot, va, s->va, pages, veneer::PERM_WRITE | layout::kMarkShared);
+      if (st != veneer::OK && made) {  // a refused open makes nothing
+        for (uint64_t p = 0; p < s->pages; p++) vm::unmap_page(s->va + p * kPageSize);
+        s->used = false;
+      }
       return reply(st, pages);
     }
     case OP_SHM_UNLINK: {
@@ -418,7 +427,7 @@ void manager_main() {
   table->nprocs = 1;
   uint32_t creator = env_info(self_id()).parent;
   entry(0) = ProcEntry{proc::kInitPid, 0, creator, proc::PROC_RUNNING, 0, 0, 0};
-  procs[0] = Proc{kCreatorSlot, 0, 0, {}};
+  procs[0] = Proc{kCreatorSlot, 0, 0, 0, {}};
   pct_serve(handle);
 }
 
