@@ -25,6 +25,19 @@ inline uint64_t rdtsc() {
   return (uint64_t(hi) << 32) | lo;
 }
 
+// The profiling build (bench_veneer_profile, for bench/profile.sh) opens a
+// pcprof window around each row's timed loop: 7-byte nops the plugin sees.
+#ifdef BENCH_PROFILE
+void profile_begin(const char* name, uint64_t iters) {
+  exos::printf("BENCH-PROFILE %s %lu\n", name, iters);
+  asm volatile(".byte 0x0f,0x1f,0x80,1,0x4d,0x4b,0x56" ::: "memory");
+}
+inline void profile_end() { asm volatile(".byte 0x0f,0x1f,0x80,2,0x4d,0x4b,0x56" ::: "memory"); }
+#else
+inline void profile_begin(const char*, uint64_t) {}
+inline void profile_end() {}
+#endif
+
 void report(const char* name, uint64_t total, uint64_t iters) {
   uint64_t tenths = (total * 10 + iters / 2) / iters;
   exos::printf("BENCH %s %lu.%lu\n", name, tenths / 10, tenths % 10);
@@ -33,9 +46,11 @@ void report(const char* name, uint64_t total, uint64_t iters) {
 template <typename F>
 void run(const char* name, uint64_t iters, F&& op) {
   for (uint64_t i = 0; i < kWarmup; i++) op(i);
+  profile_begin(name, iters);
   uint64_t t0 = rdtsc();
   for (uint64_t i = 0; i < iters; i++) op(i);
   uint64_t t1 = rdtsc();
+  profile_end();
   report(name, t1 - t0, iters);
 }
 
@@ -153,9 +168,12 @@ void bench_cpu() {
   {
     // Per yield: each iteration is two (ours to it, its back to us).
     for (uint64_t i = 0; i < kWarmup; i++) exos::sys_yield_to(pong.slot);
+    profile_begin("yield_pair", 2 * kIters);
     uint64_t t0 = rdtsc();
     for (uint64_t i = 0; i < kIters; i++) exos::sys_yield_to(pong.slot);
-    report("yield_pair", rdtsc() - t0, 2 * kIters);
+    uint64_t t1 = rdtsc();
+    profile_end();
+    report("yield_pair", t1 - t0, 2 * kIters);
   }
   stop_server(pong);
 
@@ -244,6 +262,7 @@ int main() {
     // the Linux side); each call is timed on its own.
     uint64_t prot = 0, unprot = 0;
     for (uint64_t i = 0; i < kWarmup + kIters; i++) {
+      if (i == kWarmup) profile_begin("prot1+unprot1", kIters);
       uint64_t t0 = rdtsc();
       exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_READ);
       uint64_t t1 = rdtsc();
@@ -251,6 +270,7 @@ int main() {
       uint64_t t2 = rdtsc();
       if (i >= kWarmup) prot += t1 - t0, unprot += t2 - t1;
     }
+    profile_end();
     report("prot1", prot, kIters);
     report("unprot1", unprot, kIters);
   }
@@ -264,12 +284,14 @@ int main() {
   {
     uint64_t total = 0;
     for (uint64_t i = 0; i < kWarmup + kIters; i++) {
+      if (i == kWarmup) profile_begin("prot1+trap", kIters);
       exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_READ);
       uint64_t t0 = rdtsc();
       mem[0] = i;
       uint64_t t1 = rdtsc();
       if (i >= kWarmup) total += t1 - t0;
     }
+    profile_end();
     report("trap", total, kIters);
   }
   // appel1: access a protected page; the handler unprotects it and protects
@@ -284,12 +306,14 @@ int main() {
   {
     uint64_t rounds = kIters / 100, total = 0;
     for (uint64_t r = 0; r < rounds + 10; r++) {
+      if (r == 10) profile_begin("appel2", rounds * 100);
       uint64_t t0 = rdtsc();
       batch_protect(ops, veneer::PERM_READ);
       for (uint64_t p = 0; p < 100; p++) mem[p * kPageSize / 8] = r;
       uint64_t t1 = rdtsc();
       if (r >= 10) total += t1 - t0;
     }
+    profile_end();
     report("appel2", total, rounds * 100);
   }
   exos::printf("bench: %lu faults handled in user space\n", faults);
