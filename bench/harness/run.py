@@ -76,7 +76,8 @@ SIDES = {
 OPERATIONS = [
     "null_syscall", "exception_roundtrip", "signal_roundtrip", "pct_roundtrip", "pct_async",
     "pipe_roundtrip", "yield_pair", "map_unmap", "dirty", "prot1", "unprot1", "prot100",
-    "unprot100", "trap", "appel1", "appel2", "shm_roundtrip", "lrpc_roundtrip", "udp_echo",
+    "unprot100", "trap", "appel1", "appel2", "shm_roundtrip", "lrpc_roundtrip", "fork_exit_wait",
+    "spawn_exit_wait", "udp_echo",
 ]
 
 # Operations a side deliberately does not print, and why (shown instead of a bare n/a).

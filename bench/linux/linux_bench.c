@@ -22,6 +22,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,8 @@
 
 // Iteration counts: identical on the Veneer side (see docs/benchmarks.md).
 enum { WARMUP = 1000, N_CHEAP = 10000, N_EXPENSIVE = 1000 };
+// Process creation: 100 times dearer, so fewer of them (the same on the Veneer side).
+enum { WARMUP_PROC = 100, N_PROC = 1000, TOUCHED_PAGES = 64 };
 enum { PAGE = 4096, REGION_PAGES = 100 };
 
 // The debug-exit device: QEMU exits with (value << 1) | 1.
@@ -548,6 +551,49 @@ static int bench_appel2(void) {
 }
 
 // ---------------------------------------------------------------------------
+// fork_exit_wait: fork a process with 64 touched pages; the child _exits at once,
+// the parent waitpids for it.
+
+static int bench_fork_exit_wait(void) {
+    char *mem = mmap(NULL, (size_t)TOUCHED_PAGES * PAGE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (mem == MAP_FAILED) return fail("fork_exit_wait", "mmap: %s", strerror(errno));
+    for (int i = 0; i < TOUCHED_PAGES; i++) mem[(size_t)i * PAGE] = (char)i;
+    uint64_t t0 = 0;
+    for (int i = 0; i < WARMUP_PROC + N_PROC; i++) {
+        if (i == WARMUP_PROC) t0 = rdtsc();
+        pid_t pid = fork();
+        if (pid < 0) return fail("fork_exit_wait", "fork: %s", strerror(errno));
+        if (pid == 0) _exit(0);
+        if (reap(pid) != 0) return fail("fork_exit_wait", "child did not exit 0");
+    }
+    uint64_t t1 = rdtsc();
+    munmap(mem, (size_t)TOUCHED_PAGES * PAGE);
+    report("fork_exit_wait", t1 - t0, N_PROC);
+    return 0;
+}
+
+// spawn_exit_wait: posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK) + execve) of this
+// same static program, which exits at once (main's "exit" argument), then waitpid.
+
+extern char **environ;
+
+static int bench_spawn_exit_wait(void) {
+    char *argv[] = {"linux_bench", "exit", NULL};
+    uint64_t t0 = 0;
+    for (int i = 0; i < WARMUP_PROC + N_PROC; i++) {
+        if (i == WARMUP_PROC) t0 = rdtsc();
+        pid_t pid;
+        int e = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
+        if (e != 0) return fail("spawn_exit_wait", "posix_spawn: %s", strerror(e));
+        if (reap(pid) != 0) return fail("spawn_exit_wait", "child did not exit 0");
+    }
+    uint64_t t1 = rdtsc();
+    report("spawn_exit_wait", t1 - t0, N_PROC);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
 
 static int run_all(void) {
     pin_to_cpu0();
@@ -571,6 +617,8 @@ static int run_all(void) {
     }
     failures += bench_shm_roundtrip() != 0;
     failures += bench_lrpc_roundtrip() != 0;
+    failures += bench_fork_exit_wait() != 0;
+    failures += bench_spawn_exit_wait() != 0;
     // pct_roundtrip, pct_async, udp_echo: no Linux counterpart measured; nothing printed.
     info("%d benchmark(s) failed", failures);
     return 0;
@@ -642,7 +690,8 @@ static int init_main(void) {
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "exit") == 0) _exit(0);  // spawn_exit_wait's child
     if (getpid() == 1) return init_main();
     setvbuf(stdout, NULL, _IOLBF, 0);
     int rc = run_all();

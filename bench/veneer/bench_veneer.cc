@@ -204,6 +204,7 @@ void bench_cpu() {
 
 int main() {
   if (exos::start_arg() != ROLE_MAIN) server(exos::start_arg());
+  void bench_exos(); bench_exos();  // ExOS's processes and IPC (bench_exos.cc)
   exos::printf("bench: Veneer/ExOS, %lu iterations after %lu warm-up\n", kIters, kWarmup);
 
   run("null_syscall", kIters * 10, [](uint64_t) { exos::sys_null(); });

@@ -2,6 +2,8 @@
 // not for programs.
 #pragma once
 
+#include <stddef.h>
+
 #include "exos/exos.h"
 #include "exos/layout.h"
 #include "exos/proc.h"
@@ -34,8 +36,30 @@ struct ProcSelf {
   uint32_t manager;   // the manager's env id
   uint32_t seq;       // last request sequence number
   uint64_t fs_base;   // what env_set_fs_base was given (a forked child gets it too)
+  uint32_t table_slot;  // our entry in the published table, plus one (0: not looked up)
 };
-extern ProcSelf proc_self;
+
+// ExOS's per-env state that names this env's kernel state (its id, its
+// capability slots, its process identity): in a private page, so a forked
+// child starts from zeros (its parent allocates the page for it) instead of
+// a copy of its parent's, and the parent's writes never fault copy-on-write.
+struct PrivateState {
+  uint32_t self_id;
+  uint32_t reserved;
+  uint64_t start_arg;
+  uint64_t slots[kGrantBase / 64];  // capability slots in use (below kFirstFreeSlot: always)
+  ProcSelf proc;
+  struct Peer {
+    uint32_t env;
+    uint64_t slot;  // kNoSlot: the manager said no (not a process): not asked again
+  } peers[veneer::kMaxEnvs];
+};
+static_assert(sizeof(PrivateState) <= kPageSize);
+static_assert(offsetof(PrivateState, self_id) == 0);  // exos::self_id() reads it there
+inline PrivateState& priv() { return *reinterpret_cast<PrivateState*>(layout::kPrivateStateVa); }
+inline ProcSelf& proc_self() { return priv().proc; }
+// Maps the private state page (start-up).
+void private_init();
 
 // ---- The manager's protocol: requests by synchronous PCT ------------------------------
 // Request: w0 = op | seq << 32, w1..w4 the arguments. Reply: w0 = status,
@@ -124,13 +148,15 @@ void fds_close_all();
 // ---- Peer capabilities (ipc/peer.cc) ---------------------------------------------------------
 // Forget every cached capability (a forked child has none of its parent's).
 void peers_reset();
+// The cached capability to env, or -1 (then ipc::peer_slot asks the manager).
+inline int64_t cached_peer(uint32_t env) {
+  const PrivateState::Peer& p = priv().peers[veneer::env_index(env)];
+  return p.env == env && p.slot != veneer::kNoSlot ? static_cast<int64_t>(p.slot) : -1;
+}
 void peers_add(uint32_t env, uint64_t slot);
 
-// Fork child start (proc/fork.cc): fixes the state a copy of the parent's
-// memory gets wrong (identity, slots, caches).
-extern "C" void exos_fork_child_init(uint64_t env_id);
-// The slot allocator forgets everything but the well-known slots.
-void slots_reset();
+// Fork child start (proc/fork.cc): fills in its private state.
+extern "C" void exos_fork_child_init(uint64_t env_id, const ForkContext* ctx);
 // Startup in a new image: identity from the inherit block, if any.
 void proc_adopt();
 

@@ -11,6 +11,10 @@ namespace exos::internal {
 // pointer after the call and the return address (proc/fork_entry.S).
 struct ForkContext {
   uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip;
+  // What the child's private state starts with (it cannot read ours).
+  uint32_t manager;
+  uint32_t reserved;
+  uint64_t fs_base, start_arg;
 };
 
 // An LRPC server's bindings: a table of client env ids (one uint32_t per

@@ -1,24 +1,18 @@
 // Slot and frame management on top of Veneer's capability table.
 #include "exos/exos.h"
+#include "internal.h"
 
 namespace exos {
-namespace {
-uint64_t used[kGrantBase / 64] = {1 | 2};  // slots 0 (self) and 1 (machine)
-}
 
-namespace internal {
-// A forked child's capability table is empty but for what the manager put
-// there: none of the parent's slots are in use in it.
-void slots_reset() {
-  for (uint64_t& w : used) w = 0;
-  used[0] = 1 | 2;
-}
-}  // namespace internal
-
+// The bitmap is in ExOS's private state (a forked child starts with an empty
+// capability table and an empty bitmap); slots below kFirstFreeSlot (self,
+// machine) are never handed out.
 int64_t slot_alloc() {
+  uint64_t* used = internal::priv().slots;
   for (uint64_t w = 0; w < kGrantBase / 64; w++) {
-    if (used[w] == ~0ull) continue;
-    uint64_t bit = __builtin_ctzll(~used[w]);
+    uint64_t taken = used[w] | (w == 0 ? (1ull << kFirstFreeSlot) - 1 : 0);
+    if (taken == ~0ull) continue;
+    uint64_t bit = __builtin_ctzll(~taken);
     used[w] |= 1ull << bit;
     return static_cast<int64_t>(w * 64 + bit);
   }
@@ -26,7 +20,7 @@ int64_t slot_alloc() {
 }
 
 void slot_free(uint64_t slot) {
-  if (slot >= kFirstFreeSlot && slot < kGrantBase) used[slot / 64] &= ~(1ull << (slot % 64));
+  if (slot >= kFirstFreeSlot && slot < kGrantBase) internal::priv().slots[slot / 64] &= ~(1ull << (slot % 64));
 }
 
 Status frame_alloc(Frame* out, uint64_t pfn) {

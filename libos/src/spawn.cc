@@ -20,7 +20,7 @@ struct Loader {
   uint64_t slot[kMaxPages];  // our capability, for filling through the scratch page
   uint64_t pfn[kMaxPages];
   uint64_t perms[kMaxPages];
-  uint64_t n = 0;
+  uint64_t n;
 
   // Finds or creates the child's page at va; returns its index.
   Status page(uint64_t va_, uint64_t perms_, uint64_t* index) {
@@ -81,7 +81,9 @@ struct Loader {
   }
 };
 
-Loader loader;  // large; one spawn at a time
+// Large (16 KiB), one spawn at a time: in ExOS's private block.
+static_assert(sizeof(Loader) <= 0x10000);
+#define loader (*reinterpret_cast<Loader*>(layout::kLoaderVa))
 
 }  // namespace
 

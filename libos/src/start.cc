@@ -9,13 +9,8 @@ extern "C" void (*__init_array_start[])() __attribute__((weak));
 extern "C" void (*__init_array_end[])() __attribute__((weak));
 
 namespace exos {
-namespace {
-uint32_t g_self_id;
-uint64_t g_start_arg;
-}  // namespace
 
-uint32_t self_id() { return g_self_id; }
-uint64_t start_arg() { return g_start_arg; }
+uint64_t start_arg() { return internal::priv().start_arg; }
 
 void exit() {
   if (proc::managed() && proc::getpid() != proc::kInitPid) proc::exit(0);
@@ -24,7 +19,10 @@ void exit() {
 }
 
 namespace internal {
-void set_self_id(uint32_t id) { g_self_id = id; }
+void private_init() {
+  if (page_alloc(layout::kPrivateStateVa, veneer::PERM_WRITE | layout::kMarkPrivate) != veneer::OK)
+    for (;;) sys_env_destroy(veneer::kSelfSlot);  // nothing runs without it
+}
 }  // namespace internal
 
 void panic(const char* msg) {
@@ -94,8 +92,9 @@ bool cmdline_get(const char* key, char* buf, size_t size) {
 }  // namespace exos
 
 extern "C" [[noreturn]] void exos_start(uint64_t arg, uint64_t env_id) {
-  exos::g_start_arg = arg;
-  exos::g_self_id = static_cast<uint32_t>(env_id);
+  exos::internal::private_init();
+  exos::internal::priv().start_arg = arg;
+  exos::internal::priv().self_id = static_cast<uint32_t>(env_id);
   if (__init_array_start)
     for (auto* f = __init_array_start; f < __init_array_end; f++) (*f)();
   if (exos::exceptions_init() != veneer::OK) exos::panic("cannot install exception handler");
@@ -109,8 +108,9 @@ extern "C" [[noreturn]] void exos_start(uint64_t arg, uint64_t env_id) {
 // The process manager's start (proc/manager.cc): init starts it from its own
 // image at exos_manager_entry, which calls this.
 extern "C" [[noreturn]] void exos_manager_start(uint64_t arg, uint64_t env_id) {
-  exos::g_start_arg = arg;
-  exos::g_self_id = static_cast<uint32_t>(env_id);
+  exos::internal::private_init();
+  exos::internal::priv().start_arg = arg;
+  exos::internal::priv().self_id = static_cast<uint32_t>(env_id);
   if (__init_array_start)
     for (auto* f = __init_array_start; f < __init_array_end; f++) (*f)();
   if (exos::exceptions_init() != veneer::OK) exos::panic("cannot install exception handler");

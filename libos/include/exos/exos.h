@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exos/layout.h"
 #include "exos/sys.h"
 #include "veneer/abi.h"
 
@@ -17,7 +18,9 @@ using veneer::kPageSize;
 using veneer::Status;
 
 // ---- Identity and kernel tables ----------------------------------------------
-uint32_t self_id();   // this env's id (from the kernel at start)
+// This env's id (from the kernel at start; the first word of ExOS's private
+// state page, libos/src/internal.h).
+inline uint32_t self_id() { return *reinterpret_cast<const volatile uint32_t*>(layout::kPrivateStateVa); }
 uint64_t start_arg(); // the argument the creator passed
 inline const veneer::KernelInfo& kernel_info() {
   return *reinterpret_cast<const veneer::KernelInfo*>(veneer::kKernelInfoVa);

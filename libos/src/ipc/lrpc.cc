@@ -25,8 +25,9 @@ LrpcResult exos_lrpc_dispatch_page(uint64_t sender, uint64_t w0, uint64_t a0, ui
 namespace exos {
 namespace {
 
-alignas(16) uint8_t private_page[kPageSize];
-uint64_t next_client_page = layout::kLrpcBase + (1ull << 30);  // our ends of bindings
+// A checked server's copy of the argument page: in ExOS's private block.
+uint8_t* const private_page = reinterpret_cast<uint8_t*>(layout::kLrpcCopyVa);
+uint64_t next_client_page = layout::kLrpcClientBase;  // our ends of bindings
 
 }  // namespace
 

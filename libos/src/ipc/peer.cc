@@ -6,23 +6,18 @@
 
 namespace exos {
 namespace {
-
-struct Peer {
-  uint32_t env;
-  uint64_t slot;  // kNoSlot: the manager said no (not a process): not asked again
-};
-Peer peers[veneer::kMaxEnvs];
-
+using Peer = internal::PrivateState::Peer;
+inline Peer* peers() { return internal::priv().peers; }
 }  // namespace
 
 namespace internal {
 
 void peers_reset() {
-  for (Peer& p : peers) p = Peer{};
+  for (uint32_t i = 0; i < veneer::kMaxEnvs; i++) peers()[i] = Peer{};
 }
 
 void peers_add(uint32_t env, uint64_t slot) {
-  Peer& p = peers[veneer::env_index(env)];
+  Peer& p = peers()[veneer::env_index(env)];
   if (p.env && p.slot != slot && p.slot != veneer::kNoSlot) {
     sys_cap_delete(p.slot);
     slot_free(p.slot);
@@ -35,9 +30,9 @@ void peers_add(uint32_t env, uint64_t slot) {
 namespace ipc {
 
 int64_t peer_slot(uint32_t env) {
-  Peer& p = peers[veneer::env_index(env)];
+  Peer& p = peers()[veneer::env_index(env)];
   if (p.env == env) return p.slot == veneer::kNoSlot ? -1 : static_cast<int64_t>(p.slot);
-  if (!internal::proc_self.managed || env == self_id()) return -1;
+  if (!internal::proc_self().managed || env == self_id()) return -1;
   if (p.env && p.slot != veneer::kNoSlot) {  // a capability to an env that is gone
     sys_cap_delete(p.slot);
     slot_free(p.slot);
@@ -56,7 +51,8 @@ int64_t peer_slot(uint32_t env) {
 }
 
 void yield_to(uint32_t env) {
-  int64_t slot = env ? peer_slot(env) : -1;
+  int64_t slot = env ? internal::cached_peer(env) : -1;
+  if (slot < 0 && env) slot = peer_slot(env);
   if (slot < 0 || sys_yield_to(static_cast<uint64_t>(slot)).status != veneer::OK) sys_yield();
 }
 

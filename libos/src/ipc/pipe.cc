@@ -30,7 +30,7 @@ struct PipeHeader {
   volatile uint32_t last_writer;  // who to give our time to when we wait
   volatile uint32_t last_reader;
   volatile uint32_t nholders;     // entries in use are below this
-  uint32_t reserved;
+  volatile uint32_t version;      // bumped at every change of the holders
   volatile uint64_t holders[kMaxHolders];  // env | readers << 32 | writers << 48
 };
 static_assert(sizeof(PipeHeader) <= kPageSize);
@@ -50,8 +50,16 @@ struct Fd {
   uint32_t kind;  // ipc::FdKind
   uint32_t flags;
   uint64_t object;  // the pipe's header address
+  // The other side: a live env holding the other end, as of the holders'
+  // version `seen` (so the common case checks one env, not the list).
+  uint32_t peer, seen;
 };
 Fd fds[ipc::kMaxFds];
+int fd_top;  // descriptors at or above this are closed (loops stop here)
+
+void note_open(int fd) {
+  if (fd >= fd_top) fd_top = fd + 1;
+}
 
 PipeHeader* header(uint64_t object) { return reinterpret_cast<PipeHeader*>(object); }
 volatile uint8_t* ring(uint64_t object) { return reinterpret_cast<volatile uint8_t*>(object + kPageSize); }
@@ -77,22 +85,27 @@ Status adjust_holder(PipeHeader* h, uint32_t env, int32_t dr, int32_t dw) {
       if (r < 0) r = 0;
       if (w < 0) w = 0;
       uint64_t now = (r || w) ? make_holder(env, r, w) : 0;
-      if (__atomic_compare_exchange_n(&h->holders[found], &old, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      if (__atomic_compare_exchange_n(&h->holders[found], &old, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        __atomic_add_fetch(&h->version, 1, __ATOMIC_SEQ_CST);
         return veneer::OK;
+      }
       continue;
     }
     if (dr <= 0 && dw <= 0) return veneer::OK;
     uint64_t now = make_holder(env, dr > 0 ? dr : 0, dw > 0 ? dw : 0);
     if (empty >= 0) {
       uint64_t old = h->holders[empty];
-      if (__atomic_compare_exchange_n(&h->holders[empty], &old, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      if (__atomic_compare_exchange_n(&h->holders[empty], &old, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        __atomic_add_fetch(&h->version, 1, __ATOMIC_SEQ_CST);
         return veneer::OK;
+      }
       continue;
     }
     if (n == kMaxHolders) return veneer::ERR_NO_RESOURCES;
     uint32_t expect = n;
     if (__atomic_compare_exchange_n(&h->nholders, &expect, n + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
       h->holders[n] = now;
+      __atomic_add_fetch(&h->version, 1, __ATOMIC_SEQ_CST);
       return veneer::OK;
     }
   }
@@ -111,6 +124,28 @@ uint32_t live_holder(const PipeHeader* h, bool writers, uint32_t hint) {
     else if (!other) other = env;
   }
   return other ? other : self;
+}
+
+// A live env holding the other side's end (writers for a reader): the
+// cached one while the holders have not changed and it is alive (the kernel
+// env table says: an end held by an env that is gone is closed), else from
+// the list.
+[[gnu::noinline]] uint32_t other_side_scan(Fd* f, const PipeHeader* h, bool writers) {
+  f->seen = h->version;
+  f->peer = live_holder(h, writers, writers ? h->last_writer : h->last_reader);
+  return f->peer;
+}
+inline uint32_t other_side(Fd* f, const PipeHeader* h, bool writers) {
+  if (f->seen == h->version && f->peer && env_alive(f->peer)) [[likely]]
+    return f->peer;
+  return other_side_scan(f, h, writers);
+}
+
+// Our time to env (0: to whoever runs next), the capability from the cache.
+inline void give_time(uint32_t env) {
+  int64_t slot = env ? internal::cached_peer(env) : -1;
+  if (slot < 0) return ipc::yield_to(env);
+  if (sys_yield_to(static_cast<uint64_t>(slot)).status != veneer::OK) sys_yield();
 }
 
 // A lock word holding the env in the critical section; a holder that is
@@ -150,7 +185,8 @@ int lowest_free(int from = 0) {
 // Our read and write descriptors on a pipe.
 void count_ends(uint64_t object, uint32_t* r, uint32_t* w, bool skip_cloexec) {
   *r = *w = 0;
-  for (const Fd& f : fds) {
+  for (int i = 0; i < fd_top; i++) {
+    const Fd& f = fds[i];
     if (f.object != object || f.kind == ipc::FD_NONE || (skip_cloexec && (f.flags & ipc::kCloseOnExec))) continue;
     if (f.kind == ipc::FD_PIPE_READ) ++*r;
     else ++*w;
@@ -198,52 +234,64 @@ Status pipe(int out[2], uint32_t flags) {
   h->magic = kPipeMagic;
   h->nholders = 1;
   h->holders[0] = make_holder(self_id(), 1, 1);
-  fds[r] = Fd{FD_PIPE_READ, flags, object};
-  fds[w] = Fd{FD_PIPE_WRITE, flags, object};
+  fds[r] = Fd{FD_PIPE_READ, flags, object, 0, 0};
+  fds[w] = Fd{FD_PIPE_WRITE, flags, object, 0, 0};
   out[0] = r;
   out[1] = w;
+  note_open(w);
   return veneer::OK;
 }
 
-int64_t read(int fd, void* buf, uint64_t n) {
-  Fd* f = get(fd);
-  if (!f || f->kind != FD_PIPE_READ) return veneer::ERR_BAD_FD;
-  if (n == 0) return 0;
-  PipeHeader* h = header(f->object);
-  volatile uint8_t* data = ring(f->object);
-  lock(&h->read_lock);
+namespace {
+
+// Ring copies: small ones (the common case of a pipe between processes
+// talking a line or a byte at a time) without a call.
+inline void copy_small(volatile uint8_t* d, const volatile uint8_t* s, uint32_t n) {
+  if (n <= 16) {
+    for (uint32_t i = 0; i < n; i++) d[i] = s[i];
+  } else {
+    memcpy(const_cast<uint8_t*>(d), const_cast<const uint8_t*>(s), n);
+  }
+}
+inline void copy_out(uint8_t* buf, const volatile uint8_t* data, uint32_t from, uint32_t k) {
+  uint32_t at = from & (kPipeCapacity - 1), first = static_cast<uint32_t>(kPipeCapacity) - at;
+  if (first >= k) return copy_small(buf, data + at, k);
+  copy_small(buf, data + at, first);
+  copy_small(buf + first, data, k - first);
+}
+inline void copy_in(volatile uint8_t* data, uint32_t to, const uint8_t* src, uint32_t k) {
+  uint32_t at = to & (kPipeCapacity - 1), first = static_cast<uint32_t>(kPipeCapacity) - at;
+  if (first >= k) return copy_small(data + at, src, k);
+  copy_small(data + at, src, first);
+  copy_small(data, src + first, k - first);
+}
+
+// The reader waits: its time goes to a writer until there is something to
+// read; 0 (end of file) when no writer is left.
+[[gnu::noinline]] int64_t read_wait(Fd* f, PipeHeader* h, uint8_t* buf, uint64_t n) {
   uint32_t avail;
   while ((avail = used(h)) == 0) {
-    uint32_t writer = live_holder(h, true, h->last_writer);
+    uint32_t writer = other_side(f, h, true);
     if (!writer) {  // every write end is closed: end of file
       unlock(&h->read_lock);
       return 0;
     }
-    h->last_reader = self_id();
-    yield_to(writer == self_id() ? 0 : writer);  // the writer gets our time until it writes
+    give_time(writer == self_id() ? 0 : writer);  // the writer gets our time until it writes
   }
   uint32_t k = avail < n ? avail : static_cast<uint32_t>(n);
   uint32_t tail = h->tail;
-  uint32_t at = tail & (kPipeCapacity - 1), first = static_cast<uint32_t>(kPipeCapacity) - at;
-  if (first > k) first = k;
-  memcpy(buf, const_cast<const uint8_t*>(data + at), first);
-  memcpy(static_cast<uint8_t*>(buf) + first, const_cast<const uint8_t*>(data), k - first);
+  copy_out(buf, ring(f->object), tail, k);
   __atomic_store_n(&h->tail, tail + k, __ATOMIC_RELEASE);
-  h->last_reader = self_id();
   unlock(&h->read_lock);
   return k;
 }
 
-int64_t write(int fd, const void* buf, uint64_t n) {
-  Fd* f = get(fd);
-  if (!f || f->kind != FD_PIPE_WRITE) return veneer::ERR_BAD_FD;
-  PipeHeader* h = header(f->object);
+// The writer waits for room (its time going to a reader), or finds every
+// reader gone.
+[[gnu::noinline]] int64_t write_rest(Fd* f, PipeHeader* h, const uint8_t* src, uint64_t n, uint64_t done) {
   volatile uint8_t* data = ring(f->object);
-  auto* src = static_cast<const uint8_t*>(buf);
-  lock(&h->write_lock);
-  uint64_t done = 0;
   while (done < n || n == 0) {
-    uint32_t reader = live_holder(h, false, h->last_reader);
+    uint32_t reader = other_side(f, h, false);
     if (!reader) {
       unlock(&h->write_lock);
       return done ? static_cast<int64_t>(done) : veneer::ERR_PIPE_CLOSED;
@@ -251,23 +299,60 @@ int64_t write(int fd, const void* buf, uint64_t n) {
     if (n == 0) break;
     uint32_t room = static_cast<uint32_t>(kPipeCapacity) - used(h);
     if (room == 0) {
-      h->last_writer = self_id();
-      yield_to(reader);
+      give_time(reader == self_id() ? 0 : reader);
       continue;
     }
     uint64_t left = n - done;
     uint32_t k = left < room ? static_cast<uint32_t>(left) : room;
     uint32_t head = h->head;
-    uint32_t at = head & (kPipeCapacity - 1), first = static_cast<uint32_t>(kPipeCapacity) - at;
-    if (first > k) first = k;
-    memcpy(const_cast<uint8_t*>(data + at), src + done, first);
-    memcpy(const_cast<uint8_t*>(data), src + done + first, k - first);
+    copy_in(data, head, src + done, k);
     __atomic_store_n(&h->head, head + k, __ATOMIC_RELEASE);
-    h->last_writer = self_id();
     done += k;
   }
   unlock(&h->write_lock);
   return static_cast<int64_t>(done);
+}
+
+inline bool try_lock(volatile uint32_t* word) {
+  uint32_t cur = 0;
+  return __atomic_compare_exchange_n(word, &cur, self_id(), false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+}  // namespace
+
+// The common cases (something to read; room to write, a reader alive) run
+// straight through; waiting and the rest are apart.
+int64_t read(int fd, void* buf, uint64_t n) {
+  Fd* f = get(fd);
+  if (!f || f->kind != FD_PIPE_READ) return veneer::ERR_BAD_FD;
+  if (n == 0) return 0;
+  PipeHeader* h = header(f->object);
+  if (!try_lock(&h->read_lock)) lock(&h->read_lock);
+  uint32_t avail = used(h);
+  if (avail == 0) return read_wait(f, h, static_cast<uint8_t*>(buf), n);
+  uint32_t k = avail < n ? avail : static_cast<uint32_t>(n);
+  uint32_t tail = h->tail;
+  copy_out(static_cast<uint8_t*>(buf), ring(f->object), tail, k);
+  __atomic_store_n(&h->tail, tail + k, __ATOMIC_RELEASE);
+  unlock(&h->read_lock);
+  if (h->last_reader != self_id()) h->last_reader = self_id();  // writers give their time to us
+  return k;
+}
+
+int64_t write(int fd, const void* buf, uint64_t n) {
+  Fd* f = get(fd);
+  if (!f || f->kind != FD_PIPE_WRITE) return veneer::ERR_BAD_FD;
+  PipeHeader* h = header(f->object);
+  if (!try_lock(&h->write_lock)) lock(&h->write_lock);
+  uint32_t room = static_cast<uint32_t>(kPipeCapacity) - used(h);
+  if (n == 0 || n > room || !other_side(f, h, false))
+    return write_rest(f, h, static_cast<const uint8_t*>(buf), n, 0);
+  uint32_t head = h->head;
+  copy_in(ring(f->object), head, static_cast<const uint8_t*>(buf), static_cast<uint32_t>(n));
+  __atomic_store_n(&h->head, head + static_cast<uint32_t>(n), __ATOMIC_RELEASE);
+  unlock(&h->write_lock);
+  if (h->last_writer != self_id()) h->last_writer = self_id();  // readers give their time to us
+  return static_cast<int64_t>(n);
 }
 
 Status close(int fd) {
@@ -302,11 +387,13 @@ int dup2(int fd, int to) {
   if (to == fd) return to;
   Fd copy = *f;
   copy.flags &= ~kCloseOnExec;
+  copy.seen = 0;
   // Count the new end before closing what `to` had, so a pipe whose last
   // end `to` was is not unbound under us.
   adjust_holder(header(copy.object), self_id(), copy.kind == FD_PIPE_READ, copy.kind == FD_PIPE_WRITE);
   if (fds[to].kind != FD_NONE) close(to);
   fds[to] = copy;
+  note_open(to);
   return to;
 }
 
@@ -323,8 +410,9 @@ FdKind fd_kind(int fd) {
 }
 
 void close_all() {
-  for (int i = 0; i < kMaxFds; i++)
+  for (int i = 0; i < fd_top; i++)
     if (fds[i].kind != FD_NONE) close(i);
+  fd_top = 0;
 }
 
 }  // namespace ipc
@@ -332,7 +420,7 @@ void close_all() {
 namespace internal {
 
 Status fds_fork(uint32_t child_env) {
-  for (int i = 0; i < ipc::kMaxFds; i++) {
+  for (int i = 0; i < fd_top; i++) {
     if (fds[i].kind == ipc::FD_NONE || !first_for_object(i, false)) continue;
     uint32_t r, w;
     count_ends(fds[i].object, &r, &w, false);
@@ -344,7 +432,7 @@ Status fds_fork(uint32_t child_env) {
 
 Status fds_inherit(uint64_t env_slot, uint32_t new_env, InheritBlock* block) {
   block->nfds = 0;
-  for (int i = 0; i < ipc::kMaxFds; i++) {
+  for (int i = 0; i < fd_top; i++) {
     if (fds[i].kind == ipc::FD_NONE || (fds[i].flags & ipc::kCloseOnExec)) continue;
     if (block->nfds == kMaxInheritFds) return veneer::ERR_NO_RESOURCES;
     block->fds[block->nfds++] = InheritedFd{i, fds[i].kind, fds[i].object, fds[i].flags, 0};
@@ -362,13 +450,15 @@ Status fds_inherit(uint64_t env_slot, uint32_t new_env, InheritBlock* block) {
 
 void fds_adopt(const InheritBlock* block) {
   for (Fd& f : fds) f = Fd{};
+  fd_top = 0;
   uint32_t n = block->nfds < kMaxInheritFds ? block->nfds : kMaxInheritFds;
   for (uint32_t i = 0; i < n; i++) {
     const InheritedFd& in = block->fds[i];
     if (in.fd < 0 || in.fd >= ipc::kMaxFds || (in.kind != ipc::FD_PIPE_READ && in.kind != ipc::FD_PIPE_WRITE)) continue;
     if (in.object < layout::kPipeBase || in.object >= layout::kPipeBase + layout::kMaxPipes * layout::kPipeStride) continue;
     if (!(read_pte(in.object) & layout::kPtePresent)) continue;
-    fds[in.fd] = Fd{in.kind, in.flags, in.object};
+    fds[in.fd] = Fd{in.kind, in.flags, in.object, 0, 0};
+    note_open(in.fd);
   }
 }
 

@@ -12,8 +12,8 @@ using veneer::elf::ProgramHeader;
 constexpr uint16_t kTypeExec = 2;
 constexpr uint32_t kMaxSegments = 32;
 constexpr uint64_t kMaxSegmentBytes = 256ull << 20;  // more is not a program, it is an attack
-// Programs live below ExOS's own regions (the heap, mappings, the stacks).
-constexpr uint64_t kProgramTop = layout::kHeapBase;
+// Programs live below ExOS's own areas.
+constexpr uint64_t kProgramTop = layout::kProgramTop;
 
 struct Range {
   uint64_t start, end;

@@ -21,6 +21,7 @@ extern "C" void exos_fork_child_entry();
 namespace {
 
 using veneer::kSelfSlot;
+constexpr uint64_t kModulesEnd = veneer::kBootModulesVa + (512ull << 30);  // their PML4 slot
 
 // Builds the child's bindings while walking ours: runs of contiguous pages
 // with the same permissions for the child go in one page_share; our own
@@ -68,35 +69,49 @@ struct Builder {
     }
   }
 };
-Builder builder;  // one fork at a time; 12 KiB, so not on the stack
+// One fork at a time; 12 KiB, so not on the stack: in ExOS's private block
+// (demand-zero, never copied into a child, never copy-on-write here).
+Builder& builder() { return *reinterpret_cast<Builder*>(layout::kForkBuilderVa); }
 
-Status build_child(uint64_t slot, uint32_t child_env, const ForkContext* ctx) {
-  Builder& b = builder;
+bool visit(void* c, uint64_t va, uint64_t pte) {
+  static_cast<Builder*>(c)->add(va, pte);
+  return static_cast<Builder*>(c)->status == veneer::OK;
+}
+
+Status build_child(uint64_t slot, uint32_t child_env, ForkContext* ctx) {
+  // What the child's private state starts with: in ctx, before our stack
+  // is shared (the child sees ctx as it is then).
+  ctx->manager = internal::proc_self().manager;
+  ctx->fs_base = internal::proc_self().fs_base;
+  ctx->start_arg = start_arg();
+  Builder& b = builder();
   b.child = slot;
   b.run_pages = b.nours = 0;
   b.status = veneer::OK;
   b.shared = b.copy_on_write = 0;
-  vm::walk(veneer::kUserBase, veneer::kUserTop, [](void* c, uint64_t va, uint64_t pte) {
-    static_cast<Builder*>(c)->add(va, pte);
-    return static_cast<Builder*>(c)->status == veneer::OK;
-  }, &b);
+  // Everything but ExOS's private block (nothing there is passed on) and
+  // the boot modules (init's alone, as spawn_module says).
+  vm::walk(veneer::kUserBase, veneer::kBootModulesVa, visit, &b);
+  if (b.status == veneer::OK) vm::walk(kModulesEnd, layout::kPrivateBase, visit, &b);
+  if (b.status == veneer::OK) vm::walk(layout::kXStackTop, veneer::kUserTop, visit, &b);
   b.flush();
   if (b.status != veneer::OK) return b.status;
-  // Its own exception stack (never shared: the kernel writes frames there).
-  veneer::PageOp xstack[layout::kXStackPages];
-  for (uint64_t i = 0; i < layout::kXStackPages; i++) {
+  // Its own private state page and exception stack (the kernel writes
+  // frames there: never shared), zeroed frames it owns.
+  veneer::PageOp own[1 + layout::kXStackPages];
+  const uint32_t perms = static_cast<uint32_t>(veneer::PERM_WRITE | layout::kMarkPrivate);
+  for (uint64_t i = 0; i <= layout::kXStackPages; i++) {
     SysResult r = sys_frame_alloc(veneer::kAnyFrame, slot, veneer::kNoSlot);
     if (r.status != veneer::OK) return static_cast<Status>(r.status);
-    uint64_t va = layout::kXStackTop - (layout::kXStackPages - i) * kPageSize;
-    xstack[i] = veneer::PageOp{va, veneer::kFrameByPfn | r.value, veneer::PAGE_OP_MAP,
-                               static_cast<uint32_t>(veneer::PERM_WRITE | layout::kMarkPrivate)};
+    uint64_t va = i == 0 ? layout::kPrivateStateVa : layout::kXStackTop - (layout::kXStackPages + 1 - i) * kPageSize;
+    own[i] = veneer::PageOp{va, veneer::kFrameByPfn | r.value, veneer::PAGE_OP_MAP, perms};
   }
-  SysResult r = sys_page_batch(slot, reinterpret_cast<uint64_t>(xstack), layout::kXStackPages);
+  SysResult r = sys_page_batch(slot, reinterpret_cast<uint64_t>(own), 1 + layout::kXStackPages);
   if (r.status != veneer::OK) return static_cast<Status>(r.status);
   r = sys_env_set_handler(slot, reinterpret_cast<uint64_t>(&exos_exception_entry), layout::kXStackTop,
                           layout::kXStackPages * kPageSize);
   if (r.status != veneer::OK) return static_cast<Status>(r.status);
-  if (internal::proc_self.fs_base) sys_env_set_fs_base(slot, internal::proc_self.fs_base);
+  if (internal::proc_self().fs_base) sys_env_set_fs_base(slot, internal::proc_self().fs_base);
   Status s = internal::fds_fork(child_env);
   if (s != veneer::OK) return s;
   // It starts below our stack pointer at fork, fixes its identity, and
@@ -112,7 +127,7 @@ Status build_child(uint64_t slot, uint32_t child_env, const ForkContext* ctx) {
 namespace proc {
 
 Status fork(Pid* child) {
-  if (!internal::proc_self.managed) return veneer::ERR_BAD_STATE;
+  if (!internal::proc_self().managed) return veneer::ERR_BAD_STATE;
   ForkContext ctx;
   if (exos_fork_save(&ctx)) {
     *child = 0;  // the child: exos_fork_child_init has run
@@ -149,21 +164,20 @@ Status fork(Pid* child) {
 
 }  // namespace proc
 
-namespace internal {
-void set_self_id(uint32_t id);
-}  // namespace internal
-
-// In the child, before fork returns there: everything in our memory that
-// named the parent's kernel state (its id, its capability slots) is reset.
-// (vm's list of released frames is in private pages: the child has none.)
-extern "C" void exos_fork_child_init(uint64_t env_id) {
-  internal::set_self_id(static_cast<uint32_t>(env_id));
-  internal::slots_reset();
-  internal::peers_reset();
+// In the child, before fork returns there: its private state (a zeroed
+// page its parent mapped for it) gets its identity. Its capability table
+// holds only what the manager put there, so no slot is in use.
+extern "C" void exos_fork_child_init(uint64_t env_id, const ForkContext* ctx) {
+  internal::PrivateState& p = internal::priv();
+  p.self_id = static_cast<uint32_t>(env_id);
+  p.start_arg = ctx->start_arg;
+  p.proc = internal::ProcSelf{true, 0, ctx->manager, 0, ctx->fs_base, 0};
   const proc::ProcTable* t = proc::table();
-  internal::proc_self.pid = 0;
   for (uint32_t i = 0; t && i < proc::kMaxProcs; i++)
-    if (t->procs[i].state == proc::PROC_RUNNING && t->procs[i].env == env_id) internal::proc_self.pid = t->procs[i].pid;
+    if (t->procs[i].state == proc::PROC_RUNNING && t->procs[i].env == env_id) {
+      p.proc.pid = t->procs[i].pid;
+      p.proc.table_slot = i + 1;
+    }
 }
 
 }  // namespace exos

@@ -27,7 +27,7 @@ exos_fork_save:
 exos_fork_child_entry:
   mov %rdi, %rbx
   and $-16, %rsp
-  mov %rsi, %rdi
+  xchg %rsi, %rdi                /* (env id, ctx) */
   call exos_fork_child_init
   mov %rbx, %rdi
   mov CTX_RBX(%rdi), %rbx

@@ -9,7 +9,8 @@
 namespace exos::proc {
 namespace {
 
-internal::InheritBlock block;  // 4 KiB: one spawn or exec at a time
+// 4 KiB, one spawn or exec at a time: in ExOS's private block.
+#define block (*reinterpret_cast<internal::InheritBlock*>(layout::kInheritBufferVa))
 
 Status fill_block(Pid pid, const char* const* argv) {
   block = internal::InheritBlock{};
@@ -43,7 +44,7 @@ void drop(uint64_t slot) {
 }  // namespace
 
 Status spawn(const void* image, uint64_t size, const char* const* argv, Pid* child) {
-  if (!internal::proc_self.managed) return veneer::ERR_BAD_STATE;
+  if (!internal::proc_self().managed) return veneer::ERR_BAD_STATE;
   Status s = internal::elf_check(image, size, nullptr);
   if (s != veneer::OK) return s;
   int64_t slot = slot_alloc();
@@ -74,8 +75,8 @@ Status spawn(const void* image, uint64_t size, const char* const* argv, Pid* chi
 }
 
 Status exec(const void* image, uint64_t size, const char* const* argv) {
-  if (!internal::proc_self.managed) return veneer::ERR_BAD_STATE;
-  if (internal::proc_self.pid == kInitPid) return veneer::ERR_ACCESS_DENIED;
+  if (!internal::proc_self().managed) return veneer::ERR_BAD_STATE;
+  if (internal::proc_self().pid == kInitPid) return veneer::ERR_ACCESS_DENIED;
   // Everything about the image is checked before anything changes: a bad
   // one leaves us running as we were.
   Status s = internal::elf_check(image, size, nullptr);
@@ -88,7 +89,7 @@ Status exec(const void* image, uint64_t size, const char* const* argv) {
     return r.status;
   }
   uint32_t env = static_cast<uint32_t>(r.v[0]);
-  s = load(static_cast<uint64_t>(slot), env, internal::proc_self.pid, image, size, argv);
+  s = load(static_cast<uint64_t>(slot), env, internal::proc_self().pid, image, size, argv);
   if (s == veneer::OK) {
     internal::manager_call(internal::OP_EXEC_COMMIT);  // on success we are gone
     s = veneer::ERR_BAD_STATE;

@@ -44,7 +44,9 @@ Proc procs[proc::kMaxProcs];
 Segment segments[kMaxSegments];
 Service services[kMaxServices];
 Pid next_pid = 2;
+uint32_t used_top = 1;  // entries at or above this are free (loops stop here)
 uint64_t arena_next = layout::kManagerArena;
+uint32_t unlinked_segments, nservices;  // (so sweeping costs nothing when there are none)
 
 ProcEntry& entry(uint32_t i) { return table->procs[i]; }
 bool env_alive(uint32_t id) {
@@ -55,12 +57,12 @@ void changed() { table->changes = table->changes + 1; }
 
 int find_pid(Pid pid) {
   if (pid <= 0) return -1;
-  for (uint32_t i = 0; i < proc::kMaxProcs; i++)
+  for (uint32_t i = 0; i < used_top; i++)
     if (entry(i).state != proc::PROC_FREE && entry(i).pid == pid) return static_cast<int>(i);
   return -1;
 }
 int find_env(uint32_t env) {
-  for (uint32_t i = 0; i < proc::kMaxProcs; i++)
+  for (uint32_t i = 0; i < used_top; i++)
     if (entry(i).state == proc::PROC_RUNNING && entry(i).env == env) return static_cast<int>(i);
   return -1;
 }
@@ -90,7 +92,7 @@ void make_zombie(uint32_t i, int status) {
   e.pending_env = 0;
   e.state = proc::PROC_ZOMBIE;
   e.status = status;
-  for (uint32_t k = 0; k < proc::kMaxProcs; k++)
+  for (uint32_t k = 0; k < used_top; k++)
     if (entry(k).state != proc::PROC_FREE && entry(k).ppid == e.pid) entry(k).ppid = proc::kInitPid;
   changed();  // a zombie keeps its entry until its parent waits for it
 }
@@ -106,7 +108,7 @@ void end_process(uint32_t i, int status) {
 // exception stack) never told us: its env is simply gone. Noticed here, at
 // every request, and reported as killed.
 void sweep_dead() {
-  for (uint32_t i = 1; i < proc::kMaxProcs; i++) {
+  for (uint32_t i = 1; i < used_top; i++) {
     ProcEntry& e = entry(i);
     if (e.state != proc::PROC_RUNNING) continue;
     if (!env_alive(e.env)) {
@@ -120,6 +122,7 @@ void sweep_dead() {
     }
   }
   for (Segment& s : segments) {  // unlinked segments nobody maps any more
+    if (!unlinked_segments) break;
     if (!s.used || !s.unlinked) continue;
     bool mapped = false;
     for (uint64_t p = 0; p < s.pages && !mapped; p++)
@@ -127,9 +130,13 @@ void sweep_dead() {
     if (mapped) continue;
     for (uint64_t p = 0; p < s.pages; p++) vm::unmap_page(s.va + p * kPageSize);
     s.used = false;
+    unlinked_segments--;
   }
-  for (Service& s : services)
-    if (s.used && !env_alive(s.server)) s.used = false;  // its pages stay bound where they are
+  for (uint32_t i = 0; i < kMaxServices && nservices; i++)
+    if (services[i].used && !env_alive(services[i].server)) {
+      services[i].used = false;  // its pages stay bound where they are
+      nservices--;
+    }
 }
 
 bool is_ancestor(Pid ancestor, uint32_t i) {
@@ -225,6 +232,7 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
       Status s = new_env(me, m.w[1], &env_slot, &id);
       if (s != veneer::OK) return reply(s);
       procs[slot] = Proc{env_slot, self.env, 0, 0, {}};
+      if (static_cast<uint32_t>(slot) >= used_top) used_top = slot + 1;
       entry(slot) = ProcEntry{next_pid++, self.pid, id, proc::PROC_RUNNING, 0, 0, 0};
       table->nprocs = table->nprocs + 1;
       changed();
@@ -275,7 +283,7 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
     case OP_WAIT: {
       Pid want = static_cast<Pid>(m.w[1]);
       bool any = false;
-      for (uint32_t i = 0; i < proc::kMaxProcs; i++) {
+      for (uint32_t i = 0; i < used_top; i++) {
         ProcEntry& e = entry(i);
         if (e.state == proc::PROC_FREE || e.ppid != self.pid || i == me) continue;
         if (want != proc::kAnyChild && e.pid != want) continue;
@@ -286,6 +294,7 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
         e = ProcEntry{};
         procs[i] = Proc{};
         table->nprocs = table->nprocs - 1;
+        while (used_top > 1 && entry(used_top - 1).state == proc::PROC_FREE) used_top--;
         changed();
         return reply(veneer::OK, static_cast<uint64_t>(pid), static_cast<uint64_t>(static_cast<uint32_t>(status)));
       }
@@ -343,6 +352,7 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
       Segment* s = find_segment(name);
       if (!s) return reply(veneer::ERR_NO_NAME);
       s->unlinked = true;  // freed once nobody maps it (sweep_dead)
+      unlinked_segments++;
       return reply(veneer::OK);
     }
     case OP_LRPC_EXPORT: {
@@ -361,6 +371,7 @@ Message serve(uint32_t me, uint32_t op, const Message& m) {
         st = share(procs[me].env_slot, layout::kLrpcBase, at, 1, veneer::PERM_READ | layout::kMarkPrivate);
       if (st != veneer::OK) return reply(st);
       *s = Service{{name[0], name[1]}, self.env, at, 0, true, m.w[3] != 0};
+      nservices++;
       return reply(veneer::OK);
     }
     case OP_LRPC_IMPORT: {

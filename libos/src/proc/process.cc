@@ -9,16 +9,10 @@ extern "C" void exos_manager_entry();
 namespace exos {
 namespace internal {
 
-ProcSelf proc_self;
-
-namespace {
-int32_t table_index = -1;  // our entry in the published table
-}
-
 Reply manager_call(ManagerOp op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4) {
-  if (!proc_self.managed) return Reply{veneer::ERR_BAD_STATE, {}};
-  uint32_t seq = ++proc_self.seq;
-  if (!seq) seq = ++proc_self.seq;
+  if (!proc_self().managed) return Reply{veneer::ERR_BAD_STATE, {}};
+  uint32_t seq = ++proc_self().seq;
+  if (!seq) seq = ++proc_self().seq;
   Message m{{op | static_cast<uint64_t>(seq) << 32, a1, a2, a3, a4}};
   for (;;) {
     Received r;
@@ -30,7 +24,7 @@ Reply manager_call(ManagerOp op, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t
       continue;
     }
     if (s != veneer::OK) return Reply{s, {}};
-    if (r.sender != proc_self.manager) continue;  // woken by someone else: ask again
+    if (r.sender != proc_self().manager) continue;  // woken by someone else: ask again
     return Reply{static_cast<Status>(r.msg.w[0]), {r.msg.w[1], r.msg.w[2], r.msg.w[3], r.msg.w[4]}};
   }
 }
@@ -40,8 +34,7 @@ void proc_adopt() {
   if (!(read_pte(layout::kInheritVa) & layout::kPtePresent) || block->magic != kInheritMagic) return;
   const auto* t = reinterpret_cast<const proc::ProcTable*>(layout::kProcTableVa);
   if (!(read_pte(layout::kProcTableVa) & layout::kPtePresent) || t->magic != proc::kProcTableMagic) return;
-  proc_self = ProcSelf{true, block->pid, t->manager, 0, 0};
-  table_index = -1;
+  proc_self() = ProcSelf{true, block->pid, t->manager, 0, 0, 0};
   fds_adopt(block);
 }
 
@@ -63,27 +56,30 @@ int signal_for_vector(uint64_t vector) {
 }
 
 const ProcTable* table() {
-  if (!proc_self.managed) return nullptr;
+  if (!proc_self().managed) return nullptr;
   return reinterpret_cast<const ProcTable*>(layout::kProcTableVa);
 }
 
-bool managed() { return proc_self.managed; }
-Pid getpid() { return proc_self.managed ? proc_self.pid : 0; }
+bool managed() { return proc_self().managed; }
+Pid getpid() { return proc_self().managed ? proc_self().pid : 0; }
 
 Pid getppid() {
   const ProcTable* t = table();
   if (!t) return 0;
-  if (internal::table_index < 0 || t->procs[internal::table_index].pid != proc_self.pid) {
-    internal::table_index = -1;
-    for (uint32_t i = 0; i < kMaxProcs; i++)
-      if (t->procs[i].state != PROC_FREE && t->procs[i].pid == proc_self.pid) internal::table_index = static_cast<int32_t>(i);
-    if (internal::table_index < 0) return 0;
+  internal::ProcSelf& me = proc_self();
+  uint32_t i = me.table_slot - 1;  // 0: not looked up yet
+  if (!me.table_slot || t->procs[i].pid != me.pid || t->procs[i].state == PROC_FREE) {
+    me.table_slot = 0;
+    for (uint32_t k = 0; k < kMaxProcs && !me.table_slot; k++)
+      if (t->procs[k].state != PROC_FREE && t->procs[k].pid == me.pid) me.table_slot = k + 1;
+    if (!me.table_slot) return 0;
+    i = me.table_slot - 1;
   }
-  return t->procs[internal::table_index].ppid;
+  return t->procs[i].ppid;
 }
 
 Status start_manager(const ManagerConfig& config) {
-  if (proc_self.managed) return veneer::ERR_BAD_STATE;
+  if (proc_self().managed) return veneer::ERR_BAD_STATE;
   const veneer::BootModule& self_module = kernel_info().modules[0];
   if (!(read_pte(self_module.va & ~(kPageSize - 1)) & layout::kPtePresent)) return veneer::ERR_MODULE_NOT_MAPPED;
   const uint64_t slot = internal::kManagerSlot;
@@ -125,26 +121,24 @@ Status start_manager(const ManagerConfig& config) {
     sys_cap_delete(internal::kProcTableSlot);
     return s;
   }
-  proc_self = internal::ProcSelf{true, kInitPid, id, 0, proc_self.fs_base};
-  internal::table_index = -1;
+  proc_self() = internal::ProcSelf{true, kInitPid, id, 0, proc_self().fs_base, 0};
   return veneer::OK;
 }
 
 void stop_manager() {
-  if (!proc_self.managed || proc_self.pid != kInitPid) return;
+  if (!proc_self().managed || proc_self().pid != kInitPid) return;
   ipc::close_all();
   sys_env_destroy(internal::kManagerSlot);  // and with it every process
   sys_cap_delete(internal::kManagerSlot);
   sys_page_unmap(veneer::kSelfSlot, layout::kProcTableVa);
   sys_cap_delete(internal::kProcTableSlot);
   internal::peers_reset();
-  proc_self = internal::ProcSelf{false, 0, 0, 0, proc_self.fs_base};
-  internal::table_index = -1;
+  proc_self() = internal::ProcSelf{false, 0, 0, 0, proc_self().fs_base, 0};
 }
 
 namespace {
 [[noreturn]] void end(int status) {
-  if (proc_self.managed && proc_self.pid != kInitPid) {
+  if (proc_self().managed && proc_self().pid != kInitPid) {
     internal::fds_close_all();
     manager_call(internal::OP_EXIT, static_cast<uint64_t>(static_cast<uint32_t>(status)));
   }
@@ -158,7 +152,7 @@ void exit(int code) { end(exited_status(code)); }
 void exit_signaled(int sig) { end(signaled_status(sig)); }
 
 Status wait(Pid pid, Pid* reaped, int* status, bool nohang) {
-  if (!proc_self.managed) return veneer::ERR_BAD_STATE;
+  if (!proc_self().managed) return veneer::ERR_BAD_STATE;
   const ProcTable* t = table();
   for (;;) {
     uint64_t changes = t->changes;
@@ -182,7 +176,7 @@ Status wait(Pid pid, Pid* reaped, int* status, bool nohang) {
       bool gone = false;
       for (uint32_t i = 0; i < kMaxProcs && !gone; i++) {
         const ProcEntry& e = t->procs[i];
-        if (e.state == PROC_RUNNING && e.ppid == proc_self.pid && (pid == kAnyChild || e.pid == pid))
+        if (e.state == PROC_RUNNING && e.ppid == proc_self().pid && (pid == kAnyChild || e.pid == pid))
           gone = env_info(e.env).id != e.env;
       }
       if (gone) break;
@@ -192,7 +186,7 @@ Status wait(Pid pid, Pid* reaped, int* status, bool nohang) {
 }
 
 Status kill(Pid pid, int sig) {
-  if (!proc_self.managed) return veneer::ERR_BAD_STATE;
+  if (!proc_self().managed) return veneer::ERR_BAD_STATE;
   return manager_call(internal::OP_KILL, static_cast<uint64_t>(static_cast<int64_t>(pid)),
                       static_cast<uint64_t>(sig))
       .status;

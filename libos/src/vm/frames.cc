@@ -24,16 +24,7 @@ struct Released {
   uint32_t pfns[4 * kPageSize / 4 - 2];
 };
 constexpr uint32_t kMaxReleased = sizeof(Released::pfns) / sizeof(uint32_t);
-Released* list() {
-  static_assert(sizeof(Released) == 4 * kPageSize);
-  auto* r = reinterpret_cast<Released*>(layout::kReleasedVa);
-  for (uint64_t p = 0; p < 4; p++) {
-    uint64_t va = layout::kReleasedVa + p * kPageSize;
-    if (!(read_pte(va) & layout::kPtePresent) && page_alloc(va, veneer::PERM_WRITE | layout::kMarkPrivate) != veneer::OK)
-      return nullptr;
-  }
-  return r;
-}
+Released* list() { return reinterpret_cast<Released*>(layout::kReleasedVa); }  // demand-zero, private
 bool has_list() { return read_pte(layout::kReleasedVa) & layout::kPtePresent; }
 
 const veneer::FrameInfo& frame(uint64_t pfn) { return frame_table()[pfn]; }
@@ -48,7 +39,6 @@ uint32_t me() { return internal::kernel_self_id(); }
 
 void remember_released(uint64_t pfn) {
   Released* r = list();
-  if (!r) return;  // no memory for the list: the frame is freed when we die
   if (r->count >= kMaxReleased) sweep();
   if (r->count >= kMaxReleased) {
     r->untracked++;

@@ -17,28 +17,53 @@ inline const uint64_t* table(uint64_t a, uint64_t b, uint64_t c) {
 
 }  // namespace
 
+namespace {
+
+// The first present entry of t[from, to), or `to`: eight entries at a time
+// (most of a sparse address space's tables are empty).
+inline uint64_t next_present(const uint64_t* t, uint64_t from, uint64_t to) {
+  for (; from < to && (from & 7); from++)
+    if (t[from] & 1) return from;
+  for (; from + 8 <= to; from += 8)
+    if ((t[from] | t[from + 1] | t[from + 2] | t[from + 3] | t[from + 4] | t[from + 5] | t[from + 6] | t[from + 7]) & 1)
+      break;
+  for (; from < to; from++)
+    if (t[from] & 1) return from;
+  return to;
+}
+
+// Entries of a table at `level` (3: PML4) covering [lo, hi): first and end index.
+inline uint64_t first_index(uint64_t lo, uint64_t base, int level) { return lo > base ? (lo - base) >> (12 + 9 * level) : 0; }
+inline uint64_t end_index(uint64_t hi, uint64_t base, int level) {
+  uint64_t span = 1ull << (12 + 9 * (level + 1));
+  if (hi >= base + span) return 512;
+  return (hi - base + (1ull << (12 + 9 * level)) - 1) >> (12 + 9 * level);
+}
+
+}  // namespace
+
 void walk(uint64_t lo, uint64_t hi, PteVisitor fn, void* ctx) {
-  constexpr uint64_t k512G = 1ull << 39, k1G = 1ull << 30, k2M = 1ull << 21;
   if (hi > veneer::kUserTop) hi = veneer::kUserTop;
   lo &= ~(kPageSize - 1);
+  if (lo >= hi) return;
   const uint64_t* pml4 = table(kR, kR, kR);
-  for (uint64_t va = lo; va < hi;) {
-    uint64_t i4 = va >> 39, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511;
-    if (!(pml4[i4] & 1)) {
-      va = (va & ~(k512G - 1)) + k512G;
-      continue;
+  for (uint64_t i4 = next_present(pml4, lo >> 39, end_index(hi, 0, 3)); i4 < 512 && (i4 << 39) < hi;
+       i4 = next_present(pml4, i4 + 1, end_index(hi, 0, 3))) {
+    uint64_t b4 = i4 << 39;
+    const uint64_t* pdpt = table(kR, kR, i4);
+    uint64_t e3 = end_index(hi, b4, 2);
+    for (uint64_t i3 = next_present(pdpt, first_index(lo, b4, 2), e3); i3 < e3; i3 = next_present(pdpt, i3 + 1, e3)) {
+      uint64_t b3 = b4 | i3 << 30;
+      const uint64_t* pd = table(kR, i4, i3);
+      uint64_t e2 = end_index(hi, b3, 1);
+      for (uint64_t i2 = next_present(pd, first_index(lo, b3, 1), e2); i2 < e2; i2 = next_present(pd, i2 + 1, e2)) {
+        uint64_t b2 = b3 | i2 << 21;
+        const uint64_t* pt = table(i4, i3, i2);
+        uint64_t e1 = end_index(hi, b2, 0);
+        for (uint64_t i1 = next_present(pt, first_index(lo, b2, 0), e1); i1 < e1; i1 = next_present(pt, i1 + 1, e1))
+          if (!fn(ctx, b2 | i1 << 12, pt[i1])) return;
+      }
     }
-    if (!(table(kR, kR, i4)[i3] & 1)) {
-      va = (va & ~(k1G - 1)) + k1G;
-      continue;
-    }
-    if (!(table(kR, i4, i3)[i2] & 1)) {
-      va = (va & ~(k2M - 1)) + k2M;
-      continue;
-    }
-    const uint64_t* pt = table(i4, i3, i2);
-    for (uint64_t i1 = (va >> 12) & 511; i1 < 512 && va < hi; i1++, va += kPageSize)
-      if ((pt[i1] & 1) && !fn(ctx, va, pt[i1])) return;
   }
 }
 

@@ -59,15 +59,21 @@ Status split_at(uint64_t va) {
   return insert(tail);
 }
 
-// The first gap of `size` bytes in [kMapBase, kMapTop), leaving a guard
-// page after each region so a neighbour's overrun faults.
-uint64_t find_room(uint64_t size) {
-  uint64_t at = layout::kMapBase;
-  for (uint32_t i = lower_bound(at); i < nregions && regions[i].start < layout::kMapTop; i++) {
+// The first gap of `size` bytes in [lo, hi), leaving a guard page after
+// each region so a neighbour's overrun faults; 0 if none.
+uint64_t find_room(uint64_t size, uint64_t lo, uint64_t hi) {
+  uint64_t at = lo;
+  for (uint32_t i = lower_bound(at); i < nregions && regions[i].start < hi; i++) {
     if (regions[i].start >= at + size + kGuardPages * kPageSize) break;
     at = regions[i].end + kGuardPages * kPageSize;
   }
-  return at + size <= layout::kMapTop ? at : 0;
+  return at + size <= hi ? at : 0;
+}
+
+// Near the image first (its page directory), then above the heap.
+uint64_t find_room(uint64_t size) {
+  uint64_t at = find_room(size, layout::kMapBase, layout::kMapTop);
+  return at ? at : find_room(size, layout::kMapBase2, layout::kMapTop2);
 }
 
 Status populate(uint64_t start, uint64_t end, uint64_t perms) {
@@ -151,7 +157,8 @@ struct Protect {
     n = 0;
   }
 };
-Protect protect_state;  // 12 KiB of ops: not on the stack
+// 12 KiB of ops: not on the stack, in ExOS's private block.
+Protect& protect_state() { return *reinterpret_cast<Protect*>(layout::kProtectOpsVa); }
 }  // namespace
 
 Status protect(uint64_t va, uint64_t size, uint64_t perms) {
@@ -165,7 +172,7 @@ Status protect(uint64_t va, uint64_t size, uint64_t perms) {
     uint64_t keep = regions[i].perms & (layout::kMarkShared | layout::kMarkPrivate);
     regions[i].perms = perms | keep;
   }
-  Protect& p = protect_state;
+  Protect& p = protect_state();
   p.perms = perms;
   p.n = 0;
   p.status = veneer::OK;
@@ -215,6 +222,9 @@ void init() {
   uint64_t start = layout::kStackTop - kStackRegion;
   insert(Region{start, layout::kStackTop, veneer::PERM_WRITE, Kind::Anonymous, nullptr, nullptr});
   insert(Region{start - kGuardPages * kPageSize, start, 0, Kind::Guard, nullptr, nullptr});
+  // ExOS's private block: demand-zero, never inherited (fork skips it).
+  insert(Region{layout::kPrivateBase, layout::kPrivateTop, veneer::PERM_WRITE | layout::kMarkPrivate, Kind::Anonymous,
+                nullptr, nullptr});
 }
 
 }  // namespace exos::vm
