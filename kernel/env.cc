@@ -68,7 +68,7 @@ Status env_create(Env* creator, Env** out) {
   }
 
   e->id = id;
-  e->xhandler = e->xstack_top = e->xstack_bottom = 0;
+  e->xhandler = e->xstack_top = e->xstack_bottom = e->xframe_end = 0;
   e->tf = arch::TrapFrame{};
   e->tf.cs = USER_CS;
   e->tf.ss = USER_DS;

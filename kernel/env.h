@@ -18,6 +18,7 @@ struct Env {
   uint64_t xhandler;       // exception context: user entry, 0 = none
   uint64_t xstack_top;     // exception frames are written below this
   uint64_t xstack_bottom;  // ... and nest while rsp is within [bottom, top)
+  uint64_t xframe_end;     // where an outermost frame ends (the fast path pushes down from it)
   uint64_t cr3;            // PML4 physical address | PCID
   EnvInfo* info;           // this env's row in the read-only env table
   uint32_t id;
@@ -190,8 +191,9 @@ Status sched_slice_free(Env* e, uint64_t position);
 [[noreturn]] void env_run_donated(Env* e);
 // Ends the current slice and runs the next position's env (or idles).
 [[noreturn]] void schedule();
-// The LAPIC slice timer fired while `tf` (user mode) ran.
-[[noreturn]] void sched_timer(const arch::TrapFrame* tf);
+// The LAPIC slice timer fired while the current env ran (user mode; its
+// state is saved in its TrapFrame).
+[[noreturn]] void sched_timer();
 // Writes an upcall frame for e's saved context on its exception stack and
 // points e at `entry`; false if e has no usable exception stack.
 bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint64_t entry);

@@ -302,7 +302,7 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if (entry == 0) {
-    target->xhandler = target->xstack_top = target->xstack_bottom = 0;
+    target->xhandler = target->xstack_top = target->xstack_bottom = target->xframe_end = 0;
     return ok();
   }
   if (!core::is_user_va(entry)) return fail(ERR_BAD_ADDRESS);
@@ -312,6 +312,7 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
     return fail(ERR_BAD_ADDRESS);
   target->xstack_top = xstack_top;
   target->xstack_bottom = xstack_top - xstack_size;
+  target->xframe_end = xstack_top - kExceptionFrameSlot + sizeof(ExceptionFrame);
   target->xhandler = entry;
   return ok();
 }
@@ -443,9 +444,9 @@ void syscall_init() {
 }
 }  // namespace veneer
 
+// The entry saved the caller's registers in its TrapFrame (tf == &e->tf).
 extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
   Env* e = cpu0.current;
-  e->tf = *tf;
   Status s = ERR_BAD_SYSCALL;
   uint64_t value = 0;
   switch (tf->rax) {

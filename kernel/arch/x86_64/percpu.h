@@ -19,7 +19,8 @@ struct PerCpu {
   uint64_t scratch[3];  // the fast exception path parks rax, rcx, rdx here
 };
 
-extern PerCpu cpu0;
+// The one CPU's data; entry.S addresses it by this symbol (no GS base).
+extern PerCpu cpu0 asm("veneer_cpu0");
 
 // Sets up GDT, TSS, IDT, syscall MSRs, GS base and CPU features.
 void cpu_init();
