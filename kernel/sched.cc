@@ -14,6 +14,7 @@
 #include "kernel/env.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 

@@ -9,6 +9,7 @@
 #include "kernel/env.h"
 #include "kernel/invariants.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -186,13 +187,17 @@ SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame, uint64_t 
   Env* target;
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
-  PageOp op{va, frame, PAGE_OP_MAP, static_cast<uint32_t>(perms)};
-  if (perms > 0xFFFFFFFFu) return fail(ERR_INVALID_ARGS);
-  PteCursor cursor(target);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
   FrameRef ref;
-  if ((s = check_page_op(self(), target, cursor, op, &ref)) != OK) return fail(s);
-  if ((s = vm_reserve(target, vm_tables_missing(target, va))) != OK) return fail(s);
-  vm_map_pte(target, va, cursor.create(va), ref.pfn, perms, ref.may);
+  if ((s = decode_frame(self(), target, frame, core::rights_for_perms(perms), &ref)) != OK) return fail(s);
+  if (frames.info(ref.pfn).mappings >= kMaxMappingsPerFrame) return fail(ERR_NO_RESOURCES);
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte) {
+    if ((s = vm_reserve(target, vm_tables_missing(target, va))) != OK) return fail(s);
+    pte = vm_pte_create(target, va);
+  }
+  vm_map_pte(target, va, pte, ref.pfn, perms, ref.may);
   return ok();
 }
 
@@ -201,7 +206,10 @@ SysResult sys_page_unmap(uint64_t env_slot, uint64_t va) {
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if ((s = core::check_map_va(va)) != OK) return fail(s);
-  return fail(vm_unmap_pte(target, va, vm_pte(target, va)));
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte || !(*pte & PTE_P)) return fail(ERR_NOT_FOUND);
+  vm_unmap_pte(target, va, pte);
+  return ok();
 }
 
 SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
@@ -210,7 +218,26 @@ SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
   if (s != OK) return fail(s);
   if ((s = core::check_map_va(va)) != OK) return fail(s);
   if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
-  return fail(vm_protect(target, va, perms));
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte || !(*pte & PTE_P)) return fail(ERR_NOT_FOUND);
+  if (!vm_perms_allowed(*pte, perms)) return fail(ERR_ACCESS_DENIED);
+  vm_protect_pte(target, va, pte, perms);
+  return ok();
+}
+
+// The range form of page_protect: one call, one validation of the range,
+// one pass over each leaf table, one TLB flush for a large range.
+SysResult sys_page_protect_range(uint64_t env_slot, uint64_t va, uint64_t count, uint64_t perms) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (count == 0 || count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
+  if (!core::is_user_range(va, count * kPageSize)) return fail(ERR_BAD_ADDRESS);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
+  uint64_t value;
+  s = vm_protect_range(target, va, count, perms, &value);
+  return SysResult{s, value};
 }
 
 // A batch is a sequence of operations on distinct pages in ascending order,
@@ -236,12 +263,14 @@ SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   // Invoke: cannot fail any more.
   for (uint64_t i = 0; i < count; i++) {
     const PageOp& op = batch_ops[i];
-    if (op.kind == PAGE_OP_MAP)
+    if (op.kind == PAGE_OP_MAP) {
       vm_map_pte(target, op.va, cursor.create(op.va), batch_frames[i].pfn, op.perms, batch_frames[i].may);
-    else if (op.kind == PAGE_OP_UNMAP)
-      vm_unmap_pte(target, op.va, cursor.find(op.va));  // unmapping an unmapped page is no error here
-    else
-      vm_protect_pte(target, op.va, cursor.find(op.va), op.perms);
+    } else if (op.kind == PAGE_OP_UNMAP) {
+      uint64_t* pte = cursor.find(op.va);
+      if (pte && (*pte & PTE_P)) vm_unmap_pte(target, op.va, pte);  // unmapping an unmapped page is no error here
+    } else {
+      vm_protect_pte(target, op.va, cursor.find(op.va), op.perms);  // present: checked in decode
+    }
   }
   return ok(count);
 }

@@ -56,6 +56,7 @@
   X(22, env_set_fs_base, FAST, (env_slot, base))                              \
   X(23, env_set_quota, FAST, (env_slot, frames, envs, slices))                \
   X(24, invariant_scan, FAST, (machine_slot))                                 \
+  X(26, page_protect_range, FAST, (env_slot, va, count, perms))               \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
   X(34, poweroff, SLOW, (machine_slot, code))                                \

@@ -106,7 +106,7 @@ void grantee() {
   for (;;) exos::yield();
 }
 
-void spin() {
+[[noreturn]] void spin() {
   for (;;) {
     asm volatile("" ::: "memory");
   }

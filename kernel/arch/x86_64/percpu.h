@@ -1,4 +1,5 @@
-// Per-CPU data, reached through GS in the entry code. One CPU for now.
+// Per-CPU data, reached by RIP-relative address in the entry code (no GS
+// base, no swapgs). One CPU for now.
 #pragma once
 
 #include <stddef.h>
