@@ -32,7 +32,7 @@ inline SysResult ok(uint64_t v = 0) { return SysResult{OK, v}; }
 
 // A frame capability whose guard still matches the frame, naming a frame
 // that user capabilities may name at all (never a page table or the kernel's).
-Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
+[[gnu::always_inline]] inline Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
   Status s = e->caps.lookup(slot, CAP_FRAME, rights, out);
   if (s != OK) return s;
   const FrameInfo& f = frames.info((*out)->object);
@@ -48,7 +48,7 @@ struct FrameRef {
   uint64_t may;     // PTE_MAY_* bits
   Capability* cap;  // nullptr when named by ownership
 };
-Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, FrameRef* out) {
+[[gnu::always_inline]] inline Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, FrameRef* out) {
   if (ref & kFrameByPfn) {
     uint64_t pfn = ref & ~kFrameByPfn;
     if (pfn >= frames.nframes()) return ERR_OUT_OF_RANGE;
@@ -62,29 +62,6 @@ Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, Fram
   if (Status s = frame_from_cap(caller, ref, rights, &c); s != OK) return s;
   *out = FrameRef{c->object, vm_may_bits(c->rights), c};
   return OK;
-}
-
-// Validates one PageOp against env `target` (decode phase of page_map and
-// page_batch). MAP gives its frame; PROTECT needs the page mapped now.
-Status check_page_op(Env* caller, Env* target, PteCursor& cursor, const PageOp& op, FrameRef* frame) {
-  if (Status s = core::check_map_va(op.va); s != OK) return s;
-  switch (op.kind) {
-    case PAGE_OP_MAP: {
-      if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      if (Status s = decode_frame(caller, target, op.frame, core::rights_for_perms(op.perms), frame); s != OK)
-        return s;
-      if (frames.info(frame->pfn).mappings >= kMaxMappingsPerFrame) return ERR_NO_RESOURCES;
-      return OK;
-    }
-    case PAGE_OP_UNMAP: return OK;
-    case PAGE_OP_PROTECT: {
-      if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      uint64_t* pte = cursor.find(op.va);
-      if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-      return vm_perms_allowed(*pte, op.perms) ? OK : ERR_ACCESS_DENIED;
-    }
-    default: return ERR_INVALID_ARGS;
-  }
 }
 
 // Decodes the target of a protected control transfer: any env capability,
@@ -127,8 +104,23 @@ void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, u
   to->info->state = ENV_RUNNABLE;
 }
 
-PageOp batch_ops[kMaxPageBatch];  // one CPU, kernel not preemptible
-FrameRef batch_frames[kMaxPageBatch];
+// page_batch's ops as decoded: the kind, and the new entry (map) or leaf
+// bits (protect). One CPU, kernel not preemptible: one copy serves.
+struct DecodedOp {
+  uint64_t va;
+  uint64_t entry;
+  uint64_t kind;
+};
+DecodedOp batch_decoded[kMaxPageBatch];
+
+// Refuses a batch at op i: puts back the mapping counts the maps decoded
+// before it took.
+SysResult batch_refuse(Status s, uint64_t i) {
+  for (uint64_t j = 0; j < i; j++)
+    if (batch_decoded[j].kind == PAGE_OP_MAP) frames.info(vm_pfn(batch_decoded[j].entry)).mappings--;
+  return SysResult{s, i};
+}
+PageOp batch_copy[kMaxPageBatch];  // the ops when they straddle a page
 
 }  // namespace
 
@@ -249,29 +241,74 @@ SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if (count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
-  if ((s = copy_from_user(self(), batch_ops, ops, count * sizeof(PageOp))) != OK) return fail(s);
+  if (count == 0) return ok(0);
+  // Each op is read once, in place when the ops lie in one page; only the
+  // decoded form is used after that.
+  const uint64_t bytes = count * sizeof(PageOp);
+  auto* src = static_cast<const PageOp*>(vm_user_page(self(), ops, bytes));
+  if (!src) {
+    if ((s = copy_from_user(self(), batch_copy, ops, bytes)) != OK) return fail(s);
+    src = batch_copy;
+  }
   // Decode: every op, before anything changes.
-  PteCursor cursor(target);
   TableCount tables(target);
+  uint64_t prev = 0;
   for (uint64_t i = 0; i < count; i++) {
-    const PageOp& op = batch_ops[i];
-    if (i && op.va <= batch_ops[i - 1].va) return SysResult{ERR_INVALID_ARGS, i};  // value: the rejected op
-    if ((s = check_page_op(self(), target, cursor, op, &batch_frames[i])) != OK) return SysResult{s, i};
-    if (op.kind == PAGE_OP_MAP && !cursor.find(op.va)) tables.add(op.va);
-  }
-  if ((s = vm_reserve(target, tables.frames())) != OK) return fail(s);
-  // Invoke: cannot fail any more.
-  for (uint64_t i = 0; i < count; i++) {
-    const PageOp& op = batch_ops[i];
-    if (op.kind == PAGE_OP_MAP) {
-      vm_map_pte(target, op.va, cursor.create(op.va), batch_frames[i].pfn, op.perms, batch_frames[i].may);
-    } else if (op.kind == PAGE_OP_UNMAP) {
-      uint64_t* pte = cursor.find(op.va);
-      if (pte && (*pte & PTE_P)) vm_unmap_pte(target, op.va, pte);  // unmapping an unmapped page is no error here
-    } else {
-      vm_protect_pte(target, op.va, cursor.find(op.va), op.perms);  // present: checked in decode
+    const uint64_t va = src[i].va, frame = src[i].frame;
+    const uint32_t kind = src[i].kind, perms = src[i].perms;
+    if (i && va <= prev) return batch_refuse(ERR_INVALID_ARGS, i);  // value: the rejected op
+    prev = va;
+    if ((s = core::check_map_va(va)) != OK) return batch_refuse(s, i);
+    uint64_t entry = 0;
+    if (kind == PAGE_OP_MAP) {
+      if (!core::perms_valid(perms)) return batch_refuse(ERR_INVALID_ARGS, i);
+      FrameRef ref;
+      if ((s = decode_frame(self(), target, frame, core::rights_for_perms(perms), &ref)) != OK) return batch_refuse(s, i);
+      // The batch's maps count against the frame's limit as they are
+      // decoded (the count is put back before they are applied).
+      uint16_t& mappings = frames.info(ref.pfn).mappings;
+      if (mappings >= kMaxMappingsPerFrame) return batch_refuse(ERR_NO_RESOURCES, i);
+      mappings++;
+      entry = vm_entry(ref.pfn, perms, ref.may);
+      if (!vm_pte(target, va)) tables.add(va);
+    } else if (kind == PAGE_OP_PROTECT) {
+      if (!core::perms_valid(perms)) return batch_refuse(ERR_INVALID_ARGS, i);
+      const uint64_t* pte = vm_pte(target, va);
+      if (!pte || !(*pte & PTE_P)) return batch_refuse(ERR_NOT_FOUND, i);
+      if (!vm_perms_allowed(*pte, perms)) return batch_refuse(ERR_ACCESS_DENIED, i);
+      entry = vm_leaf_bits(perms);
+    } else if (kind != PAGE_OP_UNMAP) {
+      return batch_refuse(ERR_INVALID_ARGS, i);
     }
+    batch_decoded[i] = DecodedOp{va, entry, kind};
   }
+  if ((s = vm_reserve(target, tables.frames())) != OK) {
+    batch_refuse(s, count);
+    return fail(s);
+  }
+  // Invoke: cannot fail any more. Up to kInvlpgCeiling changed entries
+  // leave the TLB one by one, more in one full flush.
+  const bool one_by_one = count <= kInvlpgCeiling;
+  bool stale = false;
+  for (uint64_t i = 0; i < count; i++) {
+    const DecodedOp& op = batch_decoded[i];
+    uint64_t* pte = vm_pte(target, op.va);
+    bool flush;
+    if (op.kind == PAGE_OP_MAP) {
+      if (!pte) pte = vm_pte_create(target, op.va);
+      frames.info(vm_pfn(op.entry)).mappings--;  // counted in decode; vm_bind_pte counts it for real
+      flush = vm_bind_pte(target, pte, op.entry);
+    } else if (op.kind == PAGE_OP_UNMAP) {
+      flush = pte && (*pte & PTE_P);  // unmapping an unmapped page is no error here
+      if (flush) vm_clear_pte(target, pte);
+    } else {
+      *pte = (*pte & kPteKeptByProtect) | op.entry;  // present: checked in decode
+      flush = true;
+    }
+    if (flush && one_by_one) vm_flush(target, op.va);
+    stale |= flush;
+  }
+  if (stale && !one_by_one) vm_flush_all(target);
   return ok(count);
 }
 

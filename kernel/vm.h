@@ -119,29 +119,37 @@ Status vm_reserve(Env* e, uint64_t count);
 // The leaf PTE for va, building what vm_tables_missing counted.
 uint64_t* vm_pte_create(Env* e, uint64_t va);
 
-// Binds pfn at va through its (leaf) PTE: a new reverse-map record, or the
-// old one moved when the PTE pointed elsewhere.
-inline void vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint64_t may) {
-  const uint64_t entry = pfn * kPageSize | vm_leaf_bits(perms) | may;
+// Binds a (leaf) PTE to a present entry: a new reverse-map record, or the
+// old one moved when the PTE pointed elsewhere. True when the PTE was
+// present, so the TLB may hold the old entry (vm_map_pte flushes it).
+inline bool vm_bind_pte(Env* e, uint64_t* pte, uint64_t entry) {
   const uint64_t old = *pte;
-  if (old & arch::PTE_P) {
-    if (vm_pfn(old) != pfn) {  // rebinding the same frame keeps its record
-      rmap.remove(vm_pfn(old), vm_rid(pte));
-      rmap.insert(pfn, vm_rid(pte));
-    }
-    *pte = entry;
-    vm_flush(e, va);
-    return;
-  }
-  rmap.insert(pfn, vm_rid(pte));
-  e->info->mappings++;
   *pte = entry;
+  if (old & arch::PTE_P) {
+    if (vm_pfn(old) != vm_pfn(entry)) {  // rebinding the same frame keeps its record
+      rmap.remove(vm_pfn(old), vm_rid(pte));
+      rmap.insert(vm_pfn(entry), vm_rid(pte));
+    }
+    return true;  // the TLB may hold the old entry
+  }
+  rmap.insert(vm_pfn(entry), vm_rid(pte));
+  e->info->mappings++;
+  return false;
 }
-// Unbinds a present PTE.
-inline void vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
+constexpr uint64_t vm_entry(uint64_t pfn, uint64_t perms, uint64_t may) {
+  return pfn * kPageSize | vm_leaf_bits(perms) | may;
+}
+inline void vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint64_t may) {
+  if (vm_bind_pte(e, pte, vm_entry(pfn, perms, may))) vm_flush(e, va);
+}
+// Unbinds a present PTE (the caller flushes).
+inline void vm_clear_pte(Env* e, uint64_t* pte) {
   rmap.remove(vm_pfn(*pte), vm_rid(pte));
   e->info->mappings--;
   *pte = 0;
+}
+inline void vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
+  vm_clear_pte(e, pte);
   vm_flush(e, va);
 }
 // Rewrites a present PTE's permissions (the caller checked vm_perms_allowed).
@@ -189,5 +197,9 @@ uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t p
 // mapped user-readable.
 Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);
 Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len);
+// Where the kernel reads [va, va + len) of the env's memory in place: a
+// pointer when it lies within one page the env may read, else nullptr (use
+// copy_from_user). Only for reading once, within one system call.
+const void* vm_user_page(Env* e, uint64_t va, uint64_t len);
 
 }  // namespace veneer

@@ -312,9 +312,22 @@ TEST(mapping_limits) {
   ops[0] = PageOp{next, f.slot, PAGE_OP_MAP, PERM_READ};
   CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 1), ERR_NO_RESOURCES);
   CHECK_EQ(exos::env_info(exos::self_id()).mappings >= kMaxMappingsPerFrame, true);
+  // One batch cannot pass the limit either: its maps count as they are
+  // checked, so from 1,023 bindings the second of two new ones is refused
+  // and neither is made.
+  CHECK_STATUS(exos::sys_page_unmap(kSelfSlot, kVa), OK);
+  ops[0] = PageOp{next, f.slot, PAGE_OP_MAP, PERM_READ};
+  ops[1] = PageOp{next + kPageSize, f.slot, PAGE_OP_MAP, PERM_READ};
+  veneer::SysResult r = exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 2);
+  CHECK_EQ(r.status, ERR_NO_RESOURCES);
+  CHECK_EQ(r.value, 1);
+  CHECK_EQ(exos::frame_table()[f.pfn].mappings, kMaxMappingsPerFrame - 1);
+  CHECK_EQ(exos::read_pte(next) & 1, 0);
+  CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 1), OK);
+  CHECK_EQ(exos::frame_table()[f.pfn].mappings, kMaxMappingsPerFrame);
   // Freeing the frame removes all 1024 bindings at once.
   CHECK_EQ(exos::frame_free(f), OK);
-  CHECK_EQ(exos::read_pte(kVa) & 1, 0);
+  CHECK_EQ(exos::read_pte(next) & 1, 0);
   CHECK_EQ(exos::read_pte(kVa + 1023 * kPageSize) & 1, 0);
 }
 
