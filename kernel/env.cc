@@ -27,12 +27,6 @@ void env_init() {
   }
 }
 
-Env* env_from_id(uint32_t id) {
-  Env* e = &envs[env_index(id)];
-  if (id == 0 || e->id != id || e->info->state == ENV_FREE) return nullptr;
-  return e;
-}
-
 Status env_create(Env* creator, Env** out) {
   uint32_t i = 1;  // index 0 unused so that id 0 means "nobody"
   while (i < kMaxEnvs && env_table[i].state != ENV_FREE) i++;

@@ -88,7 +88,12 @@ Status env_create(Env* creator, Env** out);
 // goes, the machine powers off.
 void env_destroy(Env* e);
 // The live env with this id, or nullptr (freed, or a stale generation).
-Env* env_from_id(uint32_t id);
+// The live env with this id, or nullptr (a freed slot's id is 0).
+inline Env* env_from_id(uint32_t id) {
+  Env* e = &envs[env_index(id)];
+  if (id == 0 || e->id != id || e->info->state == ENV_FREE) return nullptr;
+  return e;
+}
 // Resolves an ENV capability in `caller`'s table that has `rights`. The env
 // is live when its slot still carries the id: a freed slot's id is 0, and
 // ids are never reused. (An env is DYING only inside env_destroy, which no

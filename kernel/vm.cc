@@ -113,43 +113,70 @@ Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may) {
   return OK;
 }
 
+namespace {
+// vm_protect_range's record of the entries it rewrote, in order, so that a
+// grant refused part-way can put them back (one CPU, kernel not preemptible).
+uint64_t protect_saved[kMaxPageBatch];
+
+constexpr uint64_t region_stop(uint64_t at, uint64_t end) {
+  return (vm_region(at) + 1) << 21 < end ? (vm_region(at) + 1) << 21 : end;
+}
+
+// Puts back the first `n` present entries of [va, ...) from protect_saved.
+void protect_undo(Env* e, uint64_t va, uint64_t n) {
+  uint64_t k = 0;
+  for (uint64_t at = va; k < n;) {
+    const uint64_t stop = region_stop(at, ~0ull);
+    if (uint64_t* pte = vm_pte(e, at))
+      for (; at < stop && k < n; pte++, at += kPageSize)
+        if (*pte & PTE_P) *pte = protect_saved[k++];
+    at = stop;
+  }
+}
+}  // namespace
+
+// One pass over each leaf table of the range. A grant (write, execute)
+// checks each page's binding as it goes and, refused, puts back what it
+// changed: cheaper than a separate checking pass, since refusals are rare.
 Status vm_protect_range(Env* e, uint64_t va, uint64_t count, uint64_t perms, uint64_t* changed_or_denied) {
   const uint64_t end = va + count * kPageSize;
-  // Decode: only a grant (write, execute) can be refused, so only a grant
-  // looks at every page twice.
-  if (const uint64_t need = vm_may_needed(perms)) {
-    for (uint64_t at = va; at < end;) {
-      const uint64_t stop = (vm_region(at) + 1) << 21 < end ? (vm_region(at) + 1) << 21 : end;
-      if (const uint64_t* pte = vm_pte(e, at)) {
-        for (const uint64_t* last = pte + (stop - at) / kPageSize; pte < last; pte++, at += kPageSize)
-          if ((*pte & PTE_P) && (*pte & need) != need) {
-            *changed_or_denied = (at - va) / kPageSize;
-            return ERR_ACCESS_DENIED;
-          }
-      }
-      at = stop;
-    }
-  }
-  // Invoke: rewrite every present entry of each leaf table in the range.
-  const uint64_t bits = vm_leaf_bits(perms);
-  const bool one_by_one = count <= kInvlpgCeiling;
+  const uint64_t need = vm_may_needed(perms), bits = vm_leaf_bits(perms);
   uint64_t changed = 0;
   for (uint64_t at = va; at < end;) {
-    const uint64_t stop = (vm_region(at) + 1) << 21 < end ? (vm_region(at) + 1) << 21 : end;
+    const uint64_t stop = region_stop(at, end);
     if (uint64_t* pte = vm_pte(e, at)) {
       uint64_t* const last = pte + (stop - at) / kPageSize;
+      if (need) {
 #pragma GCC unroll 4
-      for (; pte < last; pte++) {
-        const uint64_t old = *pte;
-        if (!(old & PTE_P)) continue;
-        *pte = (old & kPteKeptByProtect) | bits;
-        changed++;
-        if (one_by_one) vm_flush(e, stop - (last - pte) * kPageSize);
+        for (; pte < last; pte++) {
+          const uint64_t old = *pte;
+          if (!(old & PTE_P)) continue;
+          if ((old & need) != need) {
+            protect_undo(e, va, changed);
+            *changed_or_denied = (stop - va) / kPageSize - (last - pte);
+            return ERR_ACCESS_DENIED;
+          }
+          protect_saved[changed++] = old;
+          *pte = (old & kPteKeptByProtect) | bits;
+        }
+      } else {
+#pragma GCC unroll 4
+        for (; pte < last; pte++) {
+          const uint64_t old = *pte;
+          if (!(old & PTE_P)) continue;
+          *pte = (old & kPteKeptByProtect) | bits;
+          changed++;
+        }
       }
     }
     at = stop;
   }
-  if (changed && !one_by_one) vm_flush_all(e);
+  if (changed) {
+    if (count <= kInvlpgCeiling)
+      for (uint64_t at = va; at < end; at += kPageSize) vm_flush(e, at);
+    else
+      vm_flush_all(e);
+  }
   *changed_or_denied = changed;
   return OK;
 }

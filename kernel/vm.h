@@ -160,8 +160,8 @@ inline void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
 // The same for one address, tables built as needed (boot code).
 Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may);
 // Gives every present page of [va, va + count pages) `perms`, skipping pages
-// nothing maps; refuses (ERR_ACCESS_DENIED, *denied = the page's index)
-// before changing anything if one of them may not have them. Flushes the
+// nothing maps; refuses (ERR_ACCESS_DENIED, *denied = the page's index),
+// with nothing changed, if one of them may not have them. Flushes the
 // TLB once when more than kInvlpgCeiling pages changed. Returns how many
 // pages it changed.
 Status vm_protect_range(Env* e, uint64_t va, uint64_t count, uint64_t perms, uint64_t* changed_or_denied);
