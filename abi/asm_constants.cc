@@ -22,6 +22,7 @@ void veneer_abi_asm_constants() {
   ASM_CONST(XF_RCX, offsetof(ExceptionFrame, rcx));
   ASM_CONST(XF_RDX, offsetof(ExceptionFrame, rdx));
   ASM_CONST(XF_SLOT, kExceptionFrameSlot);
+  ASM_CONST(XF_SIZE, sizeof(ExceptionFrame));
   ASM_CONST(NEST_GAP, kNestGap);
   ASM_CONST(RED_ZONE, kRedZone);
   ASM_CONST(HANDLER_CLEARED_FLAGS, kHandlerClearedFlags);
@@ -30,4 +31,6 @@ void veneer_abi_asm_constants() {
   ASM_CONST(PCT_SYNC, kPctSync);
   ASM_CONST(PCT_REPLY, kPctReply);
   ASM_CONST(ERR_BAD_SYSCALL, ERR_BAD_SYSCALL);
+  ASM_CONST(SYSCALL_FAST_FIRST, static_cast<long long>(VENEER_FAST_FIRST));
+  ASM_CONST(SYSCALL_SLOW_FIRST, static_cast<long long>(VENEER_SLOW_FIRST));
 }

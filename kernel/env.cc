@@ -5,6 +5,7 @@
 #include "kernel/console.h"
 #include "kernel/core/env_ids.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -24,22 +25,6 @@ void env_init() {
     envs[i].info = &env_table[i];
     generation[i] = 1;
   }
-}
-
-Env* env_from_id(uint32_t id) {
-  Env* e = &envs[env_index(id)];
-  if (id == 0 || e->id != id || e->info->state == ENV_FREE) return nullptr;
-  return e;
-}
-
-Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out) {
-  core::Capability* c;
-  Status s = caller->caps.lookup(slot, CAP_ENV, rights, &c);
-  if (s != OK) return s;
-  Env* e = env_from_id(static_cast<uint32_t>(c->object));
-  if (!e || e->info->state == ENV_DYING) return ERR_STALE_CAP;
-  *out = e;
-  return OK;
 }
 
 Status env_create(Env* creator, Env** out) {
@@ -68,7 +53,7 @@ Status env_create(Env* creator, Env** out) {
   }
 
   e->id = id;
-  e->xhandler = e->xstack_top = e->xstack_bottom = 0;
+  e->xhandler = e->xstack_top = e->xstack_bottom = e->xframe_end = 0;
   e->tf = arch::TrapFrame{};
   e->tf.cs = USER_CS;
   e->tf.ss = USER_DS;
@@ -76,6 +61,7 @@ Status env_create(Env* creator, Env** out) {
   e->fs_base = 0;
   e->ds = e->es = e->fs = e->gs = 0;
   e->pml4_pa = pml4 * kPageSize;
+  vm_forget_leaf(e);
   e->pcid = features.pcid ? i + 1 : 0;
   e->cr3 = e->pml4_pa | e->pcid;
   e->tlb_stale = true;  // a reused PCID may still tag old translations

@@ -18,6 +18,7 @@ struct Env {
   uint64_t xhandler;       // exception context: user entry, 0 = none
   uint64_t xstack_top;     // exception frames are written below this
   uint64_t xstack_bottom;  // ... and nest while rsp is within [bottom, top)
+  uint64_t xframe_end;     // where an outermost frame ends (the fast path pushes down from it)
   uint64_t cr3;            // PML4 physical address | PCID
   EnvInfo* info;           // this env's row in the read-only env table
   uint32_t id;
@@ -34,6 +35,10 @@ struct Env {
   uint16_t ds, es, fs, gs;
 
   uint64_t pml4_pa;
+  // The leaf page table last found for this address space (kernel/vm.h):
+  // the 2 MiB region it covers (kNoLeafRegion: none) and its entries.
+  uint64_t leaf_region;
+  uint64_t* leaf_pt;
   uint64_t pcid;           // 0 when the CPU has no PCIDs
   bool tlb_stale;          // a PTE changed while another address space was live
 
@@ -61,6 +66,7 @@ struct Env {
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;
 };
+constexpr uint64_t kNoLeafRegion = ~0ull;  // no user address is in it
 enum PctSlow : uint32_t {
   PCT_SLOW_TLS = 1,    // it has an FS base to switch
   PCT_SLOW_GRACE = 2,  // it is in its epilogue's grace period
@@ -82,97 +88,26 @@ Status env_create(Env* creator, Env** out);
 // goes, the machine powers off.
 void env_destroy(Env* e);
 // The live env with this id, or nullptr (freed, or a stale generation).
-Env* env_from_id(uint32_t id);
-// Resolves an ENV capability in `caller`'s table that has `rights`.
-Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out);
+// The live env with this id, or nullptr (a freed slot's id is 0).
+inline Env* env_from_id(uint32_t id) {
+  Env* e = &envs[env_index(id)];
+  if (id == 0 || e->id != id || e->info->state == ENV_FREE) return nullptr;
+  return e;
+}
+// Resolves an ENV capability in `caller`'s table that has `rights`. The env
+// is live when its slot still carries the id: a freed slot's id is 0, and
+// ids are never reused. (An env is DYING only inside env_destroy, which no
+// system call interrupts: the kernel is not preemptible.)
+inline Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out) {
+  core::Capability* c;
+  if (Status s = caller->caps.lookup(slot, CAP_ENV, rights, &c); s != OK) return s;
+  Env* e = &envs[env_index(c->object)];
+  if (e->id != c->object) return ERR_STALE_CAP;
+  *out = e;
+  return OK;
+}
 // Sets the registers an env starts with.
 void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
-
-// ---- Address spaces (kernel/vm.cc) -------------------------------------------
-// Every function below expects validated arguments (decode first, then invoke).
-// Software PTE bits: the most a later page_protect may grant, fixed by the
-// capability (or ownership) presented when the binding was made.
-constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
-constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
-// The binding holds its frame (it was made with RIGHT_HOLD): abi.h.
-constexpr uint64_t PTE_HOLD = 1ull << 11;
-constexpr uint64_t kPteBindingBits = PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_HOLD;
-// The binding bits a frame reference with `rights` allows.
-constexpr uint64_t vm_may_bits(uint8_t rights) {
-  return ((rights & RIGHT_WRITE) ? PTE_MAY_WRITE : 0) | ((rights & RIGHT_EXEC) ? PTE_MAY_EXEC : 0) |
-         ((rights & RIGHT_HOLD) ? PTE_HOLD : 0);
-}
-// Whether page_protect may give this mapping `perms`.
-inline bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
-  return !((perms & PERM_WRITE) && !(pte & PTE_MAY_WRITE)) && !((perms & PERM_EXEC) && !(pte & PTE_MAY_EXEC));
-}
-// The leaf PTE for va, or nullptr when no page table reaches it.
-uint64_t* vm_pte(Env* e, uint64_t va);
-// Counts the frames that page tables for a run of ascending addresses still
-// need, each missing table once: a PDPT or PD one frame, a leaf table three
-// (itself and the two reverse-map link frames beside it).
-class TableCount {
- public:
-  explicit TableCount(Env* e) : e_(e) {}
-  void add(uint64_t va);
-  uint64_t frames() const { return n_; }
-
- private:
-  Env* e_;
-  uint64_t n_ = 0;
-  uint64_t counted_[3] = {~0ull, ~0ull, ~0ull};  // last region counted new, per level (PT, PD, PDPT)
-};
-inline uint64_t vm_tables_missing(Env* e, uint64_t va) {
-  TableCount c(e);
-  c.add(va);
-  return c.frames();
-}
-// Whether `count` frames can be given to e: free, and within its account
-// (ERR_NO_MEMORY, ERR_QUOTA). Table building after a successful check
-// cannot fail.
-Status vm_reserve(Env* e, uint64_t count);
-// The leaf PTE for va, building what vm_tables_missing counted.
-uint64_t* vm_pte_create(Env* e, uint64_t va);
-// Binds pfn at va through its (leaf) PTE: a new reverse-map record, or the
-// old one moved when the PTE pointed elsewhere.
-void vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint64_t may);
-Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
-// Rewrites a present PTE's permissions (the caller checked vm_perms_allowed);
-// never makes an absent one present.
-void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
-// The same for one address, tables built as needed (boot code).
-Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may);
-Status vm_protect(Env* e, uint64_t va, uint64_t perms);
-// Finds PTEs for a run of ascending addresses, walking the tables once per
-// 2 MiB region instead of once per page.
-class PteCursor {
- public:
-  explicit PteCursor(Env* e) : e_(e) {}
-  uint64_t* find(uint64_t va);
-  uint64_t* create(uint64_t va);  // after vm_reserve
-
- private:
-  Env* e_;
-  uint64_t region_ = ~0ull;
-  uint64_t* pt_ = nullptr;
-};
-// Removes every mapping of `pfn` except those in env `keep` (0: none).
-void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep);
-// A live env (not dying) that holds `pfn` through a mapping and whose
-// account has room for one more frame, or nullptr.
-Env* vm_frame_holder(uint64_t pfn);
-// A dying env: drops the reverse-map records of its whole address space
-// (its tables are freed with its other frames).
-void vm_teardown(Env* e);
-// Repossession: frees up to `want` of e's page-table frames, leaf tables
-// (with their link frames, unmapping what they map) before the upper tables
-// they empty; the PML4 stays. Calls taken(e, pfn) for each frame; returns
-// how many it freed.
-uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t pfn));
-// Copies from the env's user memory; ERR_BAD_ADDRESS unless every byte is
-// mapped user-readable.
-Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);
-Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len);
 
 // ---- Scheduling (kernel/sched.cc) --------------------------------------------
 // Starts the slice vector: slices of slice_ns, epilogue grace of grace_ns.
@@ -190,8 +125,9 @@ Status sched_slice_free(Env* e, uint64_t position);
 [[noreturn]] void env_run_donated(Env* e);
 // Ends the current slice and runs the next position's env (or idles).
 [[noreturn]] void schedule();
-// The LAPIC slice timer fired while `tf` (user mode) ran.
-[[noreturn]] void sched_timer(const arch::TrapFrame* tf);
+// The LAPIC slice timer fired while the current env ran (user mode; its
+// state is saved in its TrapFrame).
+[[noreturn]] void sched_timer();
 // Writes an upcall frame for e's saved context on its exception stack and
 // points e at `entry`; false if e has no usable exception stack.
 bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint64_t entry);

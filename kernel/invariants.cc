@@ -3,6 +3,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/env.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 

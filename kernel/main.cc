@@ -14,6 +14,7 @@
 #include "kernel/memory.h"
 #include "kernel/mm/code_pages.h"
 #include "kernel/mm/wx.h"
+#include "kernel/vm.h"
 
 extern "C" void (*_init_array_start[])(), (*_init_array_end[])();
 
@@ -54,7 +55,7 @@ uint64_t load_elf(Env* e, uint64_t image_pa, uint64_t size) {
       uint64_t pfn = shared ? (*pte & arch::PTE_ADDR) / kPageSize : give_page(e, va, perms);
       if (shared) {
         uint64_t old = ((*pte & arch::PTE_W) ? PERM_WRITE : 0) | ((*pte & arch::PTE_NX) ? 0 : PERM_EXEC);
-        vm_protect(e, va, old | perms);
+        vm_protect_pte(e, va, pte, old | perms);
       }
       // Copy the file bytes that fall in this page.
       auto* dst = phys_to_virt<uint8_t>(pfn * kPageSize);

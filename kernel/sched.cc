@@ -14,6 +14,7 @@
 #include "kernel/env.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -104,6 +105,7 @@ void switch_to(Env* e, bool handover) {
       load_user_state(e);
     }
     wrmsr(MSR_FS_BASE, e->fs_base);  // after the fs load, which may reset it
+    set_entry_stack(reinterpret_cast<uint64_t>(&e->tf + 1));  // its traps are saved in its TrapFrame
     cpu0.current = e;
     e->info->runs++;
     slice_table->running = e->id;
@@ -268,9 +270,8 @@ void schedule() {
   }
 }
 
-void sched_timer(const TrapFrame* tf) {
-  Env* e = cpu0.current;
-  e->tf = *tf;
+void sched_timer() {
+  Env* e = cpu0.current;  // the timer interrupted it: its TrapFrame holds the state
   update_clock();
   check_reclaims();
 

@@ -9,6 +9,7 @@
 #include "kernel/env.h"
 #include "kernel/invariants.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -31,7 +32,7 @@ inline SysResult ok(uint64_t v = 0) { return SysResult{OK, v}; }
 
 // A frame capability whose guard still matches the frame, naming a frame
 // that user capabilities may name at all (never a page table or the kernel's).
-Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
+[[gnu::always_inline]] inline Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
   Status s = e->caps.lookup(slot, CAP_FRAME, rights, out);
   if (s != OK) return s;
   const FrameInfo& f = frames.info((*out)->object);
@@ -47,7 +48,7 @@ struct FrameRef {
   uint64_t may;     // PTE_MAY_* bits
   Capability* cap;  // nullptr when named by ownership
 };
-Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, FrameRef* out) {
+[[gnu::always_inline]] inline Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, FrameRef* out) {
   if (ref & kFrameByPfn) {
     uint64_t pfn = ref & ~kFrameByPfn;
     if (pfn >= frames.nframes()) return ERR_OUT_OF_RANGE;
@@ -61,29 +62,6 @@ Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, Fram
   if (Status s = frame_from_cap(caller, ref, rights, &c); s != OK) return s;
   *out = FrameRef{c->object, vm_may_bits(c->rights), c};
   return OK;
-}
-
-// Validates one PageOp against env `target` (decode phase of page_map and
-// page_batch). MAP gives its frame; PROTECT needs the page mapped now.
-Status check_page_op(Env* caller, Env* target, PteCursor& cursor, const PageOp& op, FrameRef* frame) {
-  if (Status s = core::check_map_va(op.va); s != OK) return s;
-  switch (op.kind) {
-    case PAGE_OP_MAP: {
-      if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      if (Status s = decode_frame(caller, target, op.frame, core::rights_for_perms(op.perms), frame); s != OK)
-        return s;
-      if (frames.info(frame->pfn).mappings >= kMaxMappingsPerFrame) return ERR_NO_RESOURCES;
-      return OK;
-    }
-    case PAGE_OP_UNMAP: return OK;
-    case PAGE_OP_PROTECT: {
-      if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      uint64_t* pte = cursor.find(op.va);
-      if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-      return vm_perms_allowed(*pte, op.perms) ? OK : ERR_ACCESS_DENIED;
-    }
-    default: return ERR_INVALID_ARGS;
-  }
 }
 
 // Decodes the target of a protected control transfer: any env capability,
@@ -126,8 +104,23 @@ void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, u
   to->info->state = ENV_RUNNABLE;
 }
 
-PageOp batch_ops[kMaxPageBatch];  // one CPU, kernel not preemptible
-FrameRef batch_frames[kMaxPageBatch];
+// page_batch's ops as decoded: the kind, and the new entry (map) or leaf
+// bits (protect). One CPU, kernel not preemptible: one copy serves.
+struct DecodedOp {
+  uint64_t va;
+  uint64_t entry;
+  uint64_t kind;
+};
+DecodedOp batch_decoded[kMaxPageBatch];
+
+// Refuses a batch at op i: puts back the mapping counts the maps decoded
+// before it took.
+SysResult batch_refuse(Status s, uint64_t i) {
+  for (uint64_t j = 0; j < i; j++)
+    if (batch_decoded[j].kind == PAGE_OP_MAP) frames.info(vm_pfn(batch_decoded[j].entry)).mappings--;
+  return SysResult{s, i};
+}
+PageOp batch_copy[kMaxPageBatch];  // the ops when they straddle a page
 
 }  // namespace
 
@@ -186,13 +179,17 @@ SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame, uint64_t 
   Env* target;
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
-  PageOp op{va, frame, PAGE_OP_MAP, static_cast<uint32_t>(perms)};
-  if (perms > 0xFFFFFFFFu) return fail(ERR_INVALID_ARGS);
-  PteCursor cursor(target);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
   FrameRef ref;
-  if ((s = check_page_op(self(), target, cursor, op, &ref)) != OK) return fail(s);
-  if ((s = vm_reserve(target, vm_tables_missing(target, va))) != OK) return fail(s);
-  vm_map_pte(target, va, cursor.create(va), ref.pfn, perms, ref.may);
+  if ((s = decode_frame(self(), target, frame, core::rights_for_perms(perms), &ref)) != OK) return fail(s);
+  if (frames.info(ref.pfn).mappings >= kMaxMappingsPerFrame) return fail(ERR_NO_RESOURCES);
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte) {
+    if ((s = vm_reserve(target, vm_tables_missing(target, va))) != OK) return fail(s);
+    pte = vm_pte_create(target, va);
+  }
+  vm_map_pte(target, va, pte, ref.pfn, perms, ref.may);
   return ok();
 }
 
@@ -201,7 +198,10 @@ SysResult sys_page_unmap(uint64_t env_slot, uint64_t va) {
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if ((s = core::check_map_va(va)) != OK) return fail(s);
-  return fail(vm_unmap_pte(target, va, vm_pte(target, va)));
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte || !(*pte & PTE_P)) return fail(ERR_NOT_FOUND);
+  vm_unmap_pte(target, va, pte);
+  return ok();
 }
 
 SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
@@ -210,7 +210,26 @@ SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
   if (s != OK) return fail(s);
   if ((s = core::check_map_va(va)) != OK) return fail(s);
   if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
-  return fail(vm_protect(target, va, perms));
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte || !(*pte & PTE_P)) return fail(ERR_NOT_FOUND);
+  if (!vm_perms_allowed(*pte, perms)) return fail(ERR_ACCESS_DENIED);
+  vm_protect_pte(target, va, pte, perms);
+  return ok();
+}
+
+// The range form of page_protect: one call, one validation of the range,
+// one pass over each leaf table, one TLB flush for a large range.
+SysResult sys_page_protect_range(uint64_t env_slot, uint64_t va, uint64_t count, uint64_t perms) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (count == 0 || count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
+  if (!core::is_user_range(va, count * kPageSize)) return fail(ERR_BAD_ADDRESS);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
+  uint64_t value;
+  s = vm_protect_range(target, va, count, perms, &value);
+  return SysResult{s, value};
 }
 
 // A batch is a sequence of operations on distinct pages in ascending order,
@@ -222,27 +241,74 @@ SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if (count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
-  if ((s = copy_from_user(self(), batch_ops, ops, count * sizeof(PageOp))) != OK) return fail(s);
+  if (count == 0) return ok(0);
+  // Each op is read once, in place when the ops lie in one page; only the
+  // decoded form is used after that.
+  const uint64_t bytes = count * sizeof(PageOp);
+  auto* src = static_cast<const PageOp*>(vm_user_page(self(), ops, bytes));
+  if (!src) {
+    if ((s = copy_from_user(self(), batch_copy, ops, bytes)) != OK) return fail(s);
+    src = batch_copy;
+  }
   // Decode: every op, before anything changes.
-  PteCursor cursor(target);
   TableCount tables(target);
+  uint64_t prev = 0;
   for (uint64_t i = 0; i < count; i++) {
-    const PageOp& op = batch_ops[i];
-    if (i && op.va <= batch_ops[i - 1].va) return SysResult{ERR_INVALID_ARGS, i};  // value: the rejected op
-    if ((s = check_page_op(self(), target, cursor, op, &batch_frames[i])) != OK) return SysResult{s, i};
-    if (op.kind == PAGE_OP_MAP && !cursor.find(op.va)) tables.add(op.va);
+    const uint64_t va = src[i].va, frame = src[i].frame;
+    const uint32_t kind = src[i].kind, perms = src[i].perms;
+    if (i && va <= prev) return batch_refuse(ERR_INVALID_ARGS, i);  // value: the rejected op
+    prev = va;
+    if ((s = core::check_map_va(va)) != OK) return batch_refuse(s, i);
+    uint64_t entry = 0;
+    if (kind == PAGE_OP_MAP) {
+      if (!core::perms_valid(perms)) return batch_refuse(ERR_INVALID_ARGS, i);
+      FrameRef ref;
+      if ((s = decode_frame(self(), target, frame, core::rights_for_perms(perms), &ref)) != OK) return batch_refuse(s, i);
+      // The batch's maps count against the frame's limit as they are
+      // decoded (the count is put back before they are applied).
+      uint16_t& mappings = frames.info(ref.pfn).mappings;
+      if (mappings >= kMaxMappingsPerFrame) return batch_refuse(ERR_NO_RESOURCES, i);
+      mappings++;
+      entry = vm_entry(ref.pfn, perms, ref.may);
+      if (!vm_pte(target, va)) tables.add(va);
+    } else if (kind == PAGE_OP_PROTECT) {
+      if (!core::perms_valid(perms)) return batch_refuse(ERR_INVALID_ARGS, i);
+      const uint64_t* pte = vm_pte(target, va);
+      if (!pte || !(*pte & PTE_P)) return batch_refuse(ERR_NOT_FOUND, i);
+      if (!vm_perms_allowed(*pte, perms)) return batch_refuse(ERR_ACCESS_DENIED, i);
+      entry = vm_leaf_bits(perms);
+    } else if (kind != PAGE_OP_UNMAP) {
+      return batch_refuse(ERR_INVALID_ARGS, i);
+    }
+    batch_decoded[i] = DecodedOp{va, entry, kind};
   }
-  if ((s = vm_reserve(target, tables.frames())) != OK) return fail(s);
-  // Invoke: cannot fail any more.
+  if ((s = vm_reserve(target, tables.frames())) != OK) {
+    batch_refuse(s, count);
+    return fail(s);
+  }
+  // Invoke: cannot fail any more. Up to kInvlpgCeiling changed entries
+  // leave the TLB one by one, more in one full flush.
+  const bool one_by_one = count <= kInvlpgCeiling;
+  bool stale = false;
   for (uint64_t i = 0; i < count; i++) {
-    const PageOp& op = batch_ops[i];
-    if (op.kind == PAGE_OP_MAP)
-      vm_map_pte(target, op.va, cursor.create(op.va), batch_frames[i].pfn, op.perms, batch_frames[i].may);
-    else if (op.kind == PAGE_OP_UNMAP)
-      vm_unmap_pte(target, op.va, cursor.find(op.va));  // unmapping an unmapped page is no error here
-    else
-      vm_protect_pte(target, op.va, cursor.find(op.va), op.perms);
+    const DecodedOp& op = batch_decoded[i];
+    uint64_t* pte = vm_pte(target, op.va);
+    bool flush;
+    if (op.kind == PAGE_OP_MAP) {
+      if (!pte) pte = vm_pte_create(target, op.va);
+      frames.info(vm_pfn(op.entry)).mappings--;  // counted in decode; vm_bind_pte counts it for real
+      flush = vm_bind_pte(target, pte, op.entry);
+    } else if (op.kind == PAGE_OP_UNMAP) {
+      flush = pte && (*pte & PTE_P);  // unmapping an unmapped page is no error here
+      if (flush) vm_clear_pte(target, pte);
+    } else {
+      *pte = (*pte & kPteKeptByProtect) | op.entry;  // present: checked in decode
+      flush = true;
+    }
+    if (flush && one_by_one) vm_flush(target, op.va);
+    stale |= flush;
   }
+  if (stale && !one_by_one) vm_flush_all(target);
   return ok(count);
 }
 
@@ -302,7 +368,7 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if (entry == 0) {
-    target->xhandler = target->xstack_top = target->xstack_bottom = 0;
+    target->xhandler = target->xstack_top = target->xstack_bottom = target->xframe_end = 0;
     return ok();
   }
   if (!core::is_user_va(entry)) return fail(ERR_BAD_ADDRESS);
@@ -312,6 +378,7 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
     return fail(ERR_BAD_ADDRESS);
   target->xstack_top = xstack_top;
   target->xstack_bottom = xstack_top - xstack_size;
+  target->xframe_end = xstack_top - kExceptionFrameSlot + sizeof(ExceptionFrame);
   target->xhandler = entry;
   return ok();
 }
@@ -445,29 +512,50 @@ SysResult sys_page_share(uint64_t env_slot, uint64_t dst_va, uint64_t src_va, ui
   // Decode: every source entry is read (so sharing within one address space
   // sees the state before the call) and checked, and the target's page
   // tables are counted and reserved, before anything changes.
-  PteCursor src(self()), dst(target);
+  // The share's bindings count against each frame's mapping limit as they
+  // are decoded (one frame may appear many times in the range); the counts
+  // are put back before they are applied, or on refusal.
+  auto refuse = [](Status st, uint64_t i) {
+    for (uint64_t j = 0; j < i; j++)
+      if (share_ptes[j] & PTE_P) frames.info(vm_pfn(share_ptes[j])).mappings--;
+    return SysResult{st, i};
+  };
   TableCount tables(target);
   uint64_t bound = 0;
   for (uint64_t i = 0; i < count; i++) {
-    const uint64_t* pte = src.find(src_va + i * kPageSize);
-    uint64_t entry = pte ? *pte : 0;
-    share_ptes[i] = entry;
+    const uint64_t* pte = vm_pte(self(), src_va + i * kPageSize);
+    const uint64_t entry = pte ? *pte : 0;
+    share_ptes[i] = 0;
     if (!(entry & PTE_P)) continue;
-    if (!vm_perms_allowed(entry, perms)) return SysResult{ERR_ACCESS_DENIED, i};
-    if (frames.info((entry & PTE_ADDR) / kPageSize).mappings >= kMaxMappingsPerFrame)
-      return SysResult{ERR_NO_RESOURCES, i};
-    if (!dst.find(dst_va + i * kPageSize)) tables.add(dst_va + i * kPageSize);
+    if (!vm_perms_allowed(entry, perms)) return refuse(ERR_ACCESS_DENIED, i);
+    uint16_t& mappings = frames.info(vm_pfn(entry)).mappings;
+    if (mappings >= kMaxMappingsPerFrame) return refuse(ERR_NO_RESOURCES, i);
+    mappings++;
+    share_ptes[i] = entry;
+    if (!vm_pte(target, dst_va + i * kPageSize)) tables.add(dst_va + i * kPageSize);
     bound++;
   }
-  if ((s = vm_reserve(target, tables.frames())) != OK) return fail(s);
-  // Invoke: cannot fail any more.
-  const uint64_t may = ((perms & PERM_WRITE) ? PTE_MAY_WRITE : 0) | ((perms & PERM_EXEC) ? PTE_MAY_EXEC : 0);
-  for (uint64_t i = 0; i < count; i++) {
-    uint64_t entry = share_ptes[i];
-    if (!(entry & PTE_P)) continue;
-    uint64_t va = dst_va + i * kPageSize;
-    vm_map_pte(target, va, dst.create(va), (entry & PTE_ADDR) / kPageSize, perms, may | (entry & PTE_HOLD));
+  if ((s = vm_reserve(target, tables.frames())) != OK) {
+    refuse(s, count);
+    return fail(s);
   }
+  // Invoke: cannot fail any more. Up to kInvlpgCeiling changed entries
+  // leave the TLB one by one, more in one full flush.
+  const uint64_t may = vm_may_needed(perms);
+  const bool one_by_one = bound <= kInvlpgCeiling;
+  bool stale = false;
+  for (uint64_t i = 0; i < count; i++) {
+    const uint64_t entry = share_ptes[i];
+    if (!(entry & PTE_P)) continue;
+    const uint64_t va = dst_va + i * kPageSize;
+    uint64_t* pte = vm_pte(target, va);
+    if (!pte) pte = vm_pte_create(target, va);
+    frames.info(vm_pfn(entry)).mappings--;  // counted in decode; vm_bind_pte counts it for real
+    const bool flush = vm_bind_pte(target, pte, vm_entry(vm_pfn(entry), perms, may | (entry & PTE_HOLD)));
+    if (flush && one_by_one) vm_flush(target, va);
+    stale |= flush;
+  }
+  if (stale && !one_by_one) vm_flush_all(target);
   return ok(bound);
 }
 
@@ -493,9 +581,9 @@ void syscall_init() {
 }
 }  // namespace veneer
 
+// The entry saved the caller's registers in its TrapFrame (tf == &e->tf).
 extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
   Env* e = cpu0.current;
-  e->tf = *tf;
   Status s = ERR_BAD_SYSCALL;
   uint64_t value = 0;
   switch (tf->rax) {

@@ -47,7 +47,7 @@ extern "C" void trap(TrapFrame* tf) {
     lapic_eoi();
     console_drain();  // the log goes out as fast as the UART takes it
     if (!from_user) return;  // the idle loop
-    sched_timer(tf);
+    sched_timer();
   }
   if (tf->vector == kSpuriousVector || tf->vector >= 32) {
     if (!from_user) return;

@@ -8,6 +8,7 @@
 #include "kernel/console.h"
 #include "kernel/env.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -16,33 +17,7 @@ using core::Rid;
 
 namespace {
 
-uint64_t leaf_bits(uint64_t perms) {
-  uint64_t b = PTE_P | PTE_U;
-  if (perms & PERM_WRITE) b |= PTE_W;
-  if (!(perms & PERM_EXEC)) b |= PTE_NX;
-  return b | (perms & kPermUserMask) << (kPteUserShift - kPermUserShift);
-}
-
-uint64_t index_of(uint64_t va, int level) { return (va >> (12 + 9 * level)) & 511; }
-uint64_t pfn_of(uint64_t entry) { return (entry & PTE_ADDR) / kPageSize; }
 uint64_t* table_of(uint64_t entry) { return phys_to_virt<uint64_t>(entry & PTE_ADDR); }
-
-// The record name of a leaf PTE: its table's frame and its index there.
-Rid rid_of(const uint64_t* pte) {
-  uint64_t pa = virt_to_phys(pte);
-  return core::make_rid(pa / kPageSize, (pa % kPageSize) / sizeof(uint64_t));
-}
-
-void flush(Env* e, uint64_t va) {
-  if (cpu0.current == e) invlpg(va);
-  else e->tlb_stale = true;
-}
-
-// Many entries at once (a table torn down): one full flush.
-void flush_all(Env* e) {
-  if (cpu0.current == e) write_cr3(e->cr3);
-  else e->tlb_stale = true;
-}
 
 // A page-table frame for e, zeroed (space reserved by vm_reserve).
 uint64_t new_table(Env* e, uint16_t kind) {
@@ -54,11 +29,12 @@ uint64_t new_table(Env* e, uint16_t kind) {
 // Frees a leaf table and its two link frames, unmapping what it maps (the
 // caller flushes the TLB).
 void free_leaf_table(Env* e, uint64_t* pd_entry, void (*taken)(Env*, uint64_t)) {
-  uint64_t pt_pfn = pfn_of(*pd_entry);
+  uint64_t pt_pfn = vm_pfn(*pd_entry);
   uint64_t* pt = table_of(*pd_entry);
+  vm_forget_leaf(e);
   for (uint64_t i = 0; i < 512; i++) {
     if (!(pt[i] & PTE_P)) continue;
-    rmap.remove(pfn_of(pt[i]), core::make_rid(pt_pfn, i));
+    rmap.remove(vm_pfn(pt[i]), core::make_rid(pt_pfn, i));
     pt[i] = 0;
     e->info->mappings--;
   }
@@ -73,21 +49,23 @@ void free_leaf_table(Env* e, uint64_t* pd_entry, void (*taken)(Env*, uint64_t)) 
 
 }  // namespace
 
-uint64_t* vm_pte(Env* e, uint64_t va) {
+uint64_t* vm_pte_walk(Env* e, uint64_t va) {
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   for (int level = 3; level > 0; level--) {
-    uint64_t ent = t[index_of(va, level)];
+    uint64_t ent = t[vm_index(va, level)];
     if (!(ent & PTE_P)) return nullptr;
     t = table_of(ent);
   }
-  return &t[index_of(va, 0)];
+  e->leaf_region = vm_region(va);
+  e->leaf_pt = t;
+  return &t[vm_index(va, 0)];
 }
 
 void TableCount::add(uint64_t va) {
   constexpr uint64_t kCost[] = {3, 1, 1};  // a missing entry at level 1, 2, 3 needs this many frames
   uint64_t* t = phys_to_virt<uint64_t>(e_->pml4_pa);
   for (int level = 3; level > 0; level--) {
-    uint64_t ent = t[index_of(va, level)];
+    uint64_t ent = t[vm_index(va, level)];
     if (ent & PTE_P) {
       t = table_of(ent);
       continue;
@@ -109,7 +87,7 @@ Status vm_reserve(Env* e, uint64_t count) {
 uint64_t* vm_pte_create(Env* e, uint64_t va) {
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   for (int level = 3; level > 0; level--) {
-    uint64_t& ent = t[index_of(va, level)];
+    uint64_t& ent = t[vm_index(va, level)];
     if (!(ent & PTE_P)) {
       uint64_t pfn = new_table(e, FRAME_PAGETABLE);
       if (level == 1) {
@@ -124,58 +102,9 @@ uint64_t* vm_pte_create(Env* e, uint64_t va) {
     }
     t = table_of(ent);
   }
-  return &t[index_of(va, 0)];
-}
-
-uint64_t* PteCursor::find(uint64_t va) {
-  uint64_t region = va >> 21;
-  if (region != region_) {
-    uint64_t* leaf = vm_pte(e_, va);
-    pt_ = leaf ? leaf - index_of(va, 0) : nullptr;
-    region_ = region;
-  }
-  return pt_ ? &pt_[index_of(va, 0)] : nullptr;
-}
-
-uint64_t* PteCursor::create(uint64_t va) {
-  if (uint64_t* pte = find(va)) return pte;
-  uint64_t* pte = vm_pte_create(e_, va);
-  pt_ = pte - index_of(va, 0);
-  return pte;
-}
-
-void vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint64_t may) {
-  uint64_t entry = pfn * kPageSize | leaf_bits(perms) | may;
-  Rid r = rid_of(pte);
-  if (*pte & PTE_P) {
-    uint64_t old = pfn_of(*pte);
-    if (old != pfn) {  // rebinding the same frame keeps its record
-      rmap.remove(old, r);
-      rmap.insert(pfn, r);
-    }
-    *pte = entry;
-    flush(e, va);
-    return;
-  }
-  rmap.insert(pfn, r);
-  e->info->mappings++;
-  *pte = entry;
-}
-
-Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
-  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  rmap.remove(pfn_of(*pte), rid_of(pte));
-  e->info->mappings--;
-  *pte = 0;
-  flush(e, va);
-  return OK;
-}
-
-void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
-  if (!(*pte & PTE_P)) return;
-  uint64_t keep = *pte & (PTE_ADDR | kPteBindingBits | PTE_A | PTE_D);
-  *pte = keep | leaf_bits(perms);
-  flush(e, va);
+  e->leaf_region = vm_region(va);
+  e->leaf_pt = t;
+  return &t[vm_index(va, 0)];
 }
 
 Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may) {
@@ -184,11 +113,71 @@ Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may) {
   return OK;
 }
 
-Status vm_protect(Env* e, uint64_t va, uint64_t perms) {
-  uint64_t* pte = vm_pte(e, va);
-  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  if (!vm_perms_allowed(*pte, perms)) return ERR_ACCESS_DENIED;
-  vm_protect_pte(e, va, pte, perms);
+namespace {
+// vm_protect_range's record of the entries it rewrote, in order, so that a
+// grant refused part-way can put them back (one CPU, kernel not preemptible).
+uint64_t protect_saved[kMaxPageBatch];
+
+constexpr uint64_t region_stop(uint64_t at, uint64_t end) {
+  return (vm_region(at) + 1) << 21 < end ? (vm_region(at) + 1) << 21 : end;
+}
+
+// Puts back the first `n` present entries of [va, ...) from protect_saved.
+void protect_undo(Env* e, uint64_t va, uint64_t n) {
+  uint64_t k = 0;
+  for (uint64_t at = va; k < n;) {
+    const uint64_t stop = region_stop(at, ~0ull);
+    if (uint64_t* pte = vm_pte(e, at))
+      for (; at < stop && k < n; pte++, at += kPageSize)
+        if (*pte & PTE_P) *pte = protect_saved[k++];
+    at = stop;
+  }
+}
+}  // namespace
+
+// One pass over each leaf table of the range. A grant (write, execute)
+// checks each page's binding as it goes and, refused, puts back what it
+// changed: cheaper than a separate checking pass, since refusals are rare.
+Status vm_protect_range(Env* e, uint64_t va, uint64_t count, uint64_t perms, uint64_t* changed_or_denied) {
+  const uint64_t end = va + count * kPageSize;
+  const uint64_t need = vm_may_needed(perms), bits = vm_leaf_bits(perms);
+  uint64_t changed = 0;
+  for (uint64_t at = va; at < end;) {
+    const uint64_t stop = region_stop(at, end);
+    if (uint64_t* pte = vm_pte(e, at)) {
+      uint64_t* const last = pte + (stop - at) / kPageSize;
+      if (need) {
+#pragma GCC unroll 4
+        for (; pte < last; pte++) {
+          const uint64_t old = *pte;
+          if (!(old & PTE_P)) continue;
+          if ((old & need) != need) {
+            protect_undo(e, va, changed);
+            *changed_or_denied = (stop - va) / kPageSize - (last - pte);
+            return ERR_ACCESS_DENIED;
+          }
+          protect_saved[changed++] = old;
+          *pte = (old & kPteKeptByProtect) | bits;
+        }
+      } else {
+#pragma GCC unroll 4
+        for (; pte < last; pte++) {
+          const uint64_t old = *pte;
+          if (!(old & PTE_P)) continue;
+          *pte = (old & kPteKeptByProtect) | bits;
+          changed++;
+        }
+      }
+    }
+    at = stop;
+  }
+  if (changed) {
+    if (count <= kInvlpgCeiling)
+      for (uint64_t at = va; at < end; at += kPageSize) vm_flush(e, at);
+    else
+      vm_flush_all(e);
+  }
+  *changed_or_denied = changed;
   return OK;
 }
 
@@ -199,7 +188,7 @@ void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
     if (owner != keep) {
       Env* e = &envs[env_index(owner)];
       *rmap.pte(r) = 0;
-      flush(e, rmap.va(r));
+      vm_flush(e, rmap.va(r));
       e->info->mappings--;
       rmap.remove(pfn, r);
     }
@@ -226,14 +215,15 @@ void vm_teardown(Env* e) {
       uint64_t* pd = table_of(pdpt[i3]);
       for (uint64_t i2 = 0; i2 < 512; i2++) {
         if (!(pd[i2] & PTE_P)) continue;
-        uint64_t pt_pfn = pfn_of(pd[i2]);
+        uint64_t pt_pfn = vm_pfn(pd[i2]);
         uint64_t* pt = table_of(pd[i2]);
         for (uint64_t i1 = 0; i1 < 512; i1++)
-          if (pt[i1] & PTE_P) rmap.remove(pfn_of(pt[i1]), core::make_rid(pt_pfn, i1));
+          if (pt[i1] & PTE_P) rmap.remove(vm_pfn(pt[i1]), core::make_rid(pt_pfn, i1));
       }
     }
   }
   e->info->mappings = 0;
+  vm_forget_leaf(e);
 }
 
 uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t pfn)) {
@@ -253,7 +243,7 @@ uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t p
       bool empty = true;
       for (uint64_t i2 = 0; i2 < 512 && empty; i2++) empty = !(pd[i2] & PTE_P);
       if (empty && freed < want) {
-        uint64_t pfn = pfn_of(pdpt[i3]);
+        uint64_t pfn = vm_pfn(pdpt[i3]);
         pdpt[i3] = 0;
         frames.free(pfn);
         if (taken) taken(e, pfn);
@@ -263,14 +253,14 @@ uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t p
     bool empty = true;
     for (uint64_t i3 = 0; i3 < 512 && empty; i3++) empty = !(pdpt[i3] & PTE_P);
     if (empty && freed < want) {
-      uint64_t pfn = pfn_of(pml4[i4]);
+      uint64_t pfn = vm_pfn(pml4[i4]);
       pml4[i4] = 0;
       frames.free(pfn);
       if (taken) taken(e, pfn);
       freed++;
     }
   }
-  if (freed) flush_all(e);
+  if (freed) vm_flush_all(e);
   return freed;
 }
 
@@ -300,11 +290,19 @@ Status for_user_pages(Env* e, uint64_t va, uint64_t len, bool write, F&& fn) {
 }  // namespace
 
 // Copies n bytes, a word at a time where both sides allow it (the kernel is
-// built without SSE, so no vector copies).
+// built without SSE, so no vector copies; rep movsq is the cheapest word loop).
 void copy_bytes(uint8_t* d, const uint8_t* s, uint64_t n) {
   uint64_t i = 0;
-  if (((reinterpret_cast<uint64_t>(d) | reinterpret_cast<uint64_t>(s)) & 7) == 0)
+  if (((reinterpret_cast<uint64_t>(d) | reinterpret_cast<uint64_t>(s)) & 7) == 0) {
+#ifdef VENEER_HOSTED
     for (; i + 8 <= n; i += 8) *reinterpret_cast<uint64_t*>(d + i) = *reinterpret_cast<const uint64_t*>(s + i);
+#else
+    uint64_t words = n / 8;
+    i = words * 8;
+    asm volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+    d -= i, s -= i;
+#endif
+  }
   for (; i < n; i++) d[i] = s[i];
 }
 
@@ -312,6 +310,13 @@ Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len) {
   auto* d = static_cast<uint8_t*>(dst);
   return for_user_pages(e, va, len, false,
                         [&](uint8_t* p, uint64_t at, uint64_t n) { copy_bytes(d + at, p, n); });
+}
+
+const void* vm_user_page(Env* e, uint64_t va, uint64_t len) {
+  if (va < kUserBase || va >= kUserTop || (va & (kPageSize - 1)) + len > kPageSize) return nullptr;
+  const uint64_t* pte = vm_pte(e, va & ~(kPageSize - 1));
+  if (!pte || (*pte & (PTE_P | PTE_U)) != (PTE_P | PTE_U)) return nullptr;
+  return phys_to_virt<uint8_t>((*pte & PTE_ADDR) + (va & (kPageSize - 1)));
 }
 
 Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len) {

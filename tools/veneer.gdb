@@ -46,13 +46,13 @@ Load a user program's symbols: veneer-user build/apps/hello.elf
 end
 
 define veneer-env
-  if 'veneer::arch::cpu0'.current
-    printf "env %x\n", 'veneer::arch::cpu0'.current->id
+  if veneer_cpu0.current
+    printf "env %x\n", veneer_cpu0.current->id
   else
     printf "no env (the kernel is idle or booting)\n"
   end
 end
 document veneer-env
 Print the id of the env running on the CPU (as the kernel's log prints it).
-Condition a user breakpoint on it: break exos_dispatch_exception if 'veneer::arch::cpu0'.current->id == 0x43
+Condition a user breakpoint on it: break exos_dispatch_exception if veneer_cpu0.current->id == 0x43
 end

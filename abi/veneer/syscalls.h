@@ -4,7 +4,8 @@
 // a generated header into the numbers assembly uses (abi/asm_constants.cc),
 // and a host test checks it against docs/abi.md.
 //
-// X(index, name, path, (arg, ...)): the call's number is VENEER_SYSCALL_BASE + index.
+// X(index, name, path, (arg, ...)): the call's number (rax) is
+// VENEER_SYSCALL_NUMBER(index).
 //   path FAST: dispatched straight from the syscall entry with arguments in
 //              registers; the handler always returns to the caller.
 //   path SLOW: may switch environments; the entry saves the full user
@@ -12,17 +13,22 @@
 // Every argument is a 64-bit register (rdi, rsi, rdx, r10, r8, r9).
 // Results: rax = status (veneer::Status), rdx = value.
 //
-// Veneer's calls own the numbers [VENEER_SYSCALL_BASE, VENEER_SYSCALL_BASE +
-// VENEER_SYSCALL_COUNT); an unassigned number there fails with
-// ERR_BAD_SYSCALL. Every other number is a *foreign* system call (Linux's
-// 0..~460, say): the kernel delivers it to the env's exception handler as
-// vector kVecForeignSyscall, so a library OS can emulate another kernel's
-// interface (abi.h says how).
+// Veneer's calls own the 64 numbers at the top of the 64-bit space: fast
+// index i is -32 + i (0xFFFFFFFFFFFFFFE0 + i), slow index i (32..63) is
+// -96 + i. So the entry tells a fast call from everything else with one
+// unsigned compare and indexes its table with the number itself. An
+// unassigned number there fails with ERR_BAD_SYSCALL. Every other number is
+// a *foreign* system call (Linux's 0..~460, say): the kernel delivers it to
+// the env's exception handler as vector kVecForeignSyscall, so a library OS
+// can emulate another kernel's interface (abi.h says how).
 #pragma once
 
-#define VENEER_SYSCALL_BASE 0x10000
 #define VENEER_SLOW_BASE 32
 #define VENEER_SYSCALL_COUNT 64
+#define VENEER_FAST_FIRST 0xFFFFFFFFFFFFFFE0ull  /* the number of fast index 0 (-32) */
+#define VENEER_SLOW_FIRST 0xFFFFFFFFFFFFFFC0ull  /* the number of slow index 32 (-64) */
+#define VENEER_SYSCALL_NUMBER(index) \
+  ((index) < VENEER_SLOW_BASE ? VENEER_FAST_FIRST + (index) : VENEER_SLOW_FIRST + ((index) - VENEER_SLOW_BASE))
 
 #define VENEER_SYSCALLS(X)                                                   \
   X(0, null, FAST, ())                                                       \
@@ -51,6 +57,7 @@
   X(23, env_set_quota, FAST, (env_slot, frames, envs, slices))                \
   X(24, invariant_scan, FAST, (machine_slot))                                 \
   X(25, page_share, FAST, (env_slot, dst_va, src_va, count, perms))           \
+  X(26, page_protect_range, FAST, (env_slot, va, count, perms))               \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
   X(34, poweroff, SLOW, (machine_slot, code))                                \
@@ -84,9 +91,13 @@
 namespace veneer {
 // SYS_<name>: the number a caller puts in rax.
 enum Syscall : unsigned long {
-#define VENEER_SYSCALL_ENUM(index, name, path, args) SYS_##name = VENEER_SYSCALL_BASE + index,
+#define VENEER_SYSCALL_ENUM(index, name, path, args) SYS_##name = VENEER_SYSCALL_NUMBER(index),
   VENEER_SYSCALLS(VENEER_SYSCALL_ENUM)
 #undef VENEER_SYSCALL_ENUM
 };
+constexpr bool is_veneer_syscall(unsigned long number) { return number >= VENEER_SLOW_FIRST; }
+constexpr unsigned long syscall_index(unsigned long number) {
+  return number >= VENEER_FAST_FIRST ? number - VENEER_FAST_FIRST : number - VENEER_SLOW_FIRST + VENEER_SLOW_BASE;
+}
 }  // namespace veneer
 #endif

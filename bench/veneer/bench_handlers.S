@@ -16,14 +16,14 @@ bench_resume_handler:
   .global bench_pct_echo_entry
 bench_pct_echo_entry:
 1:
-  mov $SYS_pct_sync, %eax
+  mov $SYS_pct_sync, %rax
   mov $PCT_REPLY, %rdi   /* back to the caller; returns its next call */
   syscall
   jmp 1b
 
   .global bench_pct_wait_entry
 bench_pct_wait_entry:
-  mov $SYS_pct_wait, %eax  /* the next message enters here again */
+  mov $SYS_pct_wait, %rax  /* the next message enters here again */
   syscall
   ud2
 
@@ -42,7 +42,7 @@ bench_epilogue_entry:
   pushq %r9
   pushq %r10
   pushq %r11
-  mov $SYS_yield, %eax
+  mov $SYS_yield, %rax
   syscall
   popq %r11
   popq %r10

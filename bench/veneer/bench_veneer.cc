@@ -75,10 +75,9 @@ void on_fault(veneer::ExceptionFrame* f) {
   faults++;
 }
 
-void batch_protect(veneer::PageOp* ops, uint64_t perms) {
-  for (uint64_t p = 0; p < 100; p++)
-    ops[p] = veneer::PageOp{kRegion + p * kPageSize, 0, veneer::PAGE_OP_PROTECT, static_cast<uint32_t>(perms)};
-  check(exos::sys_page_batch(veneer::kSelfSlot, reinterpret_cast<uint64_t>(ops), 100), "batch protect");
+// The 100 pages at kRegion, in one call (page_protect_range).
+void protect100(uint64_t perms) {
+  check(exos::sys_page_protect_range(veneer::kSelfSlot, kRegion, 100, perms), "protect 100 pages");
 }
 
 }  // namespace
@@ -275,8 +274,8 @@ int main() {
     report("prot1", prot, kIters);
     report("unprot1", unprot, kIters);
   }
-  run("prot100", kIters / 10, [](uint64_t) { batch_protect(ops, veneer::PERM_READ); });
-  run("unprot100", kIters / 10, [](uint64_t) { batch_protect(ops, veneer::PERM_WRITE); });
+  run("prot100", kIters / 10, [](uint64_t) { protect100(veneer::PERM_READ); });
+  run("unprot100", kIters / 10, [](uint64_t) { protect100(veneer::PERM_WRITE); });
 
   exos::set_exception_handler(14, on_fault);
   // trap: write to a read-only page; the handler unprotects; protecting the
@@ -301,7 +300,7 @@ int main() {
   exos::sys_page_protect(veneer::kSelfSlot, kRegion, veneer::PERM_READ);
   run("appel1", kIters, [&](uint64_t i) { mem[((i % 100) * kPageSize) / 8] = i; });
   appel1_mode = false;
-  batch_protect(ops, veneer::PERM_WRITE);
+  protect100(veneer::PERM_WRITE);
   // appel2: protect 100 pages, then touch each; the handler unprotects the
   // faulting page. Reported per page.
   {
@@ -309,7 +308,7 @@ int main() {
     for (uint64_t r = 0; r < rounds + 10; r++) {
       if (r == 10) profile_begin("appel2", rounds * 100);
       uint64_t t0 = rdtsc();
-      batch_protect(ops, veneer::PERM_READ);
+      protect100(veneer::PERM_READ);
       for (uint64_t p = 0; p < 100; p++) mem[p * kPageSize / 8] = r;
       uint64_t t1 = rdtsc();
       if (r >= 10) total += t1 - t0;

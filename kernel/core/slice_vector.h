@@ -14,6 +14,7 @@ class Slices {
   void init(SliceVector* table) {
     t_ = table;
     for (auto& o : t_->owner) o = kNoOwner;
+    held_ = 0;
     t_->current = 0;
     t_->running = 0;
   }
@@ -23,6 +24,7 @@ class Slices {
     if (pos >= kSlices) return ERR_OUT_OF_RANGE;
     if (t_->owner[pos] != kNoOwner) return ERR_BUSY;
     t_->owner[pos] = id;
+    held_ |= 1u << pos;
     return OK;
   }
 
@@ -31,14 +33,15 @@ class Slices {
     if (pos >= kSlices) return ERR_OUT_OF_RANGE;
     if (t_->owner[pos] != id) return ERR_ACCESS_DENIED;
     t_->owner[pos] = kNoOwner;
+    held_ &= ~(1u << pos);
     return OK;
   }
 
   // Frees every position of `id`; returns how many it held.
   uint32_t free_all(uint32_t id) {
     uint32_t n = 0;
-    for (auto& o : t_->owner)
-      if (o == id) o = kNoOwner, n++;
+    for (uint32_t p = 0; p < kSlices; p++)
+      if (t_->owner[p] == id) t_->owner[p] = kNoOwner, held_ &= ~(1u << p), n++;
     return n;
   }
 
@@ -49,12 +52,18 @@ class Slices {
   }
 
   // The first position after `from` (cyclically, `from` itself last) whose
-  // owner `runnable(owner)` accepts; kNoSlice if none does.
+  // owner `runnable(owner)` accepts; kNoSlice if none does. Visits only
+  // held positions (a bit set of them), so its time follows how many are
+  // held, not the vector's length.
   template <typename F>
   uint32_t next(uint32_t from, F&& runnable) const {
-    for (uint32_t k = 1; k <= kSlices; k++) {
-      uint32_t p = (from + k) % kSlices;
-      if (t_->owner[p] != kNoOwner && runnable(t_->owner[p])) return p;
+    const uint32_t upto = from >= kSlices - 1 ? ~0u : (2u << from) - 1;  // positions 0..from
+    uint32_t later = held_ & ~upto, m = later ? later : held_ & upto;
+    while (m) {
+      const uint32_t p = static_cast<uint32_t>(__builtin_ctz(m));
+      if (runnable(t_->owner[p])) return p;
+      m &= m - 1;
+      if (!m && later) m = held_ & upto, later = 0;  // wrap around to 0..from
     }
     return kNoSlice;
   }
@@ -64,6 +73,8 @@ class Slices {
 
  private:
   SliceVector* t_ = nullptr;
+  uint32_t held_ = 0;  // bit p: position p has an owner
+  static_assert(kSlices <= 32, "held_ is one bit per position");
 };
 
 }  // namespace veneer::core

@@ -42,7 +42,7 @@ exos_pct_sync:
   mov 16(%rax), %r10
   mov 24(%rax), %r8
   mov 32(%rax), %r9
-  mov $SYS_pct_sync, %eax
+  mov $SYS_pct_sync, %rax
   syscall
   popq %rcx
   mov %rax, 0(%rcx)

@@ -20,6 +20,7 @@
 #include "kernel/core/validate.h"
 #include "kernel/invariants.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 #include "tests/hosted/hosted_kernel.h"
 
 using namespace veneer;
@@ -286,7 +287,7 @@ struct Input {
 
 enum Call : uint8_t {
   C_FRAME_ALLOC, C_FRAME_FREE, C_MAP, C_UNMAP, C_PROTECT, C_BATCH, C_GRANT, C_REVOKE,
-  C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_SHARE, C_COUNT
+  C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_SHARE, C_PROTECT_RANGE, C_COUNT
 };
 
 const char* syscall_name(uint64_t num) {
@@ -413,6 +414,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           valid = it != ptes.end() && (!(a[2] & PERM_WRITE) || it->second.may_write) &&
                   (!(a[2] & PERM_EXEC) || it->second.may_exec);
         }
+        break;
+      }
+      case C_PROTECT_RANGE: {
+        num = SYS_page_protect_range;
+        a[0] = in.slot(me, CAP_ENV), a[1] = in.va();
+        // Mostly a few pages; sometimes a range across a 2 MiB region
+        // boundary, the most allowed, one too many, none, or one past the top.
+        uint8_t c = in.u8();
+        a[2] = c < 200 ? 1 + c % 4 : c < 230 ? 0x200 - c % 3 : c < 240 ? kMaxPageBatch + 1 : c < 250 ? 0 : 1ull << 40;
+        a[3] = in.perms();
+        uint32_t t = sh.env_cap(a[0], RIGHT_CONTROL);
+        valid = t && core::check_map_va(a[1]) == OK && a[2] >= 1 && a[2] <= kMaxPageBatch &&
+                a[1] + a[2] * kPageSize <= kUserTop && core::perms_valid(a[3]);
+        if (valid)
+          for (auto it = sh.m.envs.at(t).ptes.lower_bound(a[1]);
+               it != sh.m.envs.at(t).ptes.end() && it->first < a[1] + a[2] * kPageSize; ++it)
+            if (((a[3] & PERM_WRITE) && !it->second.may_write) || ((a[3] & PERM_EXEC) && !it->second.may_exec))
+              valid = false;
         break;
       }
       case C_BATCH: {
@@ -621,6 +640,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           MPte& p = sh.m.envs.at(sh.env_cap(a[0], 0)).ptes.at(a[1]);
           p.write = a[2] & PERM_WRITE, p.exec = a[2] & PERM_EXEC;
           p.marks = static_cast<uint8_t>(a[2] >> kPermUserShift);
+          break;
+        }
+        case C_PROTECT_RANGE: {
+          uint64_t changed = 0;
+          auto& ptes = sh.m.envs.at(sh.env_cap(a[0], 0)).ptes;
+          for (auto it = ptes.lower_bound(a[1]); it != ptes.end() && it->first < a[1] + a[2] * kPageSize; ++it, changed++)
+            it->second.write = a[3] & PERM_WRITE, it->second.exec = a[3] & PERM_EXEC,
+            it->second.marks = static_cast<uint8_t>(a[3] >> kPermUserShift);
+          REQUIRE(r.value == changed, "page_protect_range changed %lu pages, the model %lu", r.value, changed);
           break;
         }
         case C_BATCH:

@@ -108,7 +108,7 @@ void grantee() {
   for (;;) exos::yield();
 }
 
-void spin() {
+[[noreturn]] void spin() {
   for (;;) {
     asm volatile("" ::: "memory");
   }
@@ -215,7 +215,7 @@ void syscall_fuzz() {
   auto arg = [&] { return (rnd() & 3) == 0 ? rnd() : edges[rnd() % kEdges]; };
   for (uint64_t i = 0; i < 20000; i++) {
     // Mostly Veneer's own numbers (assigned or not), sometimes foreign ones.
-    uint64_t num = (rnd() & 7) ? VENEER_SYSCALL_BASE + rnd() % VENEER_SYSCALL_COUNT : arg();
+    uint64_t num = (rnd() & 7) ? VENEER_SYSCALL_NUMBER(rnd() % VENEER_SYSCALL_COUNT) : arg();
     uint64_t a0 = arg(), a1 = arg(), a2 = arg(), a3 = arg(), a4 = arg(), a5 = arg();
     if (num == veneer::SYS_cons_write) continue;                         // keep the log readable
     if (num == veneer::SYS_env_destroy && a0 == veneer::kSelfSlot) continue;  // keep going
@@ -305,7 +305,9 @@ void table_hoarder() {
       tables++;
   mb->hoard_tables = tables;
   mb->hoard_ready = 1;
-  for (;;) exos::yield();
+  // Wait where no code of ours runs again (blocked for protected control
+  // transfers nobody sends), so repossession shows exactly what is left.
+  exos::pct_serve([](const exos::Received&) { return exos::Message{}; });
 }
 
 // Finding 5: in its slice-end upcall this env hands the CPU to a helper (the

@@ -61,3 +61,25 @@ TEST_F(SlicesTest, FreeAllAndCount) {
 }
 
 }  // namespace
+
+// next() visits only held positions (a bit set); it must choose exactly what
+// a scan of the whole vector chooses, from every position, whatever is held.
+TEST_F(SlicesTest, NextMatchesAFullScan) {
+  uint64_t rng = 12345;
+  auto rand = [&] { return rng = rng * 6364136223846793005ull + 1442695040888963407ull, uint32_t(rng >> 33); };
+  for (int round = 0; round < 2000; round++) {
+    uint32_t p = rand() % kSlices, id = 65 + rand() % 3;
+    if (rand() % 2) s.alloc(p, id); else s.free(p, s.owner(p));
+    if (rand() % 50 == 0) s.free_all(id);
+    const uint32_t runnable_id = 65 + rand() % 4;  // 68: nobody
+    auto runnable = [&](uint32_t o) { return o == runnable_id || runnable_id == 67; };
+    for (uint32_t from = 0; from < kSlices; from++) {
+      uint32_t want = kNoSlice;
+      for (uint32_t k = 1; k <= kSlices && want == kNoSlice; k++) {
+        uint32_t q = (from + k) % kSlices;
+        if (table.owner[q] != kNoOwner && runnable(table.owner[q])) want = q;
+      }
+      ASSERT_EQ(s.next(from, runnable), want) << "from " << from;
+    }
+  }
+}

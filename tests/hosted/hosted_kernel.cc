@@ -165,7 +165,7 @@ SysResult call(Env* caller, uint64_t num, const uint64_t args[6], bool* switched
   arch::cpu0.current = caller;
   arch::hosted_cpu.tsc += 1000;
   if (switched) *switched = false;
-  if (num - VENEER_SYSCALL_BASE < VENEER_SLOW_BASE) return fast_call(num - VENEER_SYSCALL_BASE, args);
+  if (num >= VENEER_FAST_FIRST) return fast_call(syscall_index(num), args);
   // Slow calls save the whole user context and leave the kernel through
   // env_pop_tf (or idle, or power off): the longjmp lands here.
   arch::TrapFrame tf{};
@@ -181,9 +181,10 @@ SysResult call(Env* caller, uint64_t num, const uint64_t args[6], bool* switched
   tf.rflags = 0x202;
   tf.vector = arch::kSyscallVector;
   uint32_t id = caller->id;
+  caller->tf = tf;  // the entry builds it in place
   in_call = true;
   int how = setjmp(kernel_exit);
-  if (how == 0) syscall_slow_dispatch(&tf);
+  if (how == 0) syscall_slow_dispatch(&caller->tf);
   in_call = false;
   bool back = how == EXIT_TO_USER && arch::cpu0.current == caller && caller->id == id;
   if (switched) *switched = !back;

@@ -49,7 +49,7 @@ def main():
         f"veneer-connect {port}",
         "break isr14", "continue", "veneer-env", "delete",
         f"veneer-user {os.path.join(apps, 'hello.elf')}",
-        "break exos_dispatch_exception if 'veneer::arch::cpu0'.current->id == 0x43",
+        "break exos_dispatch_exception if veneer_cpu0.current->id == 0x43",
         "continue", "print f->vector", "print/x f->fault_addr", "veneer-env", "backtrace 2",
         "kill",
     ]

@@ -32,6 +32,11 @@ void veneer_kernel_asm_constants() {
   ASM_CONST(ENV_WAITING_ON, offsetof(Env, waiting_on));
   ASM_CONST(ENV_REPLY_TO, offsetof(Env, reply_to));
   ASM_CONST(ENV_TF_RIP, offsetof(Env, tf) + offsetof(arch::TrapFrame, rip));
+  ASM_CONST(ENV_TF_ERROR_CODE, offsetof(Env, tf) + offsetof(arch::TrapFrame, error_code));
+  ASM_CONST(ENV_TF_END, offsetof(Env, tf) + sizeof(arch::TrapFrame));
+  ASM_CONST(TF_CS, offsetof(arch::TrapFrame, cs));
+  ASM_CONST(ENV_XFRAME_END, offsetof(Env, xframe_end));
+  ASM_CONST(TSS_RSP0, arch::kTssRsp0Offset);
   ASM_CONST(ENV_TF_RFLAGS, offsetof(Env, tf) + offsetof(arch::TrapFrame, rflags));
   ASM_CONST(ENV_TF_RSP, offsetof(Env, tf) + offsetof(arch::TrapFrame, rsp));
   ASM_CONST(ENV_PCT_SLOW, offsetof(Env, pct_slow));

@@ -48,9 +48,8 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
-// User data-segment selectors. GS is loaded between two swapgs so the
-// load lands on the user's GS base (reset to 0, the base of every user
-// descriptor), never on the kernel's per-CPU base.
+// User data-segment selectors (loading fs or gs resets that base to 0, the
+// base of every user descriptor; the kernel uses neither).
 struct SegmentSelectors {
   uint16_t ds, es, fs, gs;
 };
@@ -61,7 +60,7 @@ inline SegmentSelectors read_segments() {
   return s;
 }
 inline void load_segments(const SegmentSelectors& s) {
-  asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %2, %%fs\n swapgs\n mov %3, %%gs\n swapgs"
+  asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %2, %%fs\n mov %3, %%gs"
                ::"r"(s.ds), "r"(s.es), "r"(s.fs), "r"(s.gs) : "memory");
 }
 // User SSE/x87 state (the kernel itself is built without SSE).
@@ -90,6 +89,7 @@ inline void hlt() { hosted_hlt(); }
 inline void pause() {}
 inline void fpu_save(uint8_t*) {}
 inline void fpu_restore(const uint8_t*) {}
+inline void set_entry_stack(uint64_t) {}
 struct SegmentSelectors {
   uint16_t ds, es, fs, gs;
 };
@@ -126,6 +126,11 @@ constexpr uint64_t PTE_PWT = 1ull << 3, PTE_PCD = 1ull << 4;
 constexpr uint64_t PTE_A = 1ull << 5, PTE_D = 1ull << 6, PTE_PS = 1ull << 7, PTE_G = 1ull << 8;
 constexpr uint64_t PTE_NX = 1ull << 63;
 constexpr uint64_t PTE_ADDR = 0x000FFFFFFFFFF000ull;
+
+// Where the CPU saves a trap from ring 3 (TSS.rsp0): the end of the
+// running env's TrapFrame, so traps are saved in place.
+void set_entry_stack(uint64_t top);
+constexpr uint64_t kTssRsp0Offset = 4;
 
 // The kernel's code and data descriptors (cpu.cc's GDT, and boot.S's
 // temporary one, which has the same layout).

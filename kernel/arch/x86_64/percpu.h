@@ -1,4 +1,5 @@
-// Per-CPU data, reached through GS in the entry code. One CPU for now.
+// Per-CPU data, reached by RIP-relative address in the entry code (no GS
+// base, no swapgs). One CPU for now.
 #pragma once
 
 #include <stddef.h>
@@ -19,7 +20,8 @@ struct PerCpu {
   uint64_t scratch[3];  // the fast exception path parks rax, rcx, rdx here
 };
 
-extern PerCpu cpu0;
+// The one CPU's data; entry.S addresses it by this symbol (no GS base).
+extern PerCpu cpu0 asm("veneer_cpu0");
 
 // Sets up GDT, TSS, IDT, syscall MSRs, GS base and CPU features.
 void cpu_init();

@@ -51,7 +51,6 @@ constexpr uint64_t kLoadScratch = kPrivateBase + 0x1000;      // spawn/exec fill
 constexpr uint64_t kPrivateStateVa = kPrivateBase + 0x2000;   // ExOS's per-env state (1 page)
 constexpr uint64_t kReleasedVa = kPrivateBase + 0x10000;      // vm's list of frames others still map (4 pages)
 constexpr uint64_t kForkBuilderVa = kPrivateBase + 0x20000;   // fork's work area
-constexpr uint64_t kProtectOpsVa = kPrivateBase + 0x30000;    // vm::protect's batch
 constexpr uint64_t kLoaderVa = kPrivateBase + 0x40000;        // the ELF loader's page list
 constexpr uint64_t kInheritBufferVa = kPrivateBase + 0x50000;  // the inherit block being written
 constexpr uint64_t kLrpcCopyVa = kPrivateBase + 0x60000;      // a checked LRPC server's argument copy

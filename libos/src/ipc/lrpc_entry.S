@@ -44,13 +44,13 @@ exos_lrpc_checked_entry:
   xor %r8d, %r8d
   xor %r9d, %r9d
   xor %r10d, %r10d
-  mov $SYS_pct_sync, %eax
+  mov $SYS_pct_sync, %rax
   mov $PCT_REPLY, %rdi
   syscall                        /* answer; the next call resumes here */
   test %rax, %rax
   jns 1b
 9:
-  mov $SYS_pct_wait, %eax        /* the caller is gone: the next call enters anew */
+  mov $SYS_pct_wait, %rax        /* the caller is gone: the next call enters anew */
   syscall
   ud2
 8:
@@ -83,12 +83,12 @@ exos_lrpc_trusted_entry:
   call *%r11
   mov %rax, %rsi
   xor %edx, %edx
-  mov $SYS_pct_sync, %eax
+  mov $SYS_pct_sync, %rax
   mov $PCT_REPLY, %rdi
   syscall
   test %rax, %rax
   jns 1b
-  mov $SYS_pct_wait, %eax
+  mov $SYS_pct_wait, %rax
   syscall
   ud2
 
@@ -106,7 +106,7 @@ exos_lrpc_call:
   pushq %r15
   pushq %r9
   mov %rcx, %r10
-  mov $SYS_pct_sync, %eax
+  mov $SYS_pct_sync, %rax
   syscall
   popq %r9
   mov %rsi, 0(%r9)

@@ -145,20 +145,25 @@ Status unmap(uint64_t va, uint64_t size) {
 }
 
 namespace {
+// Runs of present pages that get the same permissions (marks included), up
+// to 512 pages from the first, each in one page_protect_range (which skips
+// the absent pages between them).
 struct Protect {
   uint64_t perms;
-  veneer::PageOp ops[veneer::kMaxPageBatch];
-  uint32_t n;
+  uint64_t start, last, want;  // the run: [start, last] (start 0: none yet)
   Status status;
   void flush() {
-    if (!n || status != veneer::OK) return;
-    SysResult r = sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), n);
+    if (!start || status != veneer::OK) return;
+    SysResult r = sys_page_protect_range(kSelfSlot, start, (last - start) / kPageSize + 1, want);
     if (r.status != veneer::OK) status = static_cast<Status>(r.status);
-    n = 0;
+    start = 0;
+  }
+  void add(uint64_t page, uint64_t w) {
+    if (start && (w != want || page - start >= veneer::kMaxPageBatch * kPageSize)) flush();
+    if (!start) start = page, want = w;
+    last = page;
   }
 };
-// 12 KiB of ops: not on the stack, in ExOS's private block.
-Protect& protect_state() { return *reinterpret_cast<Protect*>(layout::kProtectOpsVa); }
 }  // namespace
 
 Status protect(uint64_t va, uint64_t size, uint64_t perms) {
@@ -172,17 +177,13 @@ Status protect(uint64_t va, uint64_t size, uint64_t perms) {
     uint64_t keep = regions[i].perms & (layout::kMarkShared | layout::kMarkPrivate);
     regions[i].perms = perms | keep;
   }
-  Protect& p = protect_state();
-  p.perms = perms;
-  p.n = 0;
-  p.status = veneer::OK;
+  Protect p{perms, 0, 0, 0, veneer::OK};
   walk(va, va + size, [](void* ctx, uint64_t page, uint64_t pte) {
     auto* st = static_cast<Protect*>(ctx);
     uint64_t marks = layout::pte_marks(pte) & ~layout::kMarkAppMask;
     uint64_t want = st->perms | marks;
     if (marks & layout::kMarkCow) want &= ~veneer::PERM_WRITE;  // its first write still copies
-    st->ops[st->n++] = veneer::PageOp{page, 0, veneer::PAGE_OP_PROTECT, static_cast<uint32_t>(want)};
-    if (st->n == veneer::kMaxPageBatch) st->flush();
+    st->add(page, want);
     return st->status == veneer::OK;
   }, &p);
   p.flush();
