@@ -83,12 +83,11 @@ void account_out(Env* e) {
 // transfer hands them over instead of switching them.
 void save_user_state(Env* e) {
   fpu_save(e->fpu);
-  SegmentSelectors s = read_segments();
-  e->ds = s.ds, e->es = s.es, e->fs = s.fs, e->gs = s.gs;
+  save_segments(&e->segments);
 }
 void load_user_state(Env* e) {
   fpu_restore(e->fpu);
-  load_segments(SegmentSelectors{e->ds, e->es, e->fs, e->gs});
+  load_segments(&e->segments);
 }
 
 // Switches address space and current env; `handover` (a protected control
