@@ -59,7 +59,7 @@ Status env_create(Env* creator, Env** out) {
   e->tf.ss = USER_DS;
   e->tf.rflags = 0x202;  // IF
   e->fs_base = 0;
-  e->ds = e->es = e->fs = e->gs = 0;
+  e->segments = {};
   e->pml4_pa = pml4 * kPageSize;
   vm_forget_leaf(e);
   e->pcid = features.pcid ? i + 1 : 0;

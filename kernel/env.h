@@ -32,7 +32,7 @@ struct Env {
   // base is always 0: every user descriptor has base 0 and FSGSBASE stays
   // off, so no env can give it another value.)
   uint64_t fs_base;
-  uint16_t ds, es, fs, gs;
+  arch::SegmentSelectors segments;  // data segment selectors (user-set; switched with the env)
 
   uint64_t pml4_pa;
   // The leaf page table last found for this address space (kernel/vm.h):
@@ -98,7 +98,7 @@ inline Env* env_from_id(uint32_t id) {
 // is live when its slot still carries the id: a freed slot's id is 0, and
 // ids are never reused. (An env is DYING only inside env_destroy, which no
 // system call interrupts: the kernel is not preemptible.)
-inline Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out) {
+[[gnu::always_inline]] inline Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out) {
   core::Capability* c;
   if (Status s = caller->caps.lookup(slot, CAP_ENV, rights, &c); s != OK) return s;
   Env* e = &envs[env_index(c->object)];

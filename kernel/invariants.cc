@@ -154,7 +154,7 @@ void check_reverse_maps(Scan& s) {
     uint64_t n = 0;
     Rid prev = core::kNoRid;
     for (Rid r = rmap.first(pfn); r != core::kNoRid; prev = r, r = rmap.next(r)) {
-      if (++n > kMaxMappingsPerFrame + kMaxPageBatch) {
+      if (++n > kMaxMappingsPerFrame) {
         s.fail("reverse-map list longer than any frame may have", pfn, n);
         break;
       }

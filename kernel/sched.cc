@@ -83,12 +83,11 @@ void account_out(Env* e) {
 // transfer hands them over instead of switching them.
 void save_user_state(Env* e) {
   fpu_save(e->fpu);
-  SegmentSelectors s = read_segments();
-  e->ds = s.ds, e->es = s.es, e->fs = s.fs, e->gs = s.gs;
+  save_segments(&e->segments);
 }
 void load_user_state(Env* e) {
   fpu_restore(e->fpu);
-  load_segments(SegmentSelectors{e->ds, e->es, e->fs, e->gs});
+  load_segments(&e->segments);
 }
 
 // Switches address space and current env; `handover` (a protected control
@@ -322,8 +321,12 @@ bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint6
   if (e->tf.rsp < e->xstack_top && e->tf.rsp >= e->xstack_bottom)
     top = (e->tf.rsp - kNestGap) & ~15ull;  // nest below the handler's frame
   uint64_t at = top - kExceptionFrameSlot;
-  ExceptionFrame f{vector, code, addr, e->tf.rip, e->tf.rflags, e->tf.rsp, e->tf.rax, e->tf.rcx, e->tf.rdx};
-  if (at < e->xstack_bottom || copy_to_user(e, at, &f, sizeof(f)) != OK) return false;
+  if (at < e->xstack_bottom) return false;
+  const ExceptionFrame f{vector, code, addr, e->tf.rip, e->tf.rflags, e->tf.rsp, e->tf.rax, e->tf.rcx, e->tf.rdx};
+  if (auto* in_place = static_cast<ExceptionFrame*>(vm_user_page(e, at, sizeof(f), true)))
+    *in_place = f;  // the usual case: the frame lies in one page
+  else if (copy_to_user(e, at, &f, sizeof(f)) != OK)
+    return false;
   e->tf.rip = entry;
   e->tf.rsp = at;
   e->tf.rflags &= ~kHandlerClearedFlags;

@@ -312,10 +312,11 @@ Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len) {
                         [&](uint8_t* p, uint64_t at, uint64_t n) { copy_bytes(d + at, p, n); });
 }
 
-const void* vm_user_page(Env* e, uint64_t va, uint64_t len) {
+void* vm_user_page(Env* e, uint64_t va, uint64_t len, bool write) {
   if (va < kUserBase || va >= kUserTop || (va & (kPageSize - 1)) + len > kPageSize) return nullptr;
   const uint64_t* pte = vm_pte(e, va & ~(kPageSize - 1));
-  if (!pte || (*pte & (PTE_P | PTE_U)) != (PTE_P | PTE_U)) return nullptr;
+  const uint64_t need = PTE_P | PTE_U | (write ? PTE_W : 0);
+  if (!pte || (*pte & need) != need) return nullptr;
   return phys_to_virt<uint8_t>((*pte & PTE_ADDR) + (va & (kPageSize - 1)));
 }
 

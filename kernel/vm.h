@@ -197,9 +197,10 @@ uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t p
 // mapped user-readable.
 Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);
 Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len);
-// Where the kernel reads [va, va + len) of the env's memory in place: a
-// pointer when it lies within one page the env may read, else nullptr (use
-// copy_from_user). Only for reading once, within one system call.
-const void* vm_user_page(Env* e, uint64_t va, uint64_t len);
+// Where the kernel reads (or, `write`, writes) [va, va + len) of the env's
+// memory in place: a pointer when it lies within one page the env may read
+// (write), else nullptr (use copy_from_user/copy_to_user). Only for use
+// within one kernel entry: the mapping may change after it.
+void* vm_user_page(Env* e, uint64_t va, uint64_t len, bool write = false);
 
 }  // namespace veneer

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include "kernel/arch/x86_64/trapframe.h"
 
 namespace veneer::arch {
 
@@ -50,18 +51,14 @@ inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
 // User data-segment selectors (loading fs or gs resets that base to 0, the
 // base of every user descriptor; the kernel uses neither).
-struct SegmentSelectors {
-  uint16_t ds, es, fs, gs;
-};
-inline SegmentSelectors read_segments() {
-  SegmentSelectors s;
+// Straight between the registers and memory: one instruction each.
+inline void save_segments(SegmentSelectors* s) {
   asm volatile("mov %%ds, %0\n mov %%es, %1\n mov %%fs, %2\n mov %%gs, %3"
-               : "=r"(s.ds), "=r"(s.es), "=r"(s.fs), "=r"(s.gs));
-  return s;
+               : "=m"(s->ds), "=m"(s->es), "=m"(s->fs), "=m"(s->gs));
 }
-inline void load_segments(const SegmentSelectors& s) {
+inline void load_segments(const SegmentSelectors* s) {
   asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %2, %%fs\n mov %3, %%gs"
-               ::"r"(s.ds), "r"(s.es), "r"(s.fs), "r"(s.gs) : "memory");
+               ::"m"(s->ds), "m"(s->es), "m"(s->fs), "m"(s->gs) : "memory");
 }
 // User SSE/x87 state (the kernel itself is built without SSE).
 inline void fpu_save(uint8_t* area512) { asm volatile("fxsave64 %0" : "=m"(*area512)); }
@@ -90,11 +87,8 @@ inline void pause() {}
 inline void fpu_save(uint8_t*) {}
 inline void fpu_restore(const uint8_t*) {}
 inline void set_entry_stack(uint64_t) {}
-struct SegmentSelectors {
-  uint16_t ds, es, fs, gs;
-};
-inline SegmentSelectors read_segments() { return {}; }
-inline void load_segments(const SegmentSelectors&) {}
+inline void save_segments(SegmentSelectors* s) { *s = {}; }
+inline void load_segments(const SegmentSelectors*) {}
 inline uint64_t rdmsr(uint32_t) { return 0; }
 inline void wrmsr(uint32_t, uint64_t) {}
 #endif

@@ -13,6 +13,12 @@ struct TrapFrame {
 };
 static_assert(sizeof(TrapFrame) == 22 * 8);
 
+// The data segment selectors, saved and loaded with an env (not in the
+// TrapFrame: no entry path touches them).
+struct SegmentSelectors {
+  uint16_t ds, es, fs, gs;
+};
+
 // TrapFrame.vector of a system call (above every hardware vector).
 constexpr uint64_t kSyscallVector = 256;
 
