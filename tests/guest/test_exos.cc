@@ -883,6 +883,64 @@ TEST(exos_lrpc_100000_calls) {
   end();
 }
 
+namespace {
+// A hostile LRPC procedure: returns a0 + a1 but hands back every register
+// the C ABI says it must preserve (rbx, rbp, r12-r15) trashed.
+extern "C" uint64_t lrpc_trash_registers(uint64_t, uint64_t, void*, uint64_t);
+asm(R"(
+  .text
+  .type lrpc_trash_registers, @function
+lrpc_trash_registers:
+  lea (%rdi,%rsi), %rax
+  movabs $0xDEADBEEFDEADBEEF, %rbx
+  mov %rbx, %rbp
+  mov %rbx, %r12
+  mov %rbx, %r13
+  mov %rbx, %r14
+  mov %rbx, %r15
+  ret
+)");
+const ipc::LrpcProc kHostile[] = {lrpc_trash_registers};
+}  // namespace
+
+// A checked call protects the client from its server: a server that trashes
+// the registers the C ABI says are preserved leaves the client's live values
+// (held in those registers across the call) intact, and its answers count
+// only when they come from the server.
+TEST(exos_lrpc_checked_client_survives_hostile_server) {
+  begin();
+  Pid server;
+  CHECK_EQ(proc::fork(&server), OK);
+  if (server == 0) proc::exit(ipc::lrpc_serve("hostile", kHostile, 1, ipc::Trust::Checked));
+  ipc::Binding b;
+  Status s;
+  while ((s = ipc::lrpc_import("hostile", &b)) == ERR_NO_NAME) exos::yield();
+  CHECK_EQ(s, OK);
+  // Many values live across each call: the compiler keeps them in rbx,
+  // rbp and r12-r15 unless the call says those are clobbered.
+  uint64_t v0 = 1, v1 = 2, v2 = 3, v3 = 5, v4 = 8, v5 = 13, wrong = 0, failed = 0;
+  for (uint64_t i = 0; i < 1000; i++) {
+    uint64_t r = 0;
+    if (ipc::lrpc_call(b, 0, v0, i, &r) != OK) failed++;
+    wrong += r != v0 + i;
+    v0 = v0 * 3 + v1, v1 = v1 * 5 + v2, v2 = v2 * 7 + v3, v3 = v3 * 11 + v4, v4 = v4 * 13 + v5, v5 = v5 * 17 + i;
+  }
+  uint64_t e0 = 1, e1 = 2, e2 = 3, e3 = 5, e4 = 8, e5 = 13;
+  for (uint64_t i = 0; i < 1000; i++)
+    e0 = e0 * 3 + e1, e1 = e1 * 5 + e2, e2 = e2 * 7 + e3, e3 = e3 * 11 + e4, e4 = e4 * 13 + e5, e5 = e5 * 17 + i;
+  CHECK_EQ(failed, 0);
+  CHECK_EQ(wrong, 0);
+  CHECK_EQ(v0, e0);
+  CHECK_EQ(v1, e1);
+  CHECK_EQ(v2, e2);
+  CHECK_EQ(v3, e3);
+  CHECK_EQ(v4, e4);
+  CHECK_EQ(v5, e5);
+  CHECK_EQ(proc::kill(server, proc::kSigTerm), OK);
+  CHECK_EQ(proc::term_signal(wait_for(server)), proc::kSigTerm);
+  end();
+}
+
 TEST(exos_shm_visibility) {
   begin();
   uint64_t va = 0;
