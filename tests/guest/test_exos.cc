@@ -25,9 +25,11 @@ namespace layout = exos::layout;
 // ---- Accounting -----------------------------------------------------------------
 struct Ledger {
   uint64_t free, mine, others, orphans;  // orphans: our user frames nobody maps
+  uint64_t slices_held;                  // positions of the slice vector with an owner
 };
 Ledger ledger() {
   Ledger l{};
+  for (uint32_t i = 0; i < veneer::kSlices; i++) l.slices_held += exos::slice_vector().owner[i] != veneer::kNoOwner;
   const FrameInfo* f = exos::frame_table();
   for (uint64_t p = 0; p < exos::kernel_info().nframes; p++) {
     if (f[p].owner == kOwnerFree) l.free++;
@@ -50,8 +52,8 @@ void begin() {
   CHECK_EQ(proc::start_manager(), OK);
 }
 // The manager and every process gone, our copy-on-write pages ours again:
-// every frame is free or ours, nothing is left to anyone else, and none of
-// ours is unmapped (leaked).
+// every frame is free or ours, nothing is left to anyone else, none of
+// ours is unmapped (leaked), and no slice position is still held.
 void end() {
   proc::stop_manager();
   vm::settle();
@@ -59,6 +61,7 @@ void end() {
   CHECK_EQ(now.others, at_start.others);
   CHECK_EQ(now.free + now.mine, at_start.free + at_start.mine);
   CHECK_EQ(now.orphans, at_start.orphans);
+  CHECK_EQ(now.slices_held, at_start.slices_held);  // every process's slice positions came back
 
   CHECK_EQ(vm::released_pending(), 0);
 }
@@ -744,6 +747,7 @@ TEST(exos_pipe_writer_crashes_mid_transfer) {
   // frame it had comes back.
   int p[2];
   CHECK_EQ(ipc::pipe(p), OK);
+  const Ledger before = ledger();  // the manager running, no other process
   Pid child;
   CHECK_EQ(proc::fork(&child), OK);
   if (child == 0) {
@@ -769,6 +773,13 @@ TEST(exos_pipe_writer_crashes_mid_transfer) {
   int st = wait_for(child);
   CHECK(proc::signaled(st));
   CHECK_EQ(proc::term_signal(st), proc::kSigKill);
+  // Its slice position and its frames came back as soon as it was gone
+  // (those it shared with us copy-on-write are ours alone again).
+  vm::settle();
+  const Ledger after = ledger();
+  CHECK_EQ(after.slices_held, before.slices_held);
+  CHECK_EQ(after.others, before.others);
+  CHECK_EQ(after.free + after.mine, before.free + before.mine);
   ipc::close(p[0]);
   // A crash caught by ExOS closes its ends on the way out (a reader of an
   // exec'd writer sees the same).
