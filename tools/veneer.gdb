@@ -54,5 +54,5 @@ define veneer-env
 end
 document veneer-env
 Print the id of the env running on the CPU (as the kernel's log prints it).
-Condition a user breakpoint on it: break exos_dispatch_exception if veneer_cpu0.current->id == 0x43
+Condition a user breakpoint on it: break hello.cc:15 if veneer_cpu0.current->id == 0x43
 end

@@ -9,8 +9,18 @@ namespace {
 
 constexpr uint64_t kXStackPages = layout::kXStackPages;
 constexpr uint64_t kXStackTop = layout::kXStackTop;  // just below the stacks
-ExceptionHandler handlers[64];  // CPU exceptions 0-31, kernel upcalls and foreign calls 32-35
+}  // namespace
+}  // namespace exos
 
+// The program's handler per vector: CPU exceptions 0-31, kernel upcalls and
+// foreign calls 32-35. exception_entry.S calls them straight from here
+// (EXOS_HANDLER_VECTORS there is its size).
+extern "C" exos::ExceptionHandler exos_exception_handlers[64];
+exos::ExceptionHandler exos_exception_handlers[64];
+
+namespace exos {
+namespace {
+constexpr auto& handlers = exos_exception_handlers;
 }  // namespace
 
 void set_exception_handler(uint64_t vector, ExceptionHandler h) {
@@ -30,9 +40,11 @@ Status exceptions_init() {
 
 }  // namespace exos
 
+// Vectors without a handler of the program's (exception_entry.S calls
+// those directly).
 extern "C" void exos_dispatch_exception(veneer::ExceptionFrame* f) {
-  if (f->vector < 64 && exos::handlers[f->vector]) {
-    exos::handlers[f->vector](f);
+  if (f->vector < 64 && exos_exception_handlers[f->vector]) {  // (also reached when called from C++)
+    exos_exception_handlers[f->vector](f);
     return;
   }
   // Page faults: the region map's policies and copy-on-write (vm.h), unless

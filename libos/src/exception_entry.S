@@ -4,6 +4,7 @@
 #include "veneer/asm_abi.h"
 
 #define FXSAVE_AREA 512
+#define EXOS_HANDLER_VECTORS 64  /* exception.cc: exos_exception_handlers */
 
   .text
   .global exos_exception_entry
@@ -20,7 +21,19 @@ exos_exception_entry:
   sub $FXSAVE_AREA, %rsp
   fxsave64 (%rsp)
   lea FXSAVE_AREA + 48(%rsp), %rdi   /* the frame */
+  /* A handler the program installed for the vector is called straight from
+     the table; everything else (defaults, page-fault policies) in C++. */
+  mov XF_VECTOR(%rdi), %rax
+  cmp $EXOS_HANDLER_VECTORS, %rax
+  jae 1f
+  mov exos_exception_handlers(, %rax, 8), %rax
+  test %rax, %rax
+  jz 1f
+  call *%rax
+  jmp 2f
+1:
   call exos_dispatch_exception
+2:
   fxrstor64 (%rsp)
   add $FXSAVE_AREA, %rsp
   popq %r11

@@ -31,22 +31,6 @@ void panic(const char* msg) {
   exit();
 }
 
-uint64_t read_pte(uint64_t va) {
-  // Walk the recursive window top-down so a missing level reads as 0
-  // instead of faulting.
-  constexpr uint64_t w = veneer::kPageTableWindowVa;
-  constexpr uint64_t r = veneer::kRecursivePml4Slot;
-  uint64_t i4 = (va >> 39) & 511, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511;
-  auto* pml4 = reinterpret_cast<const uint64_t*>(w | (r << 30) | (r << 21) | (r << 12));
-  if (!(pml4[i4] & 1)) return 0;
-  auto* pdpt = reinterpret_cast<const uint64_t*>(w | (r << 30) | (r << 21) | (i4 << 12));
-  if (!(pdpt[i3] & 1)) return 0;
-  auto* pd = reinterpret_cast<const uint64_t*>(w | (r << 30) | (i4 << 21) | (i3 << 12));
-  if (!(pd[i2] & 1)) return 0;
-  auto* pt = reinterpret_cast<const uint64_t*>(w | (i4 << 30) | (i3 << 21) | (i2 << 12));
-  return pt[(va >> 12) & 511];
-}
-
 uint64_t find_mapping(uint64_t pfn) {
   constexpr uint64_t w = veneer::kPageTableWindowVa;
   constexpr uint64_t r = veneer::kRecursivePml4Slot;

@@ -49,7 +49,7 @@ def main():
         f"veneer-connect {port}",
         "break isr14", "continue", "veneer-env", "delete",
         f"veneer-user {os.path.join(apps, 'hello.elf')}",
-        "break exos_dispatch_exception if veneer_cpu0.current->id == 0x43",
+        "break hello.cc:15 if veneer_cpu0.current->id == 0x43",
         "continue", "print f->vector", "print/x f->fault_addr", "veneer-env", "backtrace 2",
         "kill",
     ]
@@ -76,7 +76,7 @@ def main():
     print(boot.stdout.read().decode(errors="replace"))
     ok = True
     for pattern in [r"Breakpoint 1, isr14 \(\) at .*entry\.S",
-                    r"Breakpoint 2, exos_dispatch_exception \(f=0x[0-9a-f]+\) at .*libos/src/exception\.cc",
+                    r"Breakpoint 2, \(anonymous namespace\)::on_page_fault \(f=0x[0-9a-f]+\) at .*apps/hello/hello\.cc",
                     r"\$1 = 14\n", r"\$2 = 0x[0-9a-f]+\n", r"env 43\n",
                     r"#1 .* in exos_exception_entry \(\)"]:
         if not re.search(pattern, out):
