@@ -145,6 +145,17 @@ TEST(exos_regions_policies_protect_dirty) {
   at = kUserTop;
   CHECK_EQ(vm::map(&at, kPageSize, PERM_WRITE), ERR_INVALID_ARGS);
   CHECK_EQ(vm::unmap(anon + kPageSize, kPageSize), ERR_INVALID_ARGS);  // part of a region
+  // A region too big for the first GiB's mapping area goes above the heap;
+  // it costs nothing until touched.
+  uint64_t big = 0;
+  const Ledger before_big = ledger();
+  CHECK_EQ(vm::map(&big, layout::kMapTop - layout::kMapBase + kPageSize, PERM_WRITE), OK);
+  CHECK(big >= layout::kMapBase2 && big < layout::kMapTop2);
+  CHECK_EQ(ledger().mine, before_big.mine);
+  reinterpret_cast<volatile uint64_t*>(big)[(64ull << 20) / 8] = 5;
+  CHECK_EQ(reinterpret_cast<volatile uint64_t*>(big)[(64ull << 20) / 8], 5);
+  CHECK_EQ(vm::unmap(big, layout::kMapTop - layout::kMapBase + kPageSize), OK);
+  CHECK_EQ(exos::read_pte(big + (64ull << 20)) & 1, 0);
 
   // A write barrier on one region while the other keeps the default policy.
   uint64_t heap = 0;
