@@ -521,7 +521,7 @@ SysResult sys_page_share(uint64_t env_slot, uint64_t dst_va, uint64_t src_va, ui
     return SysResult{st, i};
   };
   TableCount tables(target);
-  uint64_t bound = 0;
+  uint64_t bound = 0, region = ~0ull;  // the last 2 MiB region whose tables were counted
   for (uint64_t i = 0; i < count; i++) {
     const uint64_t* pte = vm_pte(self(), src_va + i * kPageSize);
     const uint64_t entry = pte ? *pte : 0;
@@ -532,7 +532,12 @@ SysResult sys_page_share(uint64_t env_slot, uint64_t dst_va, uint64_t src_va, ui
     if (mappings >= kMaxMappingsPerFrame) return refuse(ERR_NO_RESOURCES, i);
     mappings++;
     share_ptes[i] = entry;
-    if (!vm_pte(target, dst_va + i * kPageSize)) tables.add(dst_va + i * kPageSize);
+    // One leaf table serves a whole 2 MiB region: looked up once per region.
+    const uint64_t va = dst_va + i * kPageSize;
+    if (vm_region(va) != region) {
+      region = vm_region(va);
+      if (!vm_pte(target, va)) tables.add(va);
+    }
     bound++;
   }
   if ((s = vm_reserve(target, tables.frames())) != OK) {

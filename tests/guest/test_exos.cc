@@ -25,9 +25,11 @@ namespace layout = exos::layout;
 // ---- Accounting -----------------------------------------------------------------
 struct Ledger {
   uint64_t free, mine, others, orphans;  // orphans: our user frames nobody maps
+  uint64_t slices_held;                  // positions of the slice vector with an owner
 };
 Ledger ledger() {
   Ledger l{};
+  for (uint32_t i = 0; i < veneer::kSlices; i++) l.slices_held += exos::slice_vector().owner[i] != veneer::kNoOwner;
   const FrameInfo* f = exos::frame_table();
   for (uint64_t p = 0; p < exos::kernel_info().nframes; p++) {
     if (f[p].owner == kOwnerFree) l.free++;
@@ -50,8 +52,8 @@ void begin() {
   CHECK_EQ(proc::start_manager(), OK);
 }
 // The manager and every process gone, our copy-on-write pages ours again:
-// every frame is free or ours, nothing is left to anyone else, and none of
-// ours is unmapped (leaked).
+// every frame is free or ours, nothing is left to anyone else, none of
+// ours is unmapped (leaked), and no slice position is still held.
 void end() {
   proc::stop_manager();
   vm::settle();
@@ -59,6 +61,7 @@ void end() {
   CHECK_EQ(now.others, at_start.others);
   CHECK_EQ(now.free + now.mine, at_start.free + at_start.mine);
   CHECK_EQ(now.orphans, at_start.orphans);
+  CHECK_EQ(now.slices_held, at_start.slices_held);  // every process's slice positions came back
 
   CHECK_EQ(vm::released_pending(), 0);
 }
@@ -142,6 +145,17 @@ TEST(exos_regions_policies_protect_dirty) {
   at = kUserTop;
   CHECK_EQ(vm::map(&at, kPageSize, PERM_WRITE), ERR_INVALID_ARGS);
   CHECK_EQ(vm::unmap(anon + kPageSize, kPageSize), ERR_INVALID_ARGS);  // part of a region
+  // A region too big for the first GiB's mapping area goes above the heap;
+  // it costs nothing until touched.
+  uint64_t big = 0;
+  const Ledger before_big = ledger();
+  CHECK_EQ(vm::map(&big, layout::kMapTop - layout::kMapBase + kPageSize, PERM_WRITE), OK);
+  CHECK(big >= layout::kMapBase2 && big < layout::kMapTop2);
+  CHECK_EQ(ledger().mine, before_big.mine);
+  reinterpret_cast<volatile uint64_t*>(big)[(64ull << 20) / 8] = 5;
+  CHECK_EQ(reinterpret_cast<volatile uint64_t*>(big)[(64ull << 20) / 8], 5);
+  CHECK_EQ(vm::unmap(big, layout::kMapTop - layout::kMapBase + kPageSize), OK);
+  CHECK_EQ(exos::read_pte(big + (64ull << 20)) & 1, 0);
 
   // A write barrier on one region while the other keeps the default policy.
   uint64_t heap = 0;
@@ -744,6 +758,7 @@ TEST(exos_pipe_writer_crashes_mid_transfer) {
   // frame it had comes back.
   int p[2];
   CHECK_EQ(ipc::pipe(p), OK);
+  const Ledger before = ledger();  // the manager running, no other process
   Pid child;
   CHECK_EQ(proc::fork(&child), OK);
   if (child == 0) {
@@ -769,6 +784,13 @@ TEST(exos_pipe_writer_crashes_mid_transfer) {
   int st = wait_for(child);
   CHECK(proc::signaled(st));
   CHECK_EQ(proc::term_signal(st), proc::kSigKill);
+  // Its slice position and its frames came back as soon as it was gone
+  // (those it shared with us copy-on-write are ours alone again).
+  vm::settle();
+  const Ledger after = ledger();
+  CHECK_EQ(after.slices_held, before.slices_held);
+  CHECK_EQ(after.others, before.others);
+  CHECK_EQ(after.free + after.mine, before.free + before.mine);
   ipc::close(p[0]);
   // A crash caught by ExOS closes its ends on the way out (a reader of an
   // exec'd writer sees the same).
@@ -880,6 +902,64 @@ TEST(exos_lrpc_100000_calls) {
   CHECK_EQ(proc::kill(trusted, proc::kSigTerm), OK);
   CHECK_EQ(proc::term_signal(wait_for(server)), proc::kSigTerm);
   CHECK_EQ(proc::term_signal(wait_for(trusted)), proc::kSigTerm);
+  end();
+}
+
+namespace {
+// A hostile LRPC procedure: returns a0 + a1 but hands back every register
+// the C ABI says it must preserve (rbx, rbp, r12-r15) trashed.
+extern "C" uint64_t lrpc_trash_registers(uint64_t, uint64_t, void*, uint64_t);
+asm(R"(
+  .text
+  .type lrpc_trash_registers, @function
+lrpc_trash_registers:
+  lea (%rdi,%rsi), %rax
+  movabs $0xDEADBEEFDEADBEEF, %rbx
+  mov %rbx, %rbp
+  mov %rbx, %r12
+  mov %rbx, %r13
+  mov %rbx, %r14
+  mov %rbx, %r15
+  ret
+)");
+const ipc::LrpcProc kHostile[] = {lrpc_trash_registers};
+}  // namespace
+
+// A checked call protects the client from its server: a server that trashes
+// the registers the C ABI says are preserved leaves the client's live values
+// (held in those registers across the call) intact, and its answers count
+// only when they come from the server.
+TEST(exos_lrpc_checked_client_survives_hostile_server) {
+  begin();
+  Pid server;
+  CHECK_EQ(proc::fork(&server), OK);
+  if (server == 0) proc::exit(ipc::lrpc_serve("hostile", kHostile, 1, ipc::Trust::Checked));
+  ipc::Binding b;
+  Status s;
+  while ((s = ipc::lrpc_import("hostile", &b)) == ERR_NO_NAME) exos::yield();
+  CHECK_EQ(s, OK);
+  // Many values live across each call: the compiler keeps them in rbx,
+  // rbp and r12-r15 unless the call says those are clobbered.
+  uint64_t v0 = 1, v1 = 2, v2 = 3, v3 = 5, v4 = 8, v5 = 13, wrong = 0, failed = 0;
+  for (uint64_t i = 0; i < 1000; i++) {
+    uint64_t r = 0;
+    if (ipc::lrpc_call(b, 0, v0, i, &r) != OK) failed++;
+    wrong += r != v0 + i;
+    v0 = v0 * 3 + v1, v1 = v1 * 5 + v2, v2 = v2 * 7 + v3, v3 = v3 * 11 + v4, v4 = v4 * 13 + v5, v5 = v5 * 17 + i;
+  }
+  uint64_t e0 = 1, e1 = 2, e2 = 3, e3 = 5, e4 = 8, e5 = 13;
+  for (uint64_t i = 0; i < 1000; i++)
+    e0 = e0 * 3 + e1, e1 = e1 * 5 + e2, e2 = e2 * 7 + e3, e3 = e3 * 11 + e4, e4 = e4 * 13 + e5, e5 = e5 * 17 + i;
+  CHECK_EQ(failed, 0);
+  CHECK_EQ(wrong, 0);
+  CHECK_EQ(v0, e0);
+  CHECK_EQ(v1, e1);
+  CHECK_EQ(v2, e2);
+  CHECK_EQ(v3, e3);
+  CHECK_EQ(v4, e4);
+  CHECK_EQ(v5, e5);
+  CHECK_EQ(proc::kill(server, proc::kSigTerm), OK);
+  CHECK_EQ(proc::term_signal(wait_for(server)), proc::kSigTerm);
   end();
 }
 

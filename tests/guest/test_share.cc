@@ -208,6 +208,20 @@ TEST(page_share_limits) {
   CHECK_EQ(frame(f.pfn).mappings, 2 * kMaxPageBatch);
   drop_env(child);
   CHECK_EQ(frame(f.pfn).mappings, kMaxPageBatch);
+  // One share that would cross the limit part way: its own bindings count
+  // as they are decoded, so it is refused at the page that would pass it
+  // (768 + 256 = 1024), and nothing of it is bound.
+  NewEnv half = new_env();
+  CHECK_STATUS(sys_page_share(half, kDst, kSrc, kMaxPageBatch / 2, PERM_READ), OK);
+  CHECK_EQ(frame(f.pfn).mappings, kMaxPageBatch + kMaxPageBatch / 2);
+  r = sys_page_share(half, kDst + (1ull << 30), kSrc, kMaxPageBatch, PERM_READ);
+  CHECK_STATUS(r, ERR_NO_RESOURCES);
+  CHECK_EQ(r.value, kMaxPageBatch / 2);
+  CHECK_EQ(frame(f.pfn).mappings, kMaxPageBatch + kMaxPageBatch / 2);
+  CHECK_EQ(exos::env_info(half.id).mappings, kMaxPageBatch / 2);
+  CHECK_EQ(exos::sys_invariant_scan(veneer::kMachineSlot).value, 0);
+  drop_env(half);
+  CHECK_EQ(frame(f.pfn).mappings, kMaxPageBatch);
   // A child whose account has no room for the page tables a share needs.
   NewEnv poor = new_env();
   uint32_t poor_id = poor.id;

@@ -81,8 +81,31 @@ struct Binding {
 Status lrpc_import(const char* name, Binding* b);
 // A checked call: ERR_ACCESS_DENIED when the server refuses it (not our
 // binding, no such procedure), ERR_BAD_STATE if anyone but the server
-// transferred back.
-Status lrpc_call(const Binding& b, uint32_t proc, uint64_t a0, uint64_t a1, uint64_t* result, uint64_t len = 0);
+// transferred back. The server may hand back any register it likes, so
+// every register but rsp is declared clobbered (the compiler saves what it
+// needs once per function, not once per call); the reply counts only if
+// the kernel says the server sent it and its status is OK.
+// lrpc_call_slow: the rest (the server busy or not serving yet: wait and
+// call again; errors).
+Status lrpc_call_slow(const Binding& b, uint32_t proc, uint64_t a0, uint64_t a1, uint64_t* result, uint64_t len,
+                      int64_t who, uint64_t status);
+inline Status lrpc_call(const Binding& b, uint32_t proc, uint64_t a0, uint64_t a1, uint64_t* result,
+                        uint64_t len = 0) {
+  if (len > veneer::kPageSize) return veneer::ERR_INVALID_ARGS;
+  register uint64_t r10 asm("r10") = a1;
+  register uint64_t r8 asm("r8") = len;
+  uint64_t rax = veneer::SYS_pct_sync, rdi = b.slot, rsi = proc | uint64_t(b.id) << 32, rdx = a0;
+  asm volatile("syscall"
+               : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r10), "+r"(r8)
+               :
+               : "rcx", "r9", "r11", "rbx", "rbp", "r12", "r13", "r14", "r15", "memory", "cc", "xmm0", "xmm1",
+                 "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+                 "xmm13", "xmm14", "xmm15");
+  if (rax != b.server || rdx != 0) [[unlikely]]
+    return lrpc_call_slow(b, proc, a0, a1, result, len, static_cast<int64_t>(rax), rdx);
+  if (result) *result = rsi;
+  return veneer::OK;
+}
 // A trusted call: our registers travel untouched (a trusted server gives
 // them back as the C ABI says); no check on either side. A server busy with
 // another call (preempted in it) is waited for.

@@ -51,7 +51,8 @@ Status map(uint64_t* va, uint64_t size, uint64_t perms, Kind kind = Kind::Anonym
 // for a partial one) and unmaps their pages.
 Status unmap(uint64_t va, uint64_t size);
 // New permissions for every present page of [va, va+size), in one
-// page_batch per 512 pages; copy-on-write pages stay read-only (their first
+// page_protect_range per run of up to 512 pages with the same marks (the
+// absent pages between them skipped by the kernel); copy-on-write pages stay read-only (their first
 // write still copies); regions inside the range take the new permissions
 // for pages they map later.
 Status protect(uint64_t va, uint64_t size, uint64_t perms);

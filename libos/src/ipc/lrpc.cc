@@ -73,14 +73,14 @@ Status lrpc_import(const char* name, Binding* b) {
   return veneer::OK;
 }
 
-Status lrpc_call(const Binding& b, uint32_t proc, uint64_t a0, uint64_t a1, uint64_t* result, uint64_t len) {
-  if (len > kPageSize) return veneer::ERR_INVALID_ARGS;
-  uint64_t out[2];
+Status lrpc_call_slow(const Binding& b, uint32_t proc, uint64_t a0, uint64_t a1, uint64_t* result, uint64_t len,
+                      int64_t who, uint64_t status) {
+  uint64_t out[2] = {0, status};
   for (;;) {
-    int64_t who = exos_lrpc_call(b.slot, proc | uint64_t(b.id) << 32, a0, a1, len, out);
     if (who == veneer::ERR_BAD_STATE || who == veneer::ERR_NO_ENTRY) {
       // Busy with another call (preempted in it), or not serving yet.
       if (sys_yield_to(b.slot).status != veneer::OK) sys_yield();
+      who = exos_lrpc_call(b.slot, proc | uint64_t(b.id) << 32, a0, a1, len, out);
       continue;
     }
     if (who < 0) return static_cast<Status>(who);
