@@ -1,7 +1,8 @@
 // Veneer status codes: the one numbered status enum shared by kernel and
 // user space. Ranges follow Zircon: 0 is success, -1..-9 dispatch errors,
 // -10.. parameter errors, -20.. capability errors, -30.. rights errors,
-// -40.. state errors, -50.. resource exhaustion.
+// -40.. state errors, -50.. resource exhaustion, -100.. packet filter
+// refusals, -110.. safe-handler verifier refusals.
 #pragma once
 
 #define VENEER_STATUS_LIST(X)                                                    \
@@ -19,7 +20,21 @@
   X(ERR_BAD_STATE, -42, "object is in the wrong state for this operation")      \
   X(ERR_NO_ENTRY, -43, "the env has no protected entry point")                  \
   X(ERR_NO_MEMORY, -50, "no free frame (or rmap record) is left")               \
-  X(ERR_NO_RESOURCES, -51, "a limit is reached: env slots, mappings per env or per frame")
+  X(ERR_NO_RESOURCES, -51, "a limit is reached: env slots, mappings per env or per frame") \
+  X(ERR_FILTER_EMPTY, -100, "packet filter has no atoms")                      \
+  X(ERR_FILTER_MALFORMED, -101, "packet filter field out of its domain (count, width, mask, value, flags, shift)") \
+  X(ERR_FILTER_PAST_FRAME, -102, "packet filter reads past the longest frame")  \
+  X(ERR_FILTER_NEVER_MATCHES, -103, "packet filter atoms contradict each other") \
+  X(ERR_FILTER_OVERLAP, -104, "packet filter would accept a frame another env's filter accepts") \
+  X(ERR_HANDLER_SIZE, -110, "handler has no instructions or more than 4096")  \
+  X(ERR_HANDLER_BAD_INSN, -111, "handler instruction unknown, unsupported or with reserved fields set") \
+  X(ERR_HANDLER_BAD_JUMP, -112, "handler jump leaves the program or lands inside an instruction") \
+  X(ERR_HANDLER_UNBOUNDED, -113, "handler loop or path not proven to end within the bound") \
+  X(ERR_HANDLER_TOO_COMPLEX, -114, "handler exceeds the verifier's exploration budget") \
+  X(ERR_HANDLER_BAD_ACCESS, -115, "handler memory access not proven within frame, stack or buffer") \
+  X(ERR_HANDLER_UNINIT, -116, "handler reads an uninitialised register or stack byte") \
+  X(ERR_HANDLER_BAD_HELPER, -117, "handler calls an unknown helper or passes a bad argument") \
+  X(ERR_HANDLER_POINTER_LEAK, -118, "handler uses a pointer in a way that could expose or forge an address")
 
 #ifdef __cplusplus
 namespace veneer {
