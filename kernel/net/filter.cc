@@ -93,13 +93,12 @@ bool shift_value(const CanonicalFilter& f, uint32_t k, uint32_t* value) {
     *value = 0;
     return k == 0;
   }
-  uint32_t sub = 0;
-  for (uint32_t i = 0; i < k; i++) {
-    sub = (sub - f.shift.mask) & f.shift.mask;
-    if (sub == 0) return false;
-  }
+  // Deposit the bits of k into the mask's bit positions (k < 2^popcount).
+  uint32_t sub = 0, bit = 0;
+  for (uint32_t m = f.shift.mask; m; m &= m - 1, bit++)
+    if (k >> bit & 1) sub |= m & -m;
   *value = sub;
-  return true;
+  return (k >> bit) == 0;
 }
 
 int32_t header_start(const CanonicalFilter& f, uint32_t value) {
@@ -246,6 +245,18 @@ Status canonicalize(const Filter& in, CanonicalFilter* out) {
   return ERR_FILTER_NEVER_MATCHES;
 }
 
+// The header-length values under which each filter can match, at most 16.
+struct Feasible {
+  uint32_t n = 0;
+  uint32_t value[1u << kFilterShiftMaskBits];
+};
+
+void feasible_values(const Expanded& e, Feasible* out) {
+  uint32_t value;
+  for (uint32_t k = 0; shift_value(*e.f, k, &value); k++)
+    if (feasible(e, value)) out->value[out->n++] = value;
+}
+
 bool filters_overlap(const CanonicalFilter& a, const CanonicalFilter& b, OverlapWitness* witness) {
   Expanded ea, eb;
   ea.f = &a;
@@ -255,12 +266,14 @@ bool filters_overlap(const CanonicalFilter& a, const CanonicalFilter& b, Overlap
       !expand(b, true, &eb.rel))
     return false;
   if (!agree(ea.abs, 0, eb.abs, 0)) return false;
-  uint32_t va, vb;
-  for (uint32_t i = 0; shift_value(a, i, &va); i++) {
-    if (!feasible(ea, va)) continue;
+  Feasible fa, fb;
+  feasible_values(ea, &fa);
+  feasible_values(eb, &fb);
+  for (uint32_t i = 0; i < fa.n; i++) {
+    uint32_t va = fa.value[i];
     int32_t sa = header_start(a, va);
-    for (uint32_t j = 0; shift_value(b, j, &vb); j++) {
-      if (!feasible(eb, vb)) continue;
+    for (uint32_t j = 0; j < fb.n; j++) {
+      uint32_t vb = fb.value[j];
       int32_t sb = header_start(b, vb);
       if (a.has_shift) {
         ByteRule ra = shift_rule(a, va);

@@ -40,7 +40,7 @@ class FilterSet {
   // The same answer from the tree interpreter.
   uint32_t interpret(const uint8_t* frame, uint32_t len) const { return tree_.interpret(frame, len); }
 
-  bool installed(uint32_t id) const { return id < kMaxFilters && live_[id]; }
+  bool installed(uint32_t id) const { return id < end_ && live_[id]; }
   uint32_t owner(uint32_t id) const { return owners_[id]; }
   const CanonicalFilter& filter(uint32_t id) const { return filters_[id]; }
   uint32_t count() const { return count_; }
@@ -58,6 +58,7 @@ class FilterSet {
   bool live_[kMaxFilters];
   bool saved_live_[kMaxFilters];  // remove_all's undo record
   uint32_t count_ = 0;
+  uint32_t end_ = 0;  // one past the highest live id: loops stop here
   uint32_t atoms_ = 0;
   FilterTree tree_;
   FilterCompiler compiler_;
