@@ -43,7 +43,7 @@ enum veneer_handler_helper {
   /* (value) -> 0; asks the kernel to wake the env (an asynchronous protected control transfer) */
   VENEER_HELPER_WAKE_ENV = 3,
   /* (region, off, len, seed) -> the 16-bit ones' complement sum of the bytes plus seed,
-   * not complemented (IP/UDP checksums); region 0 = frame, 1 = buffer; 0 if out of range */
+   * not complemented (IP/UDP checksums); region 0 = frame, 1 = buffer; -1 if out of range */
   VENEER_HELPER_CHECKSUM = 4,
 };
 
