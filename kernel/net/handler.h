@@ -11,6 +11,11 @@ namespace veneer::net {
 
 class Handler {
  public:
+  Handler() = default;
+  Handler(const Handler&) = delete;
+  Handler& operator=(const Handler&) = delete;
+  ~Handler() { unload(); }
+
   // Verifies `prog` for a granted buffer of `buffer_size` bytes and compiles
   // it. The handler refers to `prog` (the caller keeps it, unchanged, while
   // the handler is loaded) and uses `memory` until unload(). Statuses: the
