@@ -47,6 +47,12 @@ enum veneer_handler_helper {
   VENEER_HELPER_CHECKSUM = 4,
 };
 
+/* What r0 asks of the kernel when the handler returns (a convention with
+ * the env's library; the NIC path acts on it): the frame was dealt with, or
+ * it should still be delivered to the env. */
+#define VENEER_ASH_CONSUMED 0
+#define VENEER_ASH_DELIVER 1
+
 enum veneer_handler_region {
   VENEER_REGION_FRAME = 0,
   VENEER_REGION_BUFFER = 1,

@@ -26,7 +26,7 @@ static int64_t (*const ash_wake_env)(uint64_t value) = (void*)VENEER_HELPER_WAKE
 static uint64_t (*const ash_checksum)(uint64_t region, uint64_t off, uint64_t len, uint64_t seed) =
     (void*)VENEER_HELPER_CHECKSUM;
 
-/* What the kernel should do with the frame afterwards (a convention between
- * the handler and its env's library; the kernel passes r0 on). */
-#define ASH_CONSUMED 0
-#define ASH_DELIVER 1
+/* Return values (veneer/handler.h): the frame was dealt with, or deliver it
+ * to the env as well. */
+#define ASH_CONSUMED VENEER_ASH_CONSUMED
+#define ASH_DELIVER VENEER_ASH_DELIVER
