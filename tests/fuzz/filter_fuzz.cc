@@ -12,6 +12,7 @@
 // compiled code cannot read past a frame unnoticed; the interpreter runs
 // under ASan.
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -93,6 +94,17 @@ Filter pick_filter(Input& in) {
   return f;
 }
 
+struct Stats {
+  uint64_t inputs = 0, installed = 0, overlaps = 0, invalid = 0, frames = 0, matched = 0;
+  ~Stats() {
+    fprintf(stderr,
+            "filter_fuzz: %llu inputs, %llu filters installed, %llu refused for overlap (each with a witness), "
+            "%llu refused as invalid, %llu frames classified three ways (%llu matched a filter)\n",
+            (unsigned long long)inputs, (unsigned long long)installed, (unsigned long long)overlaps,
+            (unsigned long long)invalid, (unsigned long long)frames, (unsigned long long)matched);
+  }
+} stats;
+
 // The shadow of the installed set.
 struct Shadow {
   bool live[kMaxFilters] = {};
@@ -125,6 +137,8 @@ void check_frame(const FilterSet& set, const Shadow& sh, const std::vector<uint8
   }
   REQUIRE(set.interpret(bytes.data(), len) == expect);
   REQUIRE(set.classify(frame, len) == expect);
+  stats.frames++;
+  stats.matched += expect != kFilterNoMatch;
 }
 
 // A frame meant to satisfy filter `id` (random bytes elsewhere), or random.
@@ -157,6 +171,50 @@ std::vector<uint8_t> pick_frame(Input& in, const Shadow& sh) {
   return f;
 }
 
+// After every step: a frame made to satisfy a random installed filter (the
+// rest random), a one-bit mutant of it, and a truncation, from a generator
+// seeded by the input (so runs repeat).
+struct Rng {
+  uint64_t s;
+  uint32_t next() {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return uint32_t(s >> 11);
+  }
+};
+
+void check_synthesized(const FilterSet& set, const Shadow& sh, Rng& rng) {
+  if (sh.count == 0) return;
+  uint32_t target;
+  do target = rng.next() % sh.end;
+  while (!sh.live[target]);
+  const Filter& flt = sh.filter[target];
+  std::vector<uint8_t> f(80 + rng.next() % 64);
+  for (uint8_t& b : f) b = uint8_t(rng.next());
+  uint64_t header = 0;
+  if (flt.flags & FILTER_HAS_SHIFT) {
+    if (flt.shift.offset >= f.size()) f.resize(flt.shift.offset + 1);
+    uint8_t& b = f[flt.shift.offset];
+    header = flt.shift.base + (uint64_t(b & flt.shift.mask) << flt.shift.shift);
+  }
+  for (uint32_t i = 0; i < flt.natoms; i++) {
+    const FilterAtom& a = flt.atoms[i];
+    uint64_t pos = ((a.flags & FILTER_ATOM_AFTER_SHIFT) ? header : 0) + a.offset;
+    if (pos + a.width > kFilterMaxFrame) return;  // this header length cannot match; another time
+    if (pos + a.width > f.size()) f.resize(pos + a.width);
+    for (uint32_t b = 0; b < a.width; b++) {
+      uint32_t sh8 = 8 * (a.width - 1 - b);
+      uint8_t m = uint8_t(a.mask >> sh8);
+      f[pos + b] = uint8_t((f[pos + b] & ~m) | uint8_t(a.value >> sh8));
+    }
+  }
+  check_frame(set, sh, f);
+  std::vector<uint8_t> mutant = f;
+  mutant[rng.next() % mutant.size()] ^= uint8_t(1 << (rng.next() % 8));
+  check_frame(set, sh, mutant);
+  f.resize(rng.next() % (f.size() + 1));
+  check_frame(set, sh, f);
+}
+
 void install(FilterSet& set, Shadow& sh, uint32_t owner, const Filter& f) {
   uint32_t id = kFilterNoMatch;
   Status s = set.install(owner, f, &id);
@@ -164,9 +222,11 @@ void install(FilterSet& set, Shadow& sh, uint32_t owner, const Filter& f) {
   Status valid = canonicalize(f, &c);
   if (valid != OK) {
     REQUIRE(s == valid);
+    stats.invalid++;
     return;
   }
   if (s == OK) {
+    stats.installed++;
     REQUIRE(id < kMaxFilters && !sh.live[id]);
     for (uint32_t j = 0; j < id; j++) REQUIRE(sh.live[j]);  // the lowest free id
     sh.live[id] = true;
@@ -182,6 +242,7 @@ void install(FilterSet& set, Shadow& sh, uint32_t owner, const Filter& f) {
     return;
   }
   REQUIRE(s == ERR_FILTER_OVERLAP);
+  stats.overlaps++;
   bool witnessed = false;
   static OverlapWitness w;
   for (uint32_t j = 0; j < sh.end && !witnessed; j++) {
@@ -204,7 +265,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (uint32_t id = 0; id < sh->end; id++) sh->live[id] = false;
   sh->count = sh->atoms = sh->end = 0;
   REQUIRE(set->init(&host.memory));
+  stats.inputs++;
   Input in{data, size};
+  Rng rng{0x9E3779B97F4A7C15ull ^ size};
+  for (size_t i = 0; i < size && i < 16; i++) rng.s = rng.s * 131 + data[i];
+  if (!rng.s) rng.s = 1;
   while (in.n) {
     uint8_t op = in.u8() % 10;
     uint32_t owner = kOwners[in.u8() % 3];
@@ -249,6 +314,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_frame(*set, *sh, pick_frame(in, *sh));
     }
     REQUIRE(set->count() == sh->count);
+    check_synthesized(*set, *sh, rng);
   }
   set->destroy();
   REQUIRE(host.live == 0);
