@@ -79,6 +79,31 @@ void BM_EchoInterpreter(benchmark::State& state) {
 BENCHMARK(BM_EchoJit);
 BENCHMARK(BM_EchoInterpreter);
 
+// Verifying the echo handler, and the worst a handler can make the verifier
+// do: 30 independent bit tests (2^30 paths) run it into its budget.
+void BM_VerifyEcho(benchmark::State& state) {
+  Echo& e = echo();
+  for (auto _ : state) {
+    VerifyResult r = e.verifier->verify(e.handler.program(), e.handler.length(), 2048);
+    if (r.status != OK) state.SkipWithError("echo refused");
+  }
+}
+void BM_VerifyBudgetExhausted(benchmark::State& state) {
+  std::vector<BpfInsn> p = {{0xB7, 0, 0, 0}};  // r0 = 0
+  for (int k = 0; k < 30; k++) {
+    p.push_back(BpfInsn{0x45, 2, 1, int32_t(1 << (k % 11))});  // if r2 & bit goto +1
+    p.push_back(BpfInsn{0x07, 0, 0, 1});                         // r0 += 1
+  }
+  p.push_back(BpfInsn{0x95, 0, 0, 0});  // exit
+  Verifier& v = *echo().verifier;
+  for (auto _ : state) {
+    VerifyResult r = v.verify(p.data(), uint32_t(p.size()), 0);
+    if (r.status != ERR_HANDLER_TOO_COMPLEX) state.SkipWithError("not refused for complexity");
+  }
+}
+BENCHMARK(BM_VerifyEcho)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VerifyBudgetExhausted)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

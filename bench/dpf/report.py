@@ -80,6 +80,8 @@ def main():
         echo["interpreter"] / echo["jit"], ns["BM_EchoInterpreter"] / ns["BM_EchoJit"]))
     print("\nA change to a set of 1000 filters (whole rebuild: overlap checks, tree, code, sealing):")
     print("install the 1000th: %.0f us; remove it: %.0f us" % (ns["BM_Install1000th"] / 1e3, ns["BM_Remove1000th"] / 1e3))
+    print("\nVerification: the echo handler %.0f us; a handler that exhausts the budget (1,000,000"
+          " instructions explored) %.0f ms" % (ns["BM_VerifyEcho"] / 1e3, ns["BM_VerifyBudgetExhausted"] / 1e6))
 
     if write:
         out = {str(k): {m: int(round(instr[(m, k)])) for m in MODES} for k in KS}
