@@ -257,7 +257,22 @@ void feasible_values(const Expanded& e, Feasible* out) {
     if (feasible(e, value)) out->value[out->n++] = value;
 }
 
+// The common case, settled without expanding: both filters test the same key
+// (for shifted atoms that includes the shift, so both read the same bytes of
+// any frame) against different values. Atoms are sorted by key.
+bool same_key_differs(const CanonicalFilter& a, const CanonicalFilter& b) {
+  uint32_t i = 0, j = 0;
+  while (i < a.natoms && j < b.natoms) {
+    int c = compare_atom_keys(a, i, b, j);
+    if (c < 0) i++;
+    else if (c > 0) j++;
+    else if (a.atoms[i++].value != b.atoms[j++].value) return true;
+  }
+  return false;
+}
+
 bool filters_overlap(const CanonicalFilter& a, const CanonicalFilter& b, OverlapWitness* witness) {
+  if (same_key_differs(a, b)) return false;
   Expanded ea, eb;
   ea.f = &a;
   eb.f = &b;

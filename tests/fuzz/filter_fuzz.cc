@@ -278,7 +278,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else if (op == 3) {  // a run of filters differing in one atom's value
       Filter f = pick_filter(in);
       uint32_t n = 2 + in.u8() % 60, stride = 1 + in.u8() % 8;
-      uint32_t which = f.natoms ? in.u8() % f.natoms : 0;
+      uint32_t atoms = f.natoms < kFilterMaxAtoms ? f.natoms : kFilterMaxAtoms;  // raw filters may claim more
+      uint32_t which = atoms ? in.u8() % atoms : 0;
       bool spread = in.u8() & 1;
       for (uint32_t i = 0; i < n && f.natoms; i++) {
         FilterAtom& a = f.atoms[which];
