@@ -1,7 +1,7 @@
 // The installed packet filters of the machine: validation, ownership,
 // merging and compilation behind one interface. Installing or removing a
-// filter rebuilds the merged tree and recompiles it (whole: about 1.6 ms at
-// 1000 filters, docs/benchmarks.md), then swaps the new code in and releases
+// filter rebuilds the merged tree and recompiles it (whole; the cost at 1000
+// filters is in docs/benchmarks.md), then swaps the new code in and releases
 // the old. A failed install changes nothing.
 //
 // Not synchronised: the caller serialises install/remove against
