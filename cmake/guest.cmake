@@ -8,4 +8,5 @@ function(veneer_user_program name)
   target_link_options(${name} PRIVATE -nostdlib -static -no-pie
     -Wl,-z,max-page-size=0x1000 -Wl,--build-id=none -Wl,-e,_start -Wl,-u,_start)
   target_link_libraries(${name} PRIVATE exos gcc)
+  add_dependencies(${name} abi_asm_constants)
 endfunction()

@@ -16,7 +16,13 @@ void copy_str(char* dst, uint64_t cap, const char* src) {
 }
 
 void add_ram(BootInfo* b, uint64_t base, uint64_t len) {
+  if (len == 0) return;
+  if (b->nram && b->ram[b->nram - 1].base + b->ram[b->nram - 1].length == base) {
+    b->ram[b->nram - 1].length += len;  // firmware maps list neighbours separately
+    return;
+  }
   if (b->nram < BootInfo::kMaxRanges) b->ram[b->nram++] = MemRange{base, len};
+  else b->dropped_ram++;
 }
 
 void add_module(BootInfo* b, uint64_t start, uint64_t end, const char* name) {
@@ -83,11 +89,42 @@ void parse_mb2(uint64_t info, BootInfo* b) {
         if (*phys<uint32_t>(e + 16) == 1) add_ram(b, base, len);
       }
     }
+    if (t->type == 8) {  // framebuffer info
+      Framebuffer& f = b->framebuffer;
+      f.addr = *phys<uint64_t>(p + 8);
+      f.pitch = *phys<uint32_t>(p + 16);
+      f.width = *phys<uint32_t>(p + 20);
+      f.height = *phys<uint32_t>(p + 24);
+      f.bpp = *phys<uint8_t>(p + 28);
+      f.type = *phys<uint8_t>(p + 29);
+      if (f.type == 1) {
+        f.red_shift = *phys<uint8_t>(p + 32);
+        f.green_shift = *phys<uint8_t>(p + 34);
+        f.blue_shift = *phys<uint8_t>(p + 36);
+      }
+    }
+    if ((t->type == 14 && !b->has_rsdp) || t->type == 15) {  // ACPI RSDP, old or new (preferred)
+      uint64_t n = t->size - 8 < sizeof(b->rsdp) ? t->size - 8 : sizeof(b->rsdp);
+      for (uint64_t i = 0; i < n; i++) b->rsdp[i] = *phys<uint8_t>(p + 8 + i);
+      b->has_rsdp = true;
+    }
     p += (t->size + 7) & ~7ull;
   }
 }
 
 }  // namespace
+
+bool boot_option(const BootInfo& boot, const char* word) {
+  const char* c = boot.cmdline;
+  for (int i = 0; c[i];) {
+    while (c[i] == ' ') i++;
+    int n = 0;
+    while (word[n] && c[i + n] == word[n]) n++;
+    if (!word[n] && (c[i + n] == ' ' || c[i + n] == '\0')) return true;
+    while (c[i] && c[i] != ' ') i++;
+  }
+  return false;
+}
 
 void parse_boot_info(uint32_t magic, uint64_t info, BootInfo* out) {
   *out = BootInfo{};

@@ -3,7 +3,9 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
+#include "kernel/core/env_ids.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -31,35 +33,41 @@ Env* env_from_id(uint32_t id) {
   return e;
 }
 
-Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out) {
-  core::Capability* c;
-  Status s = caller->caps.lookup(slot, CAP_ENV, rights, &c);
-  if (s != OK) return s;
-  Env* e = env_from_id(static_cast<uint32_t>(c->object));
-  if (!e || e->info->state == ENV_DYING) return ERR_STALE_CAP;
-  *out = e;
-  return OK;
-}
-
-Status env_create(uint32_t parent, Env** out) {
+Status env_create(Env* creator, Env** out) {
   uint32_t i = 1;  // index 0 unused so that id 0 means "nobody"
   while (i < kMaxEnvs && env_table[i].state != ENV_FREE) i++;
   if (i == kMaxEnvs) return ERR_NO_RESOURCES;
+  if (creator && !accounts.can_charge(creator->id, RES_ENVS, 1)) return ERR_QUOTA;
   Env* e = &envs[i];
-  uint32_t id = (generation[i] << kEnvIndexBits) | i;
+  uint32_t id = core::make_env_id(generation[i], i);
 
-  *e->info = EnvInfo{};  // before the PML4 is counted in it
+  // The account first: the PML4 is charged to it.
+  *e->info = EnvInfo{};
+  e->info->id = id;
+  if (creator) {
+    accounts.join(id, creator->id);
+  } else {
+    // The first env's account holds everything.
+    const uint32_t limits[kResources] = {static_cast<uint32_t>(frames.nframes()), kMaxEnvs - 1, kSlices};
+    accounts.open_root(id, limits);
+  }
   uint64_t pml4;
-  Status s = frame_alloc_zeroed(kAnyFrame, id, FRAME_PAGETABLE, &pml4);
-  if (s != OK) return s;
+  if (Status s = frame_alloc_zeroed(kAnyFrame, id, FRAME_PAGETABLE, &pml4); s != OK) {
+    accounts.leave(id);
+    *e->info = EnvInfo{};
+    return s;
+  }
 
   e->id = id;
-  e->xhandler = e->xstack_top = e->xstack_bottom = 0;
+  e->xhandler = e->xstack_top = e->xstack_bottom = e->xframe_end = 0;
   e->tf = arch::TrapFrame{};
   e->tf.cs = USER_CS;
   e->tf.ss = USER_DS;
   e->tf.rflags = 0x202;  // IF
+  e->fs_base = 0;
+  e->ds = e->es = e->fs = e->gs = 0;
   e->pml4_pa = pml4 * kPageSize;
+  vm_forget_leaf(e);
   e->pcid = features.pcid ? i + 1 : 0;
   e->cr3 = e->pml4_pa | e->pcid;
   e->tlb_stale = true;  // a reused PCID may still tag old translations
@@ -70,6 +78,7 @@ Status env_create(uint32_t parent, Env** out) {
   e->needs_prologue = false;
   e->consecutive_overruns = 0;
   e->pct_entry = e->pct_stack = 0;
+  e->pct_slow = 0;
   e->recv = RECV_NONE;
   e->waiting_on = e->reply_to = 0;
   e->reclaim_count = 0;
@@ -77,9 +86,8 @@ Status env_create(uint32_t parent, Env** out) {
   repossession[i] = RepossessionVector{};
   e->caps.clear_all();
   e->caps.put(kSelfSlot, core::Capability{CAP_ENV, kRightsAll, 0, id, 0});
-  e->info->id = id;
   e->info->state = ENV_NEW;
-  e->info->parent = parent;
+  e->info->parent = creator ? creator->id : 0;
 
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   const uint64_t* k = phys_to_virt<uint64_t>(kernel_pml4_pa);
@@ -97,36 +105,11 @@ void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg) {
   e->tf.rsi = e->id;
 }
 
-namespace {
-
-// Drops the reverse-map records of every user mapping of a dying env.
-void drop_rmaps(Env* e) {
-  uint64_t* pml4 = phys_to_virt<uint64_t>(e->pml4_pa);
-  for (uint64_t i4 = 0; i4 < kKernelTablesPml4Slot; i4++) {
-    if (!(pml4[i4] & PTE_P)) continue;
-    uint64_t* pdpt = phys_to_virt<uint64_t>(pml4[i4] & PTE_ADDR);
-    for (uint64_t i3 = 0; i3 < 512; i3++) {
-      if (!(pdpt[i3] & PTE_P)) continue;
-      uint64_t* pd = phys_to_virt<uint64_t>(pdpt[i3] & PTE_ADDR);
-      for (uint64_t i2 = 0; i2 < 512; i2++) {
-        if (!(pd[i2] & PTE_P)) continue;
-        uint64_t* pt = phys_to_virt<uint64_t>(pd[i2] & PTE_ADDR);
-        for (uint64_t i1 = 0; i1 < 512; i1++) {
-          if (!(pt[i1] & PTE_P)) continue;
-          uint64_t va = (i4 << 39) | (i3 << 30) | (i2 << 21) | (i1 << 12);
-          rmaps.remove(frames, (pt[i1] & PTE_ADDR) / kPageSize, e->id, va);
-        }
-      }
-    }
-  }
-}
-
-}  // namespace
-
 void env_destroy(Env* e) {
   // Its children go with it: nobody else may hold a capability to them, and
   // an env no one can name would keep its frames forever.
   uint32_t id = e->id;
+  bool root = e->info->parent == 0;
   e->info->state = ENV_DYING;  // its capabilities no longer resolve
   for (Env& child : envs)
     if (child.id && child.info->parent == id && child.info->state != ENV_DYING) env_destroy(&child);
@@ -135,22 +118,38 @@ void env_destroy(Env* e) {
     cpu0.current = nullptr;
   }
   sched_env_gone(e);
-  drop_rmaps(e);
-  for (uint32_t pfn; (pfn = frames.first_owned(e->id)) != core::kNil;) {
-    vm_unmap_frame_everywhere(pfn, 0);
+  // Time proportional to what it holds: its mappings (each record unlinked
+  // in O(1)), then its frames, each unmapped wherever others map it.
+  // Frames that others hold (RIGHT_HOLD) pass to one of them; the rest are
+  // freed.
+  vm_teardown(e);
+  for (uint32_t pfn; (pfn = frames.first_owned(id)) != core::kNil;) {
+    if (frames.info(pfn).mappings) {
+      if (Env* heir = vm_frame_holder(pfn)) {
+        frames.transfer(pfn, heir->id);
+        continue;
+      }
+      vm_unmap_frame_everywhere(pfn, 0);
+    }
     frames.free(pfn);
   }
   e->caps.clear_all();
   e->recv = RECV_NONE;
   e->waiting_on = e->reply_to = 0;
-  uint32_t i = env_index(e->id);
+  accounts.leave(id);
+  uint32_t i = env_index(id);
   *e->info = EnvInfo{};
   e->id = 0;
   // A generation is never reused: a slot whose generations are spent is
   // retired for good, so no stale env capability can ever name a new env.
-  if (++generation[i] >= (1u << (32 - kEnvIndexBits))) {
+  if (!core::generation_usable(++generation[i], i)) {
     e->info->state = ENV_RETIRED;
     kprintf("veneer: env slot %u retired (generations exhausted)\n", i);
+  }
+  if (root) {
+    // init is gone and nothing is left to run: say so instead of idling.
+    kprintf("veneer: init (env %x) is gone, and every env with it; powering off\n", id);
+    machine_exit(kPoweroffInitGone);
   }
 }
 

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/arch/x86_64/asm_offsets.h"
 #include "kernel/arch/x86_64/trapframe.h"
 #include "kernel/core/cap_table.h"
 #include "veneer/abi.h"
@@ -14,10 +13,12 @@
 namespace veneer {
 
 struct Env {
-  // Fields at fixed offsets for entry.S (see asm_offsets.h).
+  // Fields entry.S uses come first (their offsets reach it through the
+  // generated kernel/arch/asm_constants.h).
   uint64_t xhandler;       // exception context: user entry, 0 = none
   uint64_t xstack_top;     // exception frames are written below this
   uint64_t xstack_bottom;  // ... and nest while rsp is within [bottom, top)
+  uint64_t xframe_end;     // where an outermost frame ends (the fast path pushes down from it)
   uint64_t cr3;            // PML4 physical address | PCID
   EnvInfo* info;           // this env's row in the read-only env table
   uint32_t id;
@@ -25,8 +26,19 @@ struct Env {
   uint32_t waiting_on;     // env it sync-called and whose transfer back it awaits
   uint32_t reply_to;       // env blocked in a sync call to it (kPctReply target)
   arch::TrapFrame tf;      // user registers while not running
+  // The rest of the user CPU state, switched with the env so nothing one env
+  // loads is seen by the next: the data segment selectors, and the FS base
+  // (thread-local storage), which only env_set_fs_base sets. (The user GS
+  // base is always 0: every user descriptor has base 0 and FSGSBASE stays
+  // off, so no env can give it another value.)
+  uint64_t fs_base;
+  uint16_t ds, es, fs, gs;
 
   uint64_t pml4_pa;
+  // The leaf page table last found for this address space (kernel/vm.h):
+  // the 2 MiB region it covers (kNoLeafRegion: none) and its entries.
+  uint64_t leaf_region;
+  uint64_t* leaf_pt;
   uint64_t pcid;           // 0 when the CPU has no PCIDs
   bool tlb_stale;          // a PTE changed while another address space was live
 
@@ -40,6 +52,10 @@ struct Env {
   // Protected-entry context.
   uint64_t pct_entry;
   uint64_t pct_stack;
+  // Why a synchronous transfer to or from this env must take the general
+  // path (0: the assembly fast path may): one word, so the fast path checks
+  // every reason with one compare.
+  uint32_t pct_slow;
 
   // Visible revocation of memory in progress.
   uint64_t reclaim_count;     // frames asked for, 0 = none pending
@@ -50,84 +66,43 @@ struct Env {
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;
 };
+constexpr uint64_t kNoLeafRegion = ~0ull;  // no user address is in it
+enum PctSlow : uint32_t {
+  PCT_SLOW_TLS = 1,    // it has an FS base to switch
+  PCT_SLOW_GRACE = 2,  // it is in its epilogue's grace period
+};
 // recv: an env is receptive (EnvInfo.state == ENV_BLOCKED) at its return
 // point (blocked in pct_sync) or at its entry point (blocked in pct_wait).
 enum PctRecv : uint32_t { RECV_NONE = 0, RECV_RETURN = 1, RECV_ENTRY = 2 };
-static_assert(offsetof(Env, xhandler) == ENV_XHANDLER);
-static_assert(offsetof(Env, xstack_top) == ENV_XSTACK_TOP);
-static_assert(offsetof(Env, xstack_bottom) == ENV_XSTACK_BOTTOM);
-static_assert(offsetof(Env, cr3) == ENV_CR3);
-static_assert(offsetof(Env, info) == ENV_INFO);
-static_assert(offsetof(Env, id) == ENV_ID);
-static_assert(offsetof(Env, recv) == ENV_RECV);
-static_assert(offsetof(Env, waiting_on) == ENV_WAITING_ON);
-static_assert(offsetof(Env, reply_to) == ENV_REPLY_TO);
-static_assert(offsetof(Env, tf) == ENV_TF);
-static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rip) == ENV_TF_RIP);
-static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rflags) == ENV_TF_RFLAGS);
-static_assert(offsetof(Env, tf) + offsetof(arch::TrapFrame, rsp) == ENV_TF_RSP);
-static_assert(offsetof(Env, caps) == ENV_CAPS);
-static_assert(offsetof(EnvInfo, state) == INFO_STATE);
-static_assert(ENV_BLOCKED == STATE_BLOCKED && ENV_RUNNABLE == STATE_RUNNABLE);
-static_assert(CAP_ENV == CAPTYPE_ENV && kCapSlots == CAP_SLOTS);
-
 extern Env envs[kMaxEnvs];
 extern "C" Env* env_ptr[kMaxEnvs];  // &envs[i], for entry.S
 
 void env_init();
 // Creates an env (state NEW) with an empty address space and a self
-// capability in slot 0. ERR_NO_RESOURCES / ERR_NO_MEMORY.
-Status env_create(uint32_t parent, Env** out);
-// Frees everything the env owns and unmaps it from everyone else.
+// capability in slot 0, drawing on its creator's account (nullptr: the
+// first env, which gets an account of everything). ERR_NO_RESOURCES (no env
+// slot), ERR_QUOTA, ERR_NO_MEMORY.
+Status env_create(Env* creator, Env** out);
+// Frees everything the env and its descendants hold and unmaps it from
+// everyone else, in time proportional to that. When the first env (init)
+// goes, the machine powers off.
 void env_destroy(Env* e);
 // The live env with this id, or nullptr (freed, or a stale generation).
 Env* env_from_id(uint32_t id);
-// Resolves an ENV capability in `caller`'s table that has `rights`.
-Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out);
+// Resolves an ENV capability in `caller`'s table that has `rights`. The env
+// is live when its slot still carries the id: a freed slot's id is 0, and
+// ids are never reused. (An env is DYING only inside env_destroy, which no
+// system call interrupts: the kernel is not preemptible.)
+inline Status env_from_cap(Env* caller, uint64_t slot, uint8_t rights, Env** out) {
+  core::Capability* c;
+  if (Status s = caller->caps.lookup(slot, CAP_ENV, rights, &c); s != OK) return s;
+  Env* e = &envs[env_index(c->object)];
+  if (e->id != c->object) return ERR_STALE_CAP;
+  *out = e;
+  return OK;
+}
 // Sets the registers an env starts with.
 void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
-
-// ---- Address spaces (kernel/vm.cc) -------------------------------------------
-// Every function below expects validated arguments (decode first, then invoke).
-Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
-Status vm_unmap(Env* e, uint64_t va);
-Status vm_protect(Env* e, uint64_t va, uint64_t perms);
-// The leaf PTE for va, or nullptr when no page table reaches it.
-uint64_t* vm_pte(Env* e, uint64_t va);
-// The leaf PTE for va, allocating missing page tables (charged to e).
-Status vm_pte_create(Env* e, uint64_t va, uint64_t** out);
-// The same operations on a PTE already found (batches find them first).
-Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights);
-Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte);
-// Rewrites a present PTE's permissions; the caller checked vm_perms_allowed.
-void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms);
-// Software PTE bits: the most a later page_protect may grant, fixed by the
-// capability presented when the binding was made.
-constexpr uint64_t PTE_MAY_WRITE = 1ull << 9;
-constexpr uint64_t PTE_MAY_EXEC = 1ull << 10;
-// Whether page_protect may give this mapping `perms`.
-inline bool vm_perms_allowed(uint64_t pte, uint64_t perms) {
-  return !((perms & PERM_WRITE) && !(pte & PTE_MAY_WRITE)) && !((perms & PERM_EXEC) && !(pte & PTE_MAY_EXEC));
-}
-// Finds PTEs for a run of nearby addresses, walking the tables once per
-// 2 MiB region instead of once per page.
-class PteCursor {
- public:
-  explicit PteCursor(Env* e) : e_(e) {}
-  uint64_t* find(uint64_t va);
-  Status create(uint64_t va, uint64_t** out);
-
- private:
-  Env* e_;
-  uint64_t region_ = ~0ull;
-  uint64_t* pt_ = nullptr;
-};
-// Removes every mapping of `pfn` except those in env `keep` (0: none).
-void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep);
-// Copies from the env's user memory; ERR_BAD_ADDRESS unless every byte is
-// mapped user-readable.
-Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len);
-Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len);
 
 // ---- Scheduling (kernel/sched.cc) --------------------------------------------
 // Starts the slice vector: slices of slice_ns, epilogue grace of grace_ns.
@@ -139,10 +114,15 @@ Status sched_slice_free(Env* e, uint64_t position);
 // The same for a protected control transfer: the SSE state travels with
 // control instead of being switched.
 [[noreturn]] void env_transfer(Env* e);
+// A directed yield to e. From an env in its epilogue's grace period, both
+// this and env_transfer end the slice instead: the grace period answers the
+// upcall, it is not CPU time to hand to somebody else.
+[[noreturn]] void env_run_donated(Env* e);
 // Ends the current slice and runs the next position's env (or idles).
 [[noreturn]] void schedule();
-// The LAPIC slice timer fired while `tf` (user mode) ran.
-[[noreturn]] void sched_timer(const arch::TrapFrame* tf);
+// The LAPIC slice timer fired while the current env ran (user mode; its
+// state is saved in its TrapFrame).
+[[noreturn]] void sched_timer();
 // Writes an upcall frame for e's saved context on its exception stack and
 // points e at `entry`; false if e has no usable exception stack.
 bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint64_t entry);

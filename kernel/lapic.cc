@@ -2,6 +2,8 @@
 
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/console.h"
+#include "kernel/dev/acpi.h"
+#include "kernel/dev/ports.h"
 #include "kernel/memory.h"
 
 namespace veneer {
@@ -11,14 +13,19 @@ using namespace arch;
 namespace {
 
 volatile uint32_t* lapic;
+bool x2apic;  // firmware left the LAPIC in x2APIC mode: registers are MSRs
 uint64_t timer_hz;
 uint64_t tsc_per_sec;
 
 constexpr uint32_t kRegEoi = 0xB0, kRegSvr = 0xF0, kRegLvtTimer = 0x320;
 constexpr uint32_t kRegInitCount = 0x380, kRegCurCount = 0x390, kRegDivide = 0x3E0;
+constexpr uint64_t kApicBaseX2 = 1 << 10, kApicBaseEnable = 1 << 11;
 
-uint32_t rd(uint32_t reg) { return lapic[reg / 4]; }
-void wr(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
+uint32_t rd(uint32_t reg) { return x2apic ? static_cast<uint32_t>(rdmsr(0x800 + reg / 16)) : lapic[reg / 4]; }
+void wr(uint32_t reg, uint32_t v) {
+  if (x2apic) wrmsr(0x800 + reg / 16, v);
+  else lapic[reg / 4] = v;
+}
 
 void mask_legacy_pics() {
   // Remap to 0x20..0x2F (out of the exception range) and mask everything.
@@ -29,24 +36,220 @@ void mask_legacy_pics() {
   outb(0x21, 0xFF); outb(0xA1, 0xFF);
 }
 
-// Counts LAPIC ticks (divide by 1) during 10 ms of PIT channel 2.
-uint64_t calibrate() {
-  constexpr uint32_t kPitHz = 1193182, kPitCount = kPitHz / 100;
-  outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
-  outb(0x43, 0xB0);                         // channel 2, lo/hi, mode 0
-  outb(0x42, kPitCount & 0xFF);
-  outb(0x42, kPitCount >> 8);
-  uint8_t g = inb(0x61);
-  outb(0x61, g & ~1);  // restart the count with a gate edge
-  outb(0x61, g | 1);
+// ---- Reference clocks ----------------------------------------------------------
+// Each clock is read between two TSC reads, so every reading comes with the
+// TSC interval it happened in; the TSC is then measured against the clock
+// over ~10 ms, and the LAPIC timer against the TSC. A vCPU (or an SMI) that
+// stalls at the wrong moment widens an interval instead of skewing the
+// result unseen: such a measurement is taken again.
+enum Clock { kCpuidTsc, kHpet, kPmTimer, kPit, kClockCount };
+const char* const kClockNames[kClockCount] = {"CPUID 0x15 TSC frequency", "HPET", "ACPI PM timer", "PIT"};
+constexpr uint64_t kWindowNs = 10000000;          // 10 ms
+constexpr uint64_t kGiveUpCycles = 1ull << 31;    // a clock that does not move for this long is absent
+
+uint64_t cpuid_tsc_hz;  // from leaf 0x15 (crystal ratio), 0 if not given
+volatile uint64_t* hpet;
+uint64_t hpet_period_fs;
+
+bool has_clock(Clock c) {
+  switch (c) {
+    case kCpuidTsc: return cpuid_tsc_hz != 0;
+    case kHpet: return hpet != nullptr;
+    case kPmTimer: return acpi().pm_timer_port != 0;
+    case kPit: return true;  // probed by waiting on it
+    default: return false;
+  }
+}
+
+struct Reading {
+  uint64_t value;
+  uint64_t tsc;  // middle of the interval the value was read in
+  uint64_t err;  // half that interval
+};
+
+// The tightest of a few readings.
+template <typename F>
+Reading read_between_tsc(F&& read) {
+  Reading best{0, 0, ~0ull};
+  for (int i = 0; i < 4; i++) {
+    uint64_t a = rdtsc();
+    uint64_t v = read();
+    uint64_t b = rdtsc();
+    if ((b - a) / 2 < best.err) best = Reading{v, a + (b - a) / 2, (b - a) / 2};
+  }
+  return best;
+}
+
+uint64_t read_hpet() { return hpet[0xF0 / 8]; }
+uint64_t read_pm_timer() { return dev::inl(acpi().pm_timer_port); }
+uint64_t read_lapic_count() { return rd(kRegCurCount); }
+
+// One measurement: TSC cycles and LAPIC ticks (divide by 1) per second of
+// clock c, each with its relative error in parts per million.
+struct Rates {
+  uint64_t lapic_hz, tsc_hz, err_ppm;
+};
+
+// The start and end of the window on the TSC, with their uncertainty, and
+// the window's length in the clock's own nanoseconds.
+bool window(Clock c, Reading* start, Reading* end, uint64_t* ns) {
+  *ns = kWindowNs;
+  if (c == kCpuidTsc) {
+    uint64_t t0 = rdtsc(), cycles = cpuid_tsc_hz * kWindowNs / 1000000000ull;
+    *start = Reading{0, t0, 0};
+    while (rdtsc() - t0 < cycles) pause();
+    *end = Reading{0, t0 + cycles, 0};
+    *ns = cycles * 1000000000ull / cpuid_tsc_hz;
+    return true;
+  }
+  if (c == kPit) {
+    // Channel 2, one-shot; its output (port 0x61 bit 5) rises when it ends.
+    constexpr uint64_t kPitHz = 1193182;
+    uint64_t count = kPitHz * kWindowNs / 1000000000ull;
+    *ns = count * 1000000000ull / kPitHz;
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
+    outb(0x43, 0xB0);                         // channel 2, lo/hi, mode 0
+    outb(0x42, count & 0xFF);
+    outb(0x42, (count >> 8) & 0xFF);
+    uint8_t g = inb(0x61);
+    outb(0x61, g & ~1);
+    uint64_t a = rdtsc();
+    outb(0x61, g | 1);  // the gate edge starts the count
+    uint64_t b = rdtsc();
+    *start = Reading{0, a + (b - a) / 2, (b - a) / 2};
+    // Without a PIT (machine pit=off) the output may read as already high
+    // and the count as all ones: nothing is there.
+    outb(0x43, 0x80);  // latch channel 2
+    uint16_t latched = inb(0x42);
+    latched |= uint16_t(inb(0x42)) << 8;
+    if (latched == 0xFFFF || (inb(0x61) & 0x20)) return false;
+    uint64_t prev = rdtsc();
+    for (;;) {
+      bool done = inb(0x61) & 0x20;
+      uint64_t now = rdtsc();
+      if (done) {
+        *end = Reading{0, prev + (now - prev) / 2, (now - prev) / 2};
+        return true;
+      }
+      if (now - b > kGiveUpCycles) return false;
+      prev = now;
+    }
+  }
+  uint64_t (*read)() = c == kHpet ? read_hpet : read_pm_timer;
+  uint64_t mask = c == kHpet ? ~0ull : acpi().pm_timer_32bit ? 0xFFFFFFFFull : 0xFFFFFFull;
+  uint64_t hz = c == kHpet ? 1000000000000000ull / hpet_period_fs : 3579545;
+  uint64_t ticks = hz * kWindowNs / 1000000000ull;
+  *start = read_between_tsc(read);
+  for (uint64_t last = start->value, moved = rdtsc();;) {
+    Reading r = read_between_tsc(read);
+    uint64_t elapsed = (r.value - start->value) & mask;
+    if (elapsed >= ticks) {
+      *end = r;
+      *ns = c == kHpet ? elapsed * hpet_period_fs / 1000000 : elapsed * 1000000000ull / hz;
+      return true;
+    }
+    if (r.value != last) {
+      last = r.value;
+      moved = r.tsc;
+    } else if (r.tsc - moved > kGiveUpCycles) {
+      return false;
+    }
+  }
+}
+
+bool measure_once(Clock c, Rates* out) {
   wr(kRegDivide, 0xB);
   wr(kRegInitCount, 0xFFFFFFFF);
-  uint64_t t0 = rdtsc();
-  while (!(inb(0x61) & 0x20)) pause();
-  uint32_t elapsed = 0xFFFFFFFF - rd(kRegCurCount);
-  tsc_per_sec = (rdtsc() - t0) * 100;
+  Reading l0 = read_between_tsc(read_lapic_count);
+  Reading start, end;
+  uint64_t ns;
+  bool ok = window(c, &start, &end, &ns);
+  Reading l1 = read_between_tsc(read_lapic_count);
   wr(kRegInitCount, 0);
-  return uint64_t(elapsed) * 100;
+  if (!ok || end.tsc <= start.tsc || l1.tsc <= l0.tsc) return false;
+  uint64_t cycles = end.tsc - start.tsc, lapic_cycles = l1.tsc - l0.tsc;
+  out->tsc_hz = static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * 1000000000ull / ns);
+  out->lapic_hz = static_cast<uint64_t>(static_cast<unsigned __int128>(l0.value - l1.value) * out->tsc_hz / lapic_cycles);
+  out->err_ppm = (start.err + end.err) * 1000000 / cycles + (l0.err + l1.err) * 1000000 / lapic_cycles;
+  // Nothing that runs this kernel has a timer below 1 MHz or a TSC below
+  // 100 MHz: a result like that means the clock lied.
+  return out->lapic_hz >= 1000000 && out->tsc_hz >= 100000000;
+}
+
+// The most precise of up to eight measurements (stops at 0.1%).
+bool measure(Clock c, Rates* out) {
+  bool any = false;
+  for (int i = 0; i < 8; i++) {
+    Rates r;
+    if (!measure_once(c, &r)) {
+      if (i == 0) return false;  // absent, not unlucky
+      continue;
+    }
+    if (!any || r.err_ppm < out->err_ppm) *out = r;
+    any = true;
+    if (out->err_ppm < 1000) break;
+  }
+  return any;
+}
+
+bool agree(const Rates& a, const Rates& b) {
+  uint64_t tolerance_ppm = 20000 + a.err_ppm + b.err_ppm;  // 2% plus what each measurement may be off
+  auto close = [&](uint64_t x, uint64_t y) {
+    return (x > y ? x - y : y - x) * 1000000 <= tolerance_ppm * (x > y ? x : y);
+  };
+  return close(a.lapic_hz, b.lapic_hz) && close(a.tsc_hz, b.tsc_hz);
+}
+
+// Calibrates against the best clock, checked against a second one: the first
+// two that agree win. A clock that cannot be measured is skipped; a machine
+// with one clock only is believed, with a warning.
+void calibrate() {
+  CpuidResult l0 = cpuid(0);
+  if (l0.eax >= 0x15) {
+    CpuidResult l15 = cpuid(0x15);
+    uint64_t crystal = l15.ecx;
+    if (!crystal && l0.eax >= 0x16 && l15.eax) crystal = uint64_t(cpuid(0x16).eax) * 1000000ull * l15.eax / l15.ebx;
+    if (l15.eax && l15.ebx && crystal) cpuid_tsc_hz = crystal * l15.ebx / l15.eax;
+  }
+  if (uint64_t pa = acpi().hpet_pa) {
+    hpet = phys_to_virt<volatile uint64_t>(pa);
+    hpet_period_fs = hpet[0] >> 32;
+    if (hpet_period_fs == 0 || hpet_period_fs > 100000000) hpet = nullptr;  // spec: at most 100 ns
+    else hpet[0x10 / 8] = hpet[0x10 / 8] | 1;  // counter on
+  }
+  Rates got[kClockCount];
+  bool measured[kClockCount] = {};
+  for (int c = 0; c < kClockCount; c++) {
+    if (!has_clock(Clock(c))) continue;
+    if (!measure(Clock(c), &got[c])) {
+      kprintf("lapic: %s does not count; skipped\n", kClockNames[c]);
+      continue;
+    }
+    measured[c] = true;
+    for (int p = 0; p < c; p++) {
+      if (!measured[p] || !agree(got[p], got[c])) continue;
+      timer_hz = got[p].lapic_hz;
+      tsc_per_sec = got[p].tsc_hz;
+      kprintf("lapic: timer %lu Hz, TSC %lu Hz (%s, checked against %s)\n", timer_hz, tsc_per_sec,
+              kClockNames[p], kClockNames[c]);
+      return;
+    }
+  }
+  int n = 0, only = 0;
+  for (int c = 0; c < kClockCount; c++)
+    if (measured[c]) {
+      n++;
+      only = c;
+      kprintf("lapic: %s says timer %lu Hz, TSC %lu Hz\n", kClockNames[c], got[c].lapic_hz, got[c].tsc_hz);
+    }
+  if (n == 1) {
+    timer_hz = got[only].lapic_hz;
+    tsc_per_sec = got[only].tsc_hz;
+    kprintf("lapic: %s is the only clock: timer and TSC unchecked\n", kClockNames[only]);
+    return;
+  }
+  panic(n ? "LAPIC timer calibration failed: the clocks (CPUID, HPET, ACPI PM timer, PIT) disagree"
+          : "LAPIC timer calibration failed: no clock counts (CPUID, HPET, ACPI PM timer, PIT)");
 }
 
 }  // namespace
@@ -54,14 +257,16 @@ uint64_t calibrate() {
 void lapic_init() {
   mask_legacy_pics();
   uint64_t base = rdmsr(MSR_APIC_BASE);
-  wrmsr(MSR_APIC_BASE, base | (1 << 11));  // global enable
-  lapic = phys_to_virt<volatile uint32_t>(base & 0xFFFFF000);
+  x2apic = (base & (kApicBaseEnable | kApicBaseX2)) == (kApicBaseEnable | kApicBaseX2);
+  if (!x2apic) {
+    wrmsr(MSR_APIC_BASE, base | kApicBaseEnable);
+    lapic = phys_to_virt<volatile uint32_t>(base & 0xFFFFF000);
+  }
   wr(kRegSvr, 0x100 | kSpuriousVector);
-  timer_hz = calibrate();
-  if (timer_hz == 0) panic("LAPIC timer calibration failed");
+  calibrate();
   wr(kRegDivide, 0xB);
   wr(kRegLvtTimer, kTimerVector);  // one-shot
-  kprintf("lapic: timer %lu Hz, TSC %lu Hz\n", timer_hz, tsc_per_sec);
+  if (x2apic) kprintf("lapic: in x2APIC mode (left on by firmware)\n");
 }
 
 void lapic_arm(uint64_t ns) {

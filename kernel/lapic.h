@@ -8,8 +8,10 @@ namespace veneer {
 constexpr uint8_t kTimerVector = 32;
 constexpr uint8_t kSpuriousVector = 0xFF;
 
-// Masks the legacy PICs, enables the LAPIC and calibrates its timer and the
-// TSC against the PIT. The timer is one-shot: lapic_arm starts each period.
+// Masks the legacy PICs, enables the LAPIC (xAPIC, or x2APIC where firmware
+// left it on) and calibrates its timer and the TSC against the best clock
+// the machine has (CPUID leaf 0x15, HPET, ACPI PM timer, PIT), checked
+// against a second one. After acpi_init. The timer is one-shot: lapic_arm starts each period.
 void lapic_init();
 void lapic_arm(uint64_t ns);
 void lapic_eoi();

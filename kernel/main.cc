@@ -7,9 +7,14 @@
 #include "kernel/boot_info.h"
 #include "kernel/console.h"
 #include "kernel/core/validate.h"
+#include "kernel/dev/acpi.h"
+#include "kernel/dev/framebuffer.h"
 #include "kernel/env.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/mm/code_pages.h"
+#include "kernel/mm/wx.h"
+#include "kernel/vm.h"
 
 extern "C" void (*_init_array_start[])(), (*_init_array_end[])();
 
@@ -28,7 +33,7 @@ BootInfo boot;
 uint64_t give_page(Env* e, uint64_t va, uint64_t perms) {
   uint64_t pfn;
   if (frame_alloc_zeroed(kAnyFrame, e->id, FRAME_USER, &pfn) != OK) panic("out of memory loading init");
-  if (vm_map(e, va, pfn, perms, RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC) != OK) panic("cannot map init");
+  if (vm_map(e, va, pfn, perms, vm_may_bits(RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC)) != OK) panic("cannot map init");
   return pfn;
 }
 
@@ -50,7 +55,7 @@ uint64_t load_elf(Env* e, uint64_t image_pa, uint64_t size) {
       uint64_t pfn = shared ? (*pte & arch::PTE_ADDR) / kPageSize : give_page(e, va, perms);
       if (shared) {
         uint64_t old = ((*pte & arch::PTE_W) ? PERM_WRITE : 0) | ((*pte & arch::PTE_NX) ? 0 : PERM_EXEC);
-        vm_protect(e, va, old | perms);
+        vm_protect_pte(e, va, pte, old | perms);
       }
       // Copy the file bytes that fall in this page.
       auto* dst = phys_to_virt<uint8_t>(pfn * kPageSize);
@@ -67,7 +72,7 @@ uint64_t load_elf(Env* e, uint64_t image_pa, uint64_t size) {
 void start_init() {
   if (boot.nmodules == 0) panic("no boot modules: pass init with -initrd (see README)");
   Env* init;
-  if (env_create(0, &init) != OK) panic("cannot create init");
+  if (env_create(nullptr, &init) != OK) panic("cannot create init");
   init->caps.put(kMachineSlot, core::Capability{CAP_MACHINE, kRightsAll, 0, 0, 0});
 
   // Every module, mapped read-only in init and owned by it.
@@ -81,7 +86,7 @@ void start_init() {
     for (int i = 0; i < 40; i++) bm.name[i] = r.name[i];
     for (uint64_t pa = r.start & ~(kPageSize - 1); pa < r.end; pa += kPageSize, va += kPageSize) {
       frames.assign(pa / kPageSize, init->id, FRAME_MODULE);
-      if (vm_map(init, va, pa / kPageSize, PERM_READ, RIGHT_READ) != OK) panic("cannot map module");
+      if (vm_map(init, va, pa / kPageSize, PERM_READ, vm_may_bits(RIGHT_READ)) != OK) panic("cannot map module");
     }
     va += kPageSize;  // a guard gap between modules
   }
@@ -106,10 +111,21 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info) {
   for (auto* f = _init_array_start; f < _init_array_end; f++) (*f)();
   parse_boot_info(magic, info, &boot);
   kprintf("\nVeneer exokernel booting (%s)\n", boot.loader);
+  // W^X needs the NX bit (boot.S leaves EFER.NXE off without it).
+  if (!(arch::cpuid(0x80000000).eax >= 0x80000001 && (arch::cpuid(0x80000001).edx & (1u << 20))))
+    panic("this CPU has no NX (no-execute) bit, or the firmware hides it: Veneer maps memory W^X and needs "
+          "it. Enable \"Execute Disable Bit\" / \"NX\" in the firmware setup.");
   arch::cpu_init();
-  kprintf("cpu: pcid %d smep %d smap %d pge %d\n", arch::features.pcid, arch::features.smep,
-          arch::features.smap, arch::features.pge);
+  kprintf("cpu: pcid %d smep %d smap %d pge %d umip %d\n", arch::features.pcid, arch::features.smep,
+          arch::features.smap, arch::features.pge, arch::features.umip);
   memory_init(boot);
+  framebuffer_init(boot.framebuffer);
+  acpi_init(boot);
+  machine_exit_skips_qemu_port = boot_option(boot, "exit=acpi");
+  code_pages_init();
+  if (boot_option(boot, "code_pages_selftest")) code_pages_selftest();
+  if (boot_option(boot, "wx_selftest=violate")) wx_make_violation_for_test();
+  wx_check_kernel_tables("boot");
   for (int i = 0; i < 255 && boot.cmdline[i]; i++) kernel_info->cmdline[i] = boot.cmdline[i];
   env_init();
   syscall_init();

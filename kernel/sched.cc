@@ -14,6 +14,7 @@
 #include "kernel/env.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -28,12 +29,22 @@ uint64_t slice_ns, grace_ns;
 // way: yield, pct_wait, a transfer, a directed yield) or its grace ends.
 Env* in_grace;
 
+void enter_grace(Env* e) {
+  in_grace = e;
+  e->pct_slow |= PCT_SLOW_GRACE;
+  e->epilogue_tsc = rdtsc();
+}
+void leave_grace() {
+  in_grace->pct_slow &= ~PCT_SLOW_GRACE;
+  in_grace = nullptr;
+}
+
 // The env in its grace period released the CPU in time.
 void grace_answered() {
   if (!in_grace) return;
   in_grace->consecutive_overruns = 0;
   in_grace->needs_prologue = true;
-  in_grace = nullptr;
+  leave_grace();
 }
 uint64_t boot_tsc, tsc_per_slice;
 
@@ -67,14 +78,34 @@ void account_out(Env* e) {
   run_start_tsc = now;
 }
 
-// Switches address space and current env; `fpu` also swaps SSE state.
-void switch_to(Env* e, bool fpu) {
+// The user CPU state besides the general registers: SSE/x87 and the data
+// segment selectors, which the next env must not see. A protected control
+// transfer hands them over instead of switching them.
+void save_user_state(Env* e) {
+  fpu_save(e->fpu);
+  SegmentSelectors s = read_segments();
+  e->ds = s.ds, e->es = s.es, e->fs = s.fs, e->gs = s.gs;
+}
+void load_user_state(Env* e) {
+  fpu_restore(e->fpu);
+  load_segments(SegmentSelectors{e->ds, e->es, e->fs, e->gs});
+}
+
+// Switches address space and current env; `handover` (a protected control
+// transfer) leaves SSE state and selectors as the sender had them. The FS
+// base (TLS) is always the env's own: only env_set_fs_base changes it, so
+// the kernel's copy is current.
+void switch_to(Env* e, bool handover) {
   Env* prev = cpu0.current;
   if (prev == e && !e->tlb_stale) return;
   if (prev != e) {
     account_out(prev);
-    if (fpu && prev) asm volatile("fxsave64 %0" : "=m"(prev->fpu));
-    if (fpu) asm volatile("fxrstor64 %0" ::"m"(e->fpu));
+    if (!handover) {
+      if (prev) save_user_state(prev);
+      load_user_state(e);
+    }
+    wrmsr(MSR_FS_BASE, e->fs_base);  // after the fs load, which may reset it
+    set_entry_stack(reinterpret_cast<uint64_t>(&e->tf + 1));  // its traps are saved in its TrapFrame
     cpu0.current = e;
     e->info->runs++;
     slice_table->running = e->id;
@@ -85,23 +116,30 @@ void switch_to(Env* e, bool fpu) {
   e->tlb_stale = false;
 }
 
-// Frames env e owns that the abort protocol may take: its own data frames,
-// never its page tables.
-void repossess(Env* e, uint64_t count) {
+// The abort protocol for memory: takes `count` frames from e by force,
+// data frames first, then page tables (with what they map), so no way of
+// holding memory escapes revocation. Each is recorded in e's repossession
+// vector.
+void record_repossessed(Env* e, uint64_t pfn) {
   RepossessionVector& rv = repossession[env_index(e->id)];
+  rv.pfns[rv.count % kRepossessionSlots] = pfn;
+  rv.count++;
+  e->info->repossessed++;
+}
+
+void repossess(Env* e, uint64_t count) {
   uint32_t pfn = frames.first_owned(e->id);
   while (count && pfn != core::kNil) {
     uint32_t next = frames.next_owned(pfn);
     if (frames.info(pfn).kind == FRAME_USER) {
       vm_unmap_frame_everywhere(pfn, 0);
       frames.free(pfn);
-      rv.pfns[rv.count % kRepossessionSlots] = pfn;
-      rv.count++;
-      e->info->repossessed++;
+      record_repossessed(e, pfn);
       count--;
     }
     pfn = next;
   }
+  if (count) vm_reclaim_tables(e, count, record_repossessed);
 }
 
 // Visible revocation of memory: satisfied, or past its deadline. Most of
@@ -141,6 +179,8 @@ void check_reclaims() {
 }  // namespace
 
 void sched_init(uint64_t slice, uint64_t grace) {
+  in_grace = nullptr;
+  reclaims_pending = 0;
   slice_ns = slice;
   grace_ns = grace;
   boot_tsc = rdtsc();
@@ -153,26 +193,58 @@ void sched_init(uint64_t slice, uint64_t grace) {
 
 Env* current_env() { return cpu0.current; }
 
+// Slice positions are charged to the holder's account like frames.
 Status sched_slice_alloc(Env* e, uint64_t position) {
+  if (position < kSlices && slices.owner(position) == kNoOwner && !accounts.can_charge(e->id, RES_SLICES, 1))
+    return ERR_QUOTA;
   Status s = slices.alloc(position, e->id);
-  if (s == OK) e->info->slices_held++;
+  if (s == OK) {
+    e->info->slices_held++;
+    accounts.charge(e->id, RES_SLICES, 1);
+  }
   return s;
 }
 
 Status sched_slice_free(Env* e, uint64_t position) {
   Status s = slices.free(position, e->id);
-  if (s == OK) e->info->slices_held--;
+  if (s == OK) {
+    e->info->slices_held--;
+    accounts.uncharge(e->id, RES_SLICES, 1);
+  }
   return s;
 }
 
+namespace {
+// Takes every position e holds (its death, or the abort protocol).
+uint32_t take_all_slices(Env* e) {
+  uint32_t n = slices.free_all(e->id);
+  e->info->slices_held -= n;
+  accounts.uncharge(e->id, RES_SLICES, n);
+  return n;
+}
+}  // namespace
+
 void env_run(Env* e) {
-  switch_to(e, true);
+  switch_to(e, false);
   env_pop_tf(&e->tf);
 }
 
 void env_transfer(Env* e) {
-  switch_to(e, false);
+  if (cpu0.current && (cpu0.current->pct_slow & PCT_SLOW_GRACE)) {
+    // The sender is in its epilogue's grace period: handing the CPU over
+    // answers the upcall, but the slice ends here; e runs in a later slice
+    // (with the state the transfer hands it). So a grace period cannot be
+    // spent by a helper: it is not CPU time to give away.
+    save_user_state(e);
+    schedule();
+  }
+  switch_to(e, true);
   env_pop_tf(&e->tf);
+}
+
+void env_run_donated(Env* e) {
+  if (cpu0.current && (cpu0.current->pct_slow & PCT_SLOW_GRACE)) schedule();  // as env_transfer says
+  env_run(e);
 }
 
 void schedule() {
@@ -188,7 +260,7 @@ void schedule() {
     }
     // Nothing can run: idle with interrupts on until the next slice.
     account_out(cpu0.current);
-    if (cpu0.current) asm volatile("fxsave64 %0" : "=m"(cpu0.current->fpu));
+    if (cpu0.current) save_user_state(cpu0.current);
     cpu0.current = nullptr;
     write_cr3(kernel_pml4_pa);
     slice_table->running = 0;
@@ -198,9 +270,8 @@ void schedule() {
   }
 }
 
-void sched_timer(const TrapFrame* tf) {
-  Env* e = cpu0.current;
-  e->tf = *tf;
+void sched_timer() {
+  Env* e = cpu0.current;  // the timer interrupted it: its TrapFrame holds the state
   update_clock();
   check_reclaims();
 
@@ -215,14 +286,13 @@ void sched_timer(const TrapFrame* tf) {
   }
   if (in_grace == e) {
     // Abort protocol: the grace period is over and the env has not yielded.
-    in_grace = nullptr;
+    leave_grace();
     e->needs_prologue = true;
     e->info->overruns++;
     e->info->last_overrun_tsc = rdtsc() - e->epilogue_tsc;
     if (++e->consecutive_overruns >= kMaxOverruns) {
-      uint32_t lost = slices.free_all(e->id);
+      uint32_t lost = take_all_slices(e);
       e->info->slices_lost += lost;
-      e->info->slices_held -= lost;
       kprintf("veneer: env %x overran %u epilogues in a row; took its %u slices\n", e->id,
               e->consecutive_overruns, lost);
     }
@@ -238,8 +308,7 @@ void sched_timer(const TrapFrame* tf) {
     env_run(e);
   }
   if (e->epilogue_entry && deliver_upcall(e, kVecSliceEnd, 0, 0, e->epilogue_entry)) {
-    in_grace = e;
-    e->epilogue_tsc = rdtsc();
+    enter_grace(e);
     lapic_arm(grace_ns);
     env_run(e);
   }
@@ -251,18 +320,19 @@ bool deliver_upcall(Env* e, uint64_t vector, uint64_t code, uint64_t addr, uint6
   if (!e->xstack_top) return false;
   uint64_t top = e->xstack_top;
   if (e->tf.rsp < e->xstack_top && e->tf.rsp >= e->xstack_bottom)
-    top = (e->tf.rsp - NEST_GAP) & ~15ull;  // nest below the handler's frame
-  uint64_t at = top - XFRAME_SIZE;
+    top = (e->tf.rsp - kNestGap) & ~15ull;  // nest below the handler's frame
+  uint64_t at = top - kExceptionFrameSlot;
   ExceptionFrame f{vector, code, addr, e->tf.rip, e->tf.rflags, e->tf.rsp, e->tf.rax, e->tf.rcx, e->tf.rdx};
   if (at < e->xstack_bottom || copy_to_user(e, at, &f, sizeof(f)) != OK) return false;
   e->tf.rip = entry;
   e->tf.rsp = at;
+  e->tf.rflags &= ~kHandlerClearedFlags;
   return true;
 }
 
 void sched_env_gone(Env* e) {
-  if (in_grace == e) in_grace = nullptr;
-  slices.free_all(e->id);
+  if (in_grace == e) leave_grace();
+  take_all_slices(e);
   e->reclaim_count = 0;
   for (Env& w : envs) {
     if (&w != e && w.recv == RECV_RETURN && w.waiting_on == e->id && w.info->state == ENV_BLOCKED) {

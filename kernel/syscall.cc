@@ -7,7 +7,9 @@
 #include "kernel/console.h"
 #include "kernel/core/validate.h"
 #include "kernel/env.h"
+#include "kernel/invariants.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
@@ -38,29 +40,48 @@ Status frame_from_cap(Env* e, uint64_t slot, uint8_t rights, Capability** out) {
   return OK;
 }
 
-// Validates one PageOp against env `target` (decode phase of page_batch).
-// PROTECT needs the page mapped now: its PTE is returned in *pte.
-Status check_page_op(Env* caller, PteCursor& cursor, const PageOp& op, uint64_t* pfn, uint8_t* rights,
-                     uint64_t** pte) {
-  Status s = core::check_map_va(op.va);
-  if (s != OK) return s;
+// A frame reference (abi.h): a capability slot in the caller's table, or
+// kFrameByPfn | pfn for a frame the caller or `target` owns, which then has
+// every right. Gives the frame and the binding bits it allows.
+struct FrameRef {
+  uint64_t pfn;
+  uint64_t may;     // PTE_MAY_* bits
+  Capability* cap;  // nullptr when named by ownership
+};
+Status decode_frame(Env* caller, Env* target, uint64_t ref, uint8_t rights, FrameRef* out) {
+  if (ref & kFrameByPfn) {
+    uint64_t pfn = ref & ~kFrameByPfn;
+    if (pfn >= frames.nframes()) return ERR_OUT_OF_RANGE;
+    const FrameInfo& f = frames.info(pfn);
+    if ((f.owner != target->id && f.owner != caller->id) || (f.kind != FRAME_USER && f.kind != FRAME_MODULE))
+      return ERR_ACCESS_DENIED;
+    *out = FrameRef{pfn, vm_may_bits(kRightsAll), nullptr};
+    return OK;
+  }
+  Capability* c;
+  if (Status s = frame_from_cap(caller, ref, rights, &c); s != OK) return s;
+  *out = FrameRef{c->object, vm_may_bits(c->rights), c};
+  return OK;
+}
+
+// Validates one PageOp against env `target` (decode phase of page_map and
+// page_batch). MAP gives its frame; PROTECT needs the page mapped now.
+Status check_page_op(Env* caller, Env* target, PteCursor& cursor, const PageOp& op, FrameRef* frame) {
+  if (Status s = core::check_map_va(op.va); s != OK) return s;
   switch (op.kind) {
     case PAGE_OP_MAP: {
       if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      Capability* c;
-      s = frame_from_cap(caller, op.frame_slot, core::rights_for_perms(op.perms), &c);
-      if (s != OK) return s;
-      *pfn = c->object;
-      *rights = c->rights;
-      if (frames.info(*pfn).mappings >= kMaxMappingsPerFrame) return ERR_NO_RESOURCES;
+      if (Status s = decode_frame(caller, target, op.frame, core::rights_for_perms(op.perms), frame); s != OK)
+        return s;
+      if (frames.info(frame->pfn).mappings >= kMaxMappingsPerFrame) return ERR_NO_RESOURCES;
       return OK;
     }
     case PAGE_OP_UNMAP: return OK;
     case PAGE_OP_PROTECT: {
       if (!core::perms_valid(op.perms)) return ERR_INVALID_ARGS;
-      *pte = cursor.find(op.va);
-      if (!*pte || !(**pte & PTE_P)) return ERR_NOT_FOUND;
-      return vm_perms_allowed(**pte, op.perms) ? OK : ERR_ACCESS_DENIED;
+      uint64_t* pte = cursor.find(op.va);
+      if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
+      return vm_perms_allowed(*pte, op.perms) ? OK : ERR_ACCESS_DENIED;
     }
     default: return ERR_INVALID_ARGS;
   }
@@ -107,49 +128,51 @@ void pct_deliver(Env* from, Env* to, uint64_t flags, uint64_t m0, uint64_t m1, u
 }
 
 PageOp batch_ops[kMaxPageBatch];  // one CPU, kernel not preemptible
-uint64_t batch_pfn[kMaxPageBatch];
-uint64_t* batch_pte[kMaxPageBatch];
-uint8_t batch_rights[kMaxPageBatch];
+FrameRef batch_frames[kMaxPageBatch];
 
 }  // namespace
 
 SysResult sys_null() { return ok(); }
 
+// Takes what the console's queue has room for (value: how many bytes; 0
+// when it is full: try again later) and never waits for the UART, so its
+// time is bounded whatever the line speed.
 SysResult sys_cons_write(uint64_t buf, uint64_t len) {
   char chunk[256];
-  if (len > kMaxConsoleWrite) return fail(ERR_INVALID_ARGS);  // bounded time with interrupts off
-  for (uint64_t done = 0; done < len;) {
+  if (len > kMaxConsoleWrite) return fail(ERR_INVALID_ARGS);
+  if (!core::is_user_range(buf, len) && len) return fail(ERR_BAD_ADDRESS);
+  uint64_t done = 0;
+  while (done < len) {
     uint64_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
     Status s = copy_from_user(self(), chunk, buf + done, n);
-    if (s != OK) return fail(s);
-    console_write(chunk, n);
-    done += n;
+    if (s != OK) return done ? ok(done) : fail(s);
+    uint64_t taken = console_write(chunk, n);
+    done += taken;
+    if (taken < n) break;
   }
-  return ok(len);
+  return ok(done);
 }
 
 SysResult sys_frame_alloc(uint64_t pfn, uint64_t owner_env_slot, uint64_t dest_slot) {
   Env* owner;
   Status s = env_from_cap(self(), owner_env_slot, RIGHT_CONTROL, &owner);
   if (s != OK) return fail(s);
-  if ((s = self()->caps.check_free(dest_slot)) != OK) return fail(s);
+  if (dest_slot != kNoSlot && (s = self()->caps.check_free(dest_slot)) != OK) return fail(s);
   if (pfn != kAnyFrame && pfn >= frames.nframes()) return fail(ERR_OUT_OF_RANGE);
   uint64_t got;
   if ((s = frame_alloc_zeroed(pfn, owner->id, FRAME_USER, &got)) != OK) return fail(s);
-  self()->caps.put(dest_slot, Capability{CAP_FRAME, kRightsAll, 0, static_cast<uint32_t>(got), frames.info(got).guard});
+  if (dest_slot != kNoSlot)
+    self()->caps.put(dest_slot, Capability{CAP_FRAME, kRightsAll, 0, static_cast<uint32_t>(got), frames.info(got).guard});
   return ok(got);
 }
 
-SysResult sys_frame_free(uint64_t frame_slot) {
-  Capability* c;
-  Status s = frame_from_cap(self(), frame_slot, RIGHT_REVOKE, &c);
+SysResult sys_frame_free(uint64_t frame) {
+  FrameRef ref;
+  Status s = decode_frame(self(), self(), frame, RIGHT_REVOKE, &ref);
   if (s != OK) return fail(s);
-  uint64_t pfn = c->object;
-  uint16_t kind = frames.info(pfn).kind;
-  if (kind != FRAME_USER && kind != FRAME_MODULE) return fail(ERR_ACCESS_DENIED);
-  vm_unmap_frame_everywhere(pfn, 0);
-  frames.free(pfn);
-  self()->caps.remove(frame_slot);
+  vm_unmap_frame_everywhere(ref.pfn, 0);
+  frames.free(ref.pfn);
+  if (ref.cap) self()->caps.remove(frame);
   return ok();
 }
 
@@ -160,19 +183,22 @@ SysResult sys_frame_info(uint64_t frame_slot) {
   return ok(c->object);
 }
 
-SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame_slot, uint64_t perms) {
+SysResult sys_page_map(uint64_t env_slot, uint64_t va, uint64_t frame, uint64_t perms) {
   Env* target;
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
-  PageOp op{va, PAGE_OP_MAP, static_cast<uint32_t>(frame_slot), perms};
-  if (frame_slot > 0xFFFFFFFFu) return fail(ERR_OUT_OF_RANGE);
-  uint64_t pfn;
-  uint8_t rights;
-  PteCursor cursor(target);
-  uint64_t* unused;
-  if ((s = check_page_op(self(), cursor, op, &pfn, &rights, &unused)) != OK) return fail(s);
-  if (target->info->mappings >= kernel_info->max_mappings) return fail(ERR_NO_RESOURCES);
-  return fail(vm_map(target, va, pfn, perms, rights));
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
+  FrameRef ref;
+  if ((s = decode_frame(self(), target, frame, core::rights_for_perms(perms), &ref)) != OK) return fail(s);
+  if (frames.info(ref.pfn).mappings >= kMaxMappingsPerFrame) return fail(ERR_NO_RESOURCES);
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte) {
+    if ((s = vm_reserve(target, vm_tables_missing(target, va))) != OK) return fail(s);
+    pte = vm_pte_create(target, va);
+  }
+  vm_map_pte(target, va, pte, ref.pfn, perms, ref.may);
+  return ok();
 }
 
 SysResult sys_page_unmap(uint64_t env_slot, uint64_t va) {
@@ -180,7 +206,10 @@ SysResult sys_page_unmap(uint64_t env_slot, uint64_t va) {
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if ((s = core::check_map_va(va)) != OK) return fail(s);
-  return fail(vm_unmap(target, va));
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte || !(*pte & PTE_P)) return fail(ERR_NOT_FOUND);
+  vm_unmap_pte(target, va, pte);
+  return ok();
 }
 
 SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
@@ -189,9 +218,32 @@ SysResult sys_page_protect(uint64_t env_slot, uint64_t va, uint64_t perms) {
   if (s != OK) return fail(s);
   if ((s = core::check_map_va(va)) != OK) return fail(s);
   if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
-  return fail(vm_protect(target, va, perms));
+  uint64_t* pte = vm_pte(target, va);
+  if (!pte || !(*pte & PTE_P)) return fail(ERR_NOT_FOUND);
+  if (!vm_perms_allowed(*pte, perms)) return fail(ERR_ACCESS_DENIED);
+  vm_protect_pte(target, va, pte, perms);
+  return ok();
 }
 
+// The range form of page_protect: one call, one validation of the range,
+// one pass over each leaf table, one TLB flush for a large range.
+SysResult sys_page_protect_range(uint64_t env_slot, uint64_t va, uint64_t count, uint64_t perms) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if ((s = core::check_map_va(va)) != OK) return fail(s);
+  if (count == 0 || count > kMaxPageBatch) return fail(ERR_INVALID_ARGS);
+  if (!core::is_user_range(va, count * kPageSize)) return fail(ERR_BAD_ADDRESS);
+  if (!core::perms_valid(perms)) return fail(ERR_INVALID_ARGS);
+  uint64_t value;
+  s = vm_protect_range(target, va, count, perms, &value);
+  return SysResult{s, value};
+}
+
+// A batch is a sequence of operations on distinct pages in ascending order,
+// so each is validated against the state it will be applied to; all are
+// validated, and the page tables they need counted and reserved, before any
+// is applied: a rejected batch changes nothing.
 SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   Env* target;
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
@@ -200,35 +252,32 @@ SysResult sys_page_batch(uint64_t env_slot, uint64_t ops, uint64_t count) {
   if ((s = copy_from_user(self(), batch_ops, ops, count * sizeof(PageOp))) != OK) return fail(s);
   // Decode: every op, before anything changes.
   PteCursor cursor(target);
-  uint64_t maps = 0;
-  for (uint64_t i = 0; i < count; i++) {
-    s = check_page_op(self(), cursor, batch_ops[i], &batch_pfn[i], &batch_rights[i], &batch_pte[i]);
-    if (s != OK) return SysResult{s, i};  // value: index of the rejected op
-    if (batch_ops[i].kind == PAGE_OP_MAP) maps++;
-  }
-  // Resources: page tables for every map, and enough rmap records.
-  if (rmaps.free_count() < maps) return fail(ERR_NO_MEMORY);
-  if (target->info->mappings + maps > kernel_info->max_mappings) return fail(ERR_NO_RESOURCES);
-  for (uint64_t i = 0; i < count; i++) {
-    if (batch_ops[i].kind == PAGE_OP_MAP) {
-      if ((s = cursor.create(batch_ops[i].va, &batch_pte[i])) != OK) return fail(s);
-    } else if (batch_ops[i].kind == PAGE_OP_UNMAP) {
-      batch_pte[i] = cursor.find(batch_ops[i].va);
-    }
-  }
-  // Invoke: cannot fail any more (unmapping an unmapped page is a no-op).
+  TableCount tables(target);
   for (uint64_t i = 0; i < count; i++) {
     const PageOp& op = batch_ops[i];
-    if (op.kind == PAGE_OP_MAP) vm_map_pte(target, op.va, batch_pte[i], batch_pfn[i], op.perms, batch_rights[i]);
-    else if (op.kind == PAGE_OP_UNMAP) vm_unmap_pte(target, op.va, batch_pte[i]);
-    else vm_protect_pte(target, op.va, batch_pte[i], op.perms);
+    if (i && op.va <= batch_ops[i - 1].va) return SysResult{ERR_INVALID_ARGS, i};  // value: the rejected op
+    if ((s = check_page_op(self(), target, cursor, op, &batch_frames[i])) != OK) return SysResult{s, i};
+    if (op.kind == PAGE_OP_MAP && !cursor.find(op.va)) tables.add(op.va);
+  }
+  if ((s = vm_reserve(target, tables.frames())) != OK) return fail(s);
+  // Invoke: cannot fail any more.
+  for (uint64_t i = 0; i < count; i++) {
+    const PageOp& op = batch_ops[i];
+    if (op.kind == PAGE_OP_MAP) {
+      vm_map_pte(target, op.va, cursor.create(op.va), batch_frames[i].pfn, op.perms, batch_frames[i].may);
+    } else if (op.kind == PAGE_OP_UNMAP) {
+      uint64_t* pte = cursor.find(op.va);
+      if (pte && (*pte & PTE_P)) vm_unmap_pte(target, op.va, pte);  // unmapping an unmapped page is no error here
+    } else {
+      vm_protect_pte(target, op.va, cursor.find(op.va), op.perms);  // present: checked in decode
+    }
   }
   return ok(count);
 }
 
 SysResult sys_cap_grant(uint64_t src_slot, uint64_t env_slot, uint64_t dest_slot, uint64_t rights) {
   Env* target;
-  Status s = env_from_cap(self(), env_slot, 0, &target);
+  Status s = env_from_cap(self(), env_slot, RIGHT_DEPOSIT, &target);
   if (s != OK) return fail(s);
   if (src_slot >= kCapSlots) return fail(ERR_OUT_OF_RANGE);
   const Capability& src = self()->caps.at(src_slot);
@@ -261,7 +310,7 @@ SysResult sys_env_create(uint64_t dest_slot) {
   Status s = self()->caps.check_free(dest_slot);
   if (s != OK) return fail(s);
   Env* child;
-  if ((s = env_create(self()->id, &child)) != OK) return fail(s);
+  if ((s = env_create(self(), &child)) != OK) return fail(s);
   self()->caps.put(dest_slot, Capability{CAP_ENV, kRightsAll, 0, child->id, 0});
   return ok(child->id);
 }
@@ -282,16 +331,17 @@ SysResult sys_env_set_handler(uint64_t env_slot, uint64_t entry, uint64_t xstack
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
   if (s != OK) return fail(s);
   if (entry == 0) {
-    target->xhandler = target->xstack_top = target->xstack_bottom = 0;
+    target->xhandler = target->xstack_top = target->xstack_bottom = target->xframe_end = 0;
     return ok();
   }
   if (!core::is_user_va(entry)) return fail(ERR_BAD_ADDRESS);
   if (xstack_top & 15) return fail(ERR_UNALIGNED);
-  if (xstack_size < XFRAME_SIZE || xstack_top > kUserTop || xstack_top < kUserBase ||
+  if (xstack_size < kExceptionFrameSlot || xstack_top > kUserTop || xstack_top < kUserBase ||
       xstack_size > xstack_top - kUserBase)
     return fail(ERR_BAD_ADDRESS);
   target->xstack_top = xstack_top;
   target->xstack_bottom = xstack_top - xstack_size;
+  target->xframe_end = xstack_top - kExceptionFrameSlot + sizeof(ExceptionFrame);
   target->xhandler = entry;
   return ok();
 }
@@ -331,6 +381,30 @@ SysResult sys_env_set_upcalls(uint64_t env_slot, uint64_t prologue, uint64_t epi
   return ok();
 }
 
+SysResult sys_env_set_quota(uint64_t env_slot, uint64_t frames_limit, uint64_t envs_limit, uint64_t slices_limit) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (frames_limit > 0xFFFFFFFFu || envs_limit > kMaxEnvs || slices_limit > kSlices) return fail(ERR_INVALID_ARGS);
+  const uint32_t limits[kResources] = {static_cast<uint32_t>(frames_limit), static_cast<uint32_t>(envs_limit),
+                                       static_cast<uint32_t>(slices_limit)};
+  const uint32_t held[kResources] = {target->info->frames, 1, target->info->slices_held};
+  bool has_children = false;
+  for (Env& e : envs) has_children |= e.id && e.info->parent == target->id;
+  return fail(accounts.set_limits(target->id, self()->id, limits, held, has_children));
+}
+
+SysResult sys_env_set_fs_base(uint64_t env_slot, uint64_t base) {
+  Env* target;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
+  if (s != OK) return fail(s);
+  if (base && !core::is_user_va(base)) return fail(ERR_BAD_ADDRESS);
+  target->fs_base = base;
+  target->pct_slow = base ? target->pct_slow | PCT_SLOW_TLS : target->pct_slow & ~PCT_SLOW_TLS;
+  if (target == self()) wrmsr(MSR_FS_BASE, base);
+  return ok();
+}
+
 SysResult sys_env_set_pct_entry(uint64_t env_slot, uint64_t entry, uint64_t stack_top) {
   Env* target;
   Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &target);
@@ -360,6 +434,21 @@ SysResult sys_frame_reclaim(uint64_t machine_slot, uint64_t env_slot, uint64_t c
   return fail(sched_reclaim(target, count, deadline));
 }
 
+// The kernel checks its own tables (kernel/invariants.h) and reports each
+// violation on the console; value: how many. For tests and debugging: it
+// takes time in proportion to the tables, so it needs MACHINE.
+SysResult sys_invariant_scan(uint64_t machine_slot) {
+  Capability* c;
+  Status s = self()->caps.lookup(machine_slot, CAP_MACHINE, 0, &c);
+  if (s != OK) return fail(s);
+  static uint64_t reported;
+  reported = 0;
+  uint64_t violations = check_invariants([](const char* what, uint64_t a, uint64_t b) {
+    if (reported++ < 20) kprintf("veneer: invariant violated: %s (%lx, %lx)\n", what, a, b);
+  });
+  return ok(violations);
+}
+
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
 
 }  // namespace veneer
@@ -384,9 +473,9 @@ void syscall_init() {
 }
 }  // namespace veneer
 
+// The entry saved the caller's registers in its TrapFrame (tf == &e->tf).
 extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
   Env* e = cpu0.current;
-  e->tf = *tf;
   Status s = ERR_BAD_SYSCALL;
   uint64_t value = 0;
   switch (tf->rax) {
@@ -402,7 +491,7 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       if (s != OK) break;
       e->tf.rax = OK;
       e->tf.rdx = 0;
-      env_run(target);
+      env_run_donated(target);
     }
     case SYS_pct_sync: {
       Env* target;

@@ -7,7 +7,8 @@
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
 
-extern "C" char xframe_write_begin[], xframe_write_end[];
+// [begin, end) ranges of the entry code's stores into exception stacks.
+extern "C" const uint64_t _xframe_writes_start[], _xframe_writes_end[];
 
 namespace veneer {
 
@@ -23,6 +24,8 @@ const char* exception_name(uint64_t v) {
       "#NP segment not present", "#SS stack fault", "#GP general protection",
       "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check",
       "#MC machine check", "#XM SIMD error", "#VE virtualization", "#CP control protection"};
+  if (v == kVecForeignSyscall) return "foreign system call";
+  if (v == kSyscallVector) return "system call";
   return v < sizeof(names) / sizeof(names[0]) ? names[v] : "exception";
 }
 
@@ -42,8 +45,9 @@ extern "C" void trap(TrapFrame* tf) {
 
   if (tf->vector == kTimerVector) {
     lapic_eoi();
+    console_drain();  // the log goes out as fast as the UART takes it
     if (!from_user) return;  // the idle loop
-    sched_timer(tf);
+    sched_timer();
   }
   if (tf->vector == kSpuriousVector || tf->vector >= 32) {
     if (!from_user) return;
@@ -51,16 +55,27 @@ extern "C" void trap(TrapFrame* tf) {
   }
 
   if (!from_user) {
-    // The fast path faulted writing an exception frame: the env's exception
+    // The entry code faulted writing an exception frame: the env's exception
     // stack is unusable. The env loses, not the kernel.
     uint64_t rip = tf->rip;
-    if (tf->vector == 14 && rip >= reinterpret_cast<uint64_t>(xframe_write_begin) &&
-        rip <= reinterpret_cast<uint64_t>(xframe_write_end) && cpu0.current)
-      kill_current("has an unusable exception stack", tf);
+    for (const uint64_t* r = _xframe_writes_start; r < _xframe_writes_end; r += 2)
+      if (tf->vector == 14 && rip >= r[0] && rip < r[1] && cpu0.current)
+        kill_current("has an unusable exception stack", tf);
     panic("%s in kernel at rip %lx, addr %lx, error %lx, rsp %lx", exception_name(tf->vector), rip,
           read_cr2(), tf->error_code, tf->rsp);
   }
   kill_current(cpu0.current->xhandler ? "overflowed its exception stack" : "has no exception handler", tf);
+}
+
+// A foreign system call found the env's exception stack full.
+extern "C" [[noreturn]] void syscall_foreign_overflow(TrapFrame* tf) {
+  tf->vector = kVecForeignSyscall;
+  kill_current("overflowed its exception stack", tf);
+}
+
+// syscall from compatibility mode (MSR_CSTAR): no env can get there.
+extern "C" [[noreturn]] void syscall_from_compat_mode(TrapFrame* tf) {
+  kill_current("made a system call from compatibility mode", tf);
 }
 
 }  // namespace veneer

@@ -1,160 +1,240 @@
 // Secure bindings for memory: the kernel writes page-table entries after the
-// system call layer has checked the capability; the MMU enforces them from
-// then on at full speed.
+// system call layer has checked the capability (or ownership); the MMU
+// enforces them from then on at full speed. Every present user PTE is one
+// reverse-map record (kernel/core/reverse_map.h), so a frame can always be
+// unmapped everywhere, in time proportional to its mappings.
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
+#include "kernel/console.h"
 #include "kernel/env.h"
 #include "kernel/memory.h"
+#include "kernel/vm.h"
 
 namespace veneer {
 
 using namespace arch;
+using core::Rid;
 
 namespace {
 
-uint64_t leaf_bits(uint64_t perms) {
-  uint64_t b = PTE_P | PTE_U;
-  if (perms & PERM_WRITE) b |= PTE_W;
-  if (!(perms & PERM_EXEC)) b |= PTE_NX;
-  return b;
+uint64_t* table_of(uint64_t entry) { return phys_to_virt<uint64_t>(entry & PTE_ADDR); }
+
+// A page-table frame for e, zeroed (space reserved by vm_reserve).
+uint64_t new_table(Env* e, uint16_t kind) {
+  uint64_t pfn;
+  if (frame_alloc_zeroed(kAnyFrame, e->id, kind, &pfn) != OK) panic("page table: reserved frame missing");
+  return pfn;
 }
 
-uint64_t index_of(uint64_t va, int level) { return (va >> (12 + 9 * level)) & 511; }
-
-void flush(Env* e, uint64_t va) {
-  if (cpu0.current == e) invlpg(va);
-  else e->tlb_stale = true;
-}
-
-// Reverse-map records, charged to the env whose address space holds them.
-// The system calls check the limits when they decode; these hard caps (one
-// batch above them) keep an invoke phase from failing halfway.
-Status rmap_add(Env* e, uint64_t pfn, uint64_t va) {
-  if (e->info->mappings >= kernel_info->max_mappings + kMaxPageBatch ||
-      frames.info(pfn).mappings >= kMaxMappingsPerFrame + kMaxPageBatch)
-    return ERR_NO_RESOURCES;
-  Status s = rmaps.add(frames, pfn, e->id, va);
-  if (s == OK) e->info->mappings++;
-  return s;
-}
-
-void rmap_remove(Env* e, uint64_t pfn, uint64_t va) {
-  if (rmaps.remove(frames, pfn, e->id, va)) e->info->mappings--;
+// Frees a leaf table and its two link frames, unmapping what it maps (the
+// caller flushes the TLB).
+void free_leaf_table(Env* e, uint64_t* pd_entry, void (*taken)(Env*, uint64_t)) {
+  uint64_t pt_pfn = vm_pfn(*pd_entry);
+  uint64_t* pt = table_of(*pd_entry);
+  vm_forget_leaf(e);
+  for (uint64_t i = 0; i < 512; i++) {
+    if (!(pt[i] & PTE_P)) continue;
+    rmap.remove(vm_pfn(pt[i]), core::make_rid(pt_pfn, i));
+    pt[i] = 0;
+    e->info->mappings--;
+  }
+  *pd_entry = 0;
+  core::FrameMeta& m = frames.meta(pt_pfn);
+  uint64_t freed[3] = {pt_pfn, m.links_next, m.links_prev};
+  for (uint64_t pfn : freed) {
+    frames.free(pfn);
+    if (taken) taken(e, pfn);
+  }
 }
 
 }  // namespace
 
-uint64_t* vm_pte(Env* e, uint64_t va) {
+uint64_t* vm_pte_walk(Env* e, uint64_t va) {
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   for (int level = 3; level > 0; level--) {
-    uint64_t ent = t[index_of(va, level)];
+    uint64_t ent = t[vm_index(va, level)];
     if (!(ent & PTE_P)) return nullptr;
-    t = phys_to_virt<uint64_t>(ent & PTE_ADDR);
+    t = table_of(ent);
   }
-  return &t[index_of(va, 0)];
+  e->leaf_region = vm_region(va);
+  e->leaf_pt = t;
+  return &t[vm_index(va, 0)];
 }
 
-Status vm_pte_create(Env* e, uint64_t va, uint64_t** out) {
+void TableCount::add(uint64_t va) {
+  constexpr uint64_t kCost[] = {3, 1, 1};  // a missing entry at level 1, 2, 3 needs this many frames
+  uint64_t* t = phys_to_virt<uint64_t>(e_->pml4_pa);
+  for (int level = 3; level > 0; level--) {
+    uint64_t ent = t[vm_index(va, level)];
+    if (ent & PTE_P) {
+      t = table_of(ent);
+      continue;
+    }
+    for (int l = level; l > 0; l--) {
+      uint64_t region = va >> (12 + 9 * l);
+      if (counted_[l - 1] != region) n_ += kCost[l - 1], counted_[l - 1] = region;
+    }
+    return;
+  }
+}
+
+Status vm_reserve(Env* e, uint64_t count) {
+  if (count > frames.free_count()) return ERR_NO_MEMORY;
+  if (!accounts.can_charge(e->id, RES_FRAMES, count)) return ERR_QUOTA;
+  return OK;
+}
+
+uint64_t* vm_pte_create(Env* e, uint64_t va) {
   uint64_t* t = phys_to_virt<uint64_t>(e->pml4_pa);
   for (int level = 3; level > 0; level--) {
-    uint64_t& ent = t[index_of(va, level)];
+    uint64_t& ent = t[vm_index(va, level)];
     if (!(ent & PTE_P)) {
-      uint64_t pfn;
-      Status s = frame_alloc_zeroed(kAnyFrame, e->id, FRAME_PAGETABLE, &pfn);
-      if (s != OK) return s;
+      uint64_t pfn = new_table(e, FRAME_PAGETABLE);
+      if (level == 1) {
+        // A leaf table: its entries' reverse-map links live beside it.
+        core::FrameMeta& m = frames.meta(pfn);
+        m.links_next = static_cast<uint32_t>(new_table(e, FRAME_RMAP));
+        m.links_prev = static_cast<uint32_t>(new_table(e, FRAME_RMAP));
+        m.table_va = va & ~((1ull << 21) - 1);
+      }
       // Intermediate levels allow everything; the leaf decides.
       ent = pfn * kPageSize | PTE_P | PTE_W | PTE_U;
     }
-    t = phys_to_virt<uint64_t>(ent & PTE_ADDR);
+    t = table_of(ent);
   }
-  *out = &t[index_of(va, 0)];
+  e->leaf_region = vm_region(va);
+  e->leaf_pt = t;
+  return &t[vm_index(va, 0)];
+}
+
+Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint64_t may) {
+  if (Status s = vm_reserve(e, vm_tables_missing(e, va)); s != OK) return s;
+  vm_map_pte(e, va, vm_pte_create(e, va), pfn, perms, may);
   return OK;
 }
 
-uint64_t* PteCursor::find(uint64_t va) {
-  uint64_t region = va >> 21;
-  if (region != region_) {
-    uint64_t* leaf = vm_pte(e_, va);
-    pt_ = leaf ? leaf - index_of(va, 0) : nullptr;
-    region_ = region;
-  }
-  return pt_ ? &pt_[index_of(va, 0)] : nullptr;
-}
-
-Status PteCursor::create(uint64_t va, uint64_t** out) {
-  if (uint64_t* pte = find(va)) {
-    *out = pte;
-    return OK;
-  }
-  Status s = vm_pte_create(e_, va, out);
-  if (s == OK) pt_ = *out - index_of(va, 0);
-  return s;
-}
-
-Status vm_map_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
-  uint64_t may = 0;
-  if (cap_rights & RIGHT_WRITE) may |= PTE_MAY_WRITE;
-  if (cap_rights & RIGHT_EXEC) may |= PTE_MAY_EXEC;
-  uint64_t entry = pfn * kPageSize | leaf_bits(perms) | may;
-  if (*pte & PTE_P) {
-    uint64_t old = (*pte & PTE_ADDR) / kPageSize;
-    if (old != pfn) {  // rebinding the same frame keeps its reverse mapping
-      // The new record first: if it cannot be had, the old binding stands.
-      if (Status s = rmap_add(e, pfn, va); s != OK) return s;
-      rmap_remove(e, old, va);
+Status vm_protect_range(Env* e, uint64_t va, uint64_t count, uint64_t perms, uint64_t* changed_or_denied) {
+  const uint64_t end = va + count * kPageSize;
+  // Decode: only a grant (write, execute) can be refused, so only a grant
+  // looks at every page twice.
+  if (const uint64_t need = vm_may_needed(perms)) {
+    for (uint64_t at = va; at < end;) {
+      const uint64_t stop = (vm_region(at) + 1) << 21 < end ? (vm_region(at) + 1) << 21 : end;
+      if (const uint64_t* pte = vm_pte(e, at)) {
+        for (const uint64_t* last = pte + (stop - at) / kPageSize; pte < last; pte++, at += kPageSize)
+          if ((*pte & PTE_P) && (*pte & need) != need) {
+            *changed_or_denied = (at - va) / kPageSize;
+            return ERR_ACCESS_DENIED;
+          }
+      }
+      at = stop;
     }
-    *pte = entry;
-    flush(e, va);
-    return OK;
   }
-  if (Status s = rmap_add(e, pfn, va); s != OK) return s;
-  *pte = entry;
-  return OK;
-}
-
-Status vm_unmap_pte(Env* e, uint64_t va, uint64_t* pte) {
-  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  rmap_remove(e, (*pte & PTE_ADDR) / kPageSize, va);
-  *pte = 0;
-  flush(e, va);
-  return OK;
-}
-
-void vm_protect_pte(Env* e, uint64_t va, uint64_t* pte, uint64_t perms) {
-  uint64_t keep = *pte & (PTE_ADDR | PTE_MAY_WRITE | PTE_MAY_EXEC | PTE_A | PTE_D);
-  *pte = keep | leaf_bits(perms);
-  flush(e, va);
-}
-
-Status vm_map(Env* e, uint64_t va, uint64_t pfn, uint64_t perms, uint8_t cap_rights) {
-  uint64_t* pte;
-  Status s = vm_pte_create(e, va, &pte);
-  if (s != OK) return s;
-  return vm_map_pte(e, va, pte, pfn, perms, cap_rights);
-}
-
-Status vm_unmap(Env* e, uint64_t va) { return vm_unmap_pte(e, va, vm_pte(e, va)); }
-
-Status vm_protect(Env* e, uint64_t va, uint64_t perms) {
-  uint64_t* pte = vm_pte(e, va);
-  if (!pte || !(*pte & PTE_P)) return ERR_NOT_FOUND;
-  if (!vm_perms_allowed(*pte, perms)) return ERR_ACCESS_DENIED;
-  vm_protect_pte(e, va, pte, perms);
+  // Invoke: rewrite every present entry of each leaf table in the range.
+  const uint64_t bits = vm_leaf_bits(perms);
+  const bool one_by_one = count <= kInvlpgCeiling;
+  uint64_t changed = 0;
+  for (uint64_t at = va; at < end;) {
+    const uint64_t stop = (vm_region(at) + 1) << 21 < end ? (vm_region(at) + 1) << 21 : end;
+    if (uint64_t* pte = vm_pte(e, at)) {
+      uint64_t* const last = pte + (stop - at) / kPageSize;
+#pragma GCC unroll 4
+      for (; pte < last; pte++) {
+        const uint64_t old = *pte;
+        if (!(old & PTE_P)) continue;
+        *pte = (old & kPteKeptByProtect) | bits;
+        changed++;
+        if (one_by_one) vm_flush(e, stop - (last - pte) * kPageSize);
+      }
+    }
+    at = stop;
+  }
+  if (changed && !one_by_one) vm_flush_all(e);
+  *changed_or_denied = changed;
   return OK;
 }
 
 void vm_unmap_frame_everywhere(uint64_t pfn, uint32_t keep) {
-  rmaps.remove_if(frames, pfn, [&](uint32_t env, uint64_t va) {
-    if (env == keep) return false;
-    if (Env* e = env_from_id(env)) {
-      if (uint64_t* pte = vm_pte(e, va)) {
-        *pte = 0;
-        flush(e, va);
-      }
+  for (Rid r = rmap.first(pfn); r != core::kNoRid;) {
+    Rid next = rmap.next(r);
+    uint32_t owner = rmap.env(r);
+    if (owner != keep) {
+      Env* e = &envs[env_index(owner)];
+      *rmap.pte(r) = 0;
+      vm_flush(e, rmap.va(r));
       e->info->mappings--;
+      rmap.remove(pfn, r);
     }
-    return true;
-  });
+    r = next;
+  }
+}
+
+Env* vm_frame_holder(uint64_t pfn) {
+  for (Rid r = rmap.first(pfn); r != core::kNoRid; r = rmap.next(r)) {
+    if (!(*rmap.pte(r) & PTE_HOLD)) continue;
+    Env* e = &envs[env_index(rmap.env(r))];
+    if (e->info->state != ENV_DYING && accounts.can_charge(e->id, RES_FRAMES, 1)) return e;
+  }
+  return nullptr;
+}
+
+void vm_teardown(Env* e) {
+  uint64_t* pml4 = phys_to_virt<uint64_t>(e->pml4_pa);
+  for (uint64_t i4 = 0; i4 < kKernelTablesPml4Slot; i4++) {
+    if (!(pml4[i4] & PTE_P)) continue;
+    uint64_t* pdpt = table_of(pml4[i4]);
+    for (uint64_t i3 = 0; i3 < 512; i3++) {
+      if (!(pdpt[i3] & PTE_P)) continue;
+      uint64_t* pd = table_of(pdpt[i3]);
+      for (uint64_t i2 = 0; i2 < 512; i2++) {
+        if (!(pd[i2] & PTE_P)) continue;
+        uint64_t pt_pfn = vm_pfn(pd[i2]);
+        uint64_t* pt = table_of(pd[i2]);
+        for (uint64_t i1 = 0; i1 < 512; i1++)
+          if (pt[i1] & PTE_P) rmap.remove(vm_pfn(pt[i1]), core::make_rid(pt_pfn, i1));
+      }
+    }
+  }
+  e->info->mappings = 0;
+  vm_forget_leaf(e);
+}
+
+uint64_t vm_reclaim_tables(Env* e, uint64_t want, void (*taken)(Env*, uint64_t pfn)) {
+  uint64_t freed = 0;
+  uint64_t* pml4 = phys_to_virt<uint64_t>(e->pml4_pa);
+  for (uint64_t i4 = 0; i4 < kKernelTablesPml4Slot && freed < want; i4++) {
+    if (!(pml4[i4] & PTE_P)) continue;
+    uint64_t* pdpt = table_of(pml4[i4]);
+    for (uint64_t i3 = 0; i3 < 512 && freed < want; i3++) {
+      if (!(pdpt[i3] & PTE_P)) continue;
+      uint64_t* pd = table_of(pdpt[i3]);
+      for (uint64_t i2 = 0; i2 < 512 && freed < want; i2++) {
+        if (!(pd[i2] & PTE_P)) continue;
+        free_leaf_table(e, &pd[i2], taken);
+        freed += 3;
+      }
+      bool empty = true;
+      for (uint64_t i2 = 0; i2 < 512 && empty; i2++) empty = !(pd[i2] & PTE_P);
+      if (empty && freed < want) {
+        uint64_t pfn = vm_pfn(pdpt[i3]);
+        pdpt[i3] = 0;
+        frames.free(pfn);
+        if (taken) taken(e, pfn);
+        freed++;
+      }
+    }
+    bool empty = true;
+    for (uint64_t i3 = 0; i3 < 512 && empty; i3++) empty = !(pdpt[i3] & PTE_P);
+    if (empty && freed < want) {
+      uint64_t pfn = vm_pfn(pml4[i4]);
+      pml4[i4] = 0;
+      frames.free(pfn);
+      if (taken) taken(e, pfn);
+      freed++;
+    }
+  }
+  if (freed) vm_flush_all(e);
+  return freed;
 }
 
 namespace {

@@ -23,6 +23,7 @@ ICOUNT = ["-icount", "shift=0"]
 # Guest code 0x10 (success) and 0x11 (failure) as QEMU exit codes.
 EXIT_SUCCESS = (0x10 << 1) | 1  # 33
 EXIT_FAILURE = (0x11 << 1) | 1  # 35
+EXIT_INIT_GONE = (0x12 << 1) | 1  # 37: init exited or died (the kernel powered off)
 EXIT_PANIC = (0x7F << 1) | 1    # 255: kernel panic
 
 
@@ -34,4 +35,32 @@ def veneer_command(kernel, modules, append="", icount=False):
     cmd += ["-kernel", str(kernel), "-initrd", ",".join(str(m) for m in modules)]
     if append:
         cmd += ["-append", append]
+    return cmd
+
+
+# UEFI firmware (Debian's ovmf package). The variable store is copied per run:
+# OVMF writes to it.
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def iso_command(iso, uefi=False, icount=False, vars_copy=None):
+    """QEMU command booting the GRUB ISO, with SeaBIOS or (uefi) OVMF.
+
+    For UEFI, vars_copy is a writable copy of OVMF_VARS (a temporary one by default)."""
+    cmd = [QEMU] + MACHINE
+    if icount:
+        cmd += ICOUNT
+    if uefi:
+        if vars_copy is None:
+            import atexit
+            import os
+            import tempfile
+            fd, vars_copy = tempfile.mkstemp(prefix="veneer-ovmf-vars-", suffix=".fd")
+            os.close(fd)
+            atexit.register(lambda: os.path.exists(vars_copy) and os.unlink(vars_copy))
+        shutil.copyfile(OVMF_VARS, vars_copy)
+        cmd += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
+    cmd += ["-cdrom", str(iso), "-boot", "d"]
     return cmd

@@ -46,7 +46,14 @@ enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE =
 // Rights. READ/WRITE/EXEC bound the mapping permissions a frame capability
 // allows; GRANT allows copying it to another env; REVOKE allows freeing the
 // frame or revoking every other capability to it; CONTROL (env capabilities)
-// allows changing the env's address space, registers, handlers and lifetime.
+// allows changing the env's address space, registers, handlers and lifetime;
+// DEPOSIT (env capabilities) allows granting capabilities into its table, so
+// an env decides who may fill its slots (a server hands clients a
+// DEPOSIT-only capability to itself, say). HOLD (frame capabilities): a
+// mapping made with it *holds* the frame: when the frame's owner dies, the
+// frame is not freed but passes to an env that holds it (and has room in
+// its account), so memory shared copy-on-write outlives the env that
+// allocated it; a frame is freed when its owner dies and nobody holds it.
 enum Rights : uint8_t {
   RIGHT_READ = 1,
   RIGHT_WRITE = 2,
@@ -54,32 +61,57 @@ enum Rights : uint8_t {
   RIGHT_GRANT = 8,
   RIGHT_REVOKE = 16,
   RIGHT_CONTROL = 32,
+  RIGHT_DEPOSIT = 64,  // env capabilities: cap_grant may put capabilities into its table
+  RIGHT_HOLD = 128,    // frame capabilities: a mapping made with it keeps the frame alive
 };
-constexpr uint8_t kRightsAll = 0x3F;
+constexpr uint8_t kRightsAll = 0xFF;
 
 // Mapping permissions for page_map/page_protect/page_batch. Every mapping is
 // readable and user-accessible; these add write and execute.
 constexpr uint64_t PERM_READ = 0, PERM_WRITE = 1, PERM_EXEC = 2;
-constexpr uint64_t kPermsMask = PERM_WRITE | PERM_EXEC;
+// A library OS's own marks (copy-on-write, say), kept in the PTE where it
+// reads them back through its page-table window: perms bits 8-14 are PTE
+// bits 52-58. The kernel stores them and gives them no meaning.
+constexpr uint64_t kPermUserShift = 8;
+constexpr uint64_t kPermUserMask = 0x7Full << kPermUserShift;
+constexpr uint64_t kPteUserShift = 52;
+constexpr uint64_t kPermsMask = PERM_WRITE | PERM_EXEC | kPermUserMask;
 
 // cons_write writes at most this many bytes per call.
 constexpr uint64_t kMaxConsoleWrite = 4096;
 
-// frame_alloc: ask for any free frame instead of a specific frame number.
+// frame_alloc: ask for any free frame instead of a specific frame number;
+// dest_slot kNoSlot: make no capability (the owner names the frame by number).
 constexpr uint64_t kAnyFrame = ~0ull;
+constexpr uint64_t kNoSlot = ~0ull;
+
+// Naming a frame. Where a call takes a frame (page_map, page_batch's MAP,
+// frame_free), the argument is a frame capability's slot, or kFrameByPfn |
+// pfn for a frame owned by the caller or by the env the call acts on (for
+// frame_free: the caller), which needs no capability: ownership is the
+// authority, as Xok's physical names were, and carries every right,
+// RIGHT_HOLD included (a frame the caller maps into another env by number
+// is held there). So a library OS needs no slot per page it owns.
+constexpr uint64_t kFrameByPfn = 1ull << 63;
 
 // ---- page_batch --------------------------------------------------------------
+// A batch is up to kMaxPageBatch operations on one env's address space, each
+// on a different page: their addresses must be strictly ascending. So every
+// operation is validated against exactly the state it is applied to, and
+// the whole batch is validated (and its page tables counted and charged)
+// before any of it is applied.
 enum PageOpKind : uint32_t { PAGE_OP_MAP = 0, PAGE_OP_UNMAP = 1, PAGE_OP_PROTECT = 2 };
 struct PageOp {
   uint64_t va;
-  uint32_t kind;        // PageOpKind
-  uint32_t frame_slot;  // PAGE_OP_MAP only
-  uint64_t perms;       // PAGE_OP_MAP and PAGE_OP_PROTECT
+  uint64_t frame;   // PAGE_OP_MAP: a slot, or kFrameByPfn | pfn
+  uint32_t kind;    // PageOpKind
+  uint32_t perms;   // PAGE_OP_MAP and PAGE_OP_PROTECT
 };
+static_assert(sizeof(PageOp) == 24);
 constexpr uint64_t kMaxPageBatch = 512;
-// Bounds on bindings (each costs the kernel a reverse-map record): one frame
-// may be mapped at most this many times, and one env may hold at most
-// KernelInfo.max_mappings mappings (a share of the kernel's record pool).
+// One frame may be mapped at most this many times (FrameInfo.mappings).
+// Mappings cost the kernel nothing else: their reverse-map links live beside
+// each page table, in frames charged to the env (FRAME_RMAP).
 constexpr uint32_t kMaxMappingsPerFrame = 1024;
 
 // ---- Read-only kernel tables at kKernelTablesVa -----------------------------
@@ -115,10 +147,18 @@ struct EnvInfo {
   uint64_t slices_run;   // slices that ended while it ran
   uint64_t reclaim_asked;     // frames requested by visible revocation (pending)
   uint32_t mappings;          // live page-table entries in its address space
-  uint32_t reserved0;
-  uint64_t reserved[6];
+  // Accounts: every env draws on an account, its own or its creator's. An
+  // account holds limits on what all envs drawing on it may hold together
+  // (frames of every kind, envs, slice positions); a creator funds a child's
+  // own account out of its own (env_set_quota), so no tree can take more than
+  // it was given.
+  uint32_t account;           // env id of the account holder (itself, or an ancestor)
+  uint32_t limit[3];          // account holders: the limits (Resource order)
+  uint32_t used[3];           // account holders: held, children's reservations included
+  uint32_t reserved[6];
 };
 static_assert(sizeof(EnvInfo) == 128);
+enum Resource : uint32_t { RES_FRAMES = 0, RES_ENVS = 1, RES_SLICES = 2, kResources = 3 };
 
 // ---- The CPU as a vector of time slices ---------------------------------------
 // Each position is one slice of the LAPIC timer; the kernel runs positions
@@ -140,6 +180,7 @@ struct SliceVector {
 constexpr uint64_t kVecSliceEnd = 32;    // epilogue: save what you need, then yield
 constexpr uint64_t kVecSliceStart = 33;  // prologue: your slice begins
 constexpr uint64_t kVecReclaim = 34;     // give back error_code frames by fault_addr (tick deadline)
+constexpr uint64_t kVecForeignSyscall = 35;  // a system call outside Veneer's numbers (see below)
 constexpr uint32_t kMaxOverruns = 3;     // consecutive overruns that cost an env its slices
 
 // ---- Repossession vectors --------------------------------------------------------
@@ -161,6 +202,7 @@ enum FrameKind : uint16_t {
   FRAME_PAGETABLE = 2,  // a page-table page of its owner (never mappable)
   FRAME_KERNEL = 3,     // kernel image, tables, firmware, holes
   FRAME_MODULE = 4,     // boot module, owned by init
+  FRAME_RMAP = 5,       // reverse-map links beside a page table of its owner (never mappable)
 };
 struct FrameInfo {
   uint32_t owner;      // env id, kOwnerFree or kOwnerKernel
@@ -191,7 +233,7 @@ struct KernelInfo {
   uint64_t slice_ns;         // length of one time slice
   uint64_t ticks;            // timer interrupts since boot
   uint64_t nmodules;
-  uint64_t max_mappings;     // page mappings one env may hold
+  uint64_t reserved;
   BootModule modules[kMaxBootModules];
   char cmdline[256];         // kernel command line from the boot loader
 };
@@ -223,6 +265,25 @@ static_assert(sizeof(ExceptionFrame) == 72);
 // The kernel also keeps the 128-byte red zone below the interrupted rsp
 // intact; frames nest below the current rsp when the handler itself faults.
 constexpr uint64_t kRedZone = 128;
+// Room a frame takes on the exception stack (the frame, padded so rsp stays
+// 16-byte aligned), and how far below a handler's rsp a nested frame starts:
+// its red zone plus the 16 bytes ExOS's resume path writes below that.
+constexpr uint64_t kExceptionFrameSlot = (sizeof(ExceptionFrame) + 15) & ~15ull;
+constexpr uint64_t kNestGap = kRedZone + 16;
+// A handler is entered with the trap, direction and alignment-check flags
+// clear (the frame keeps the interrupted code's rflags): an env that
+// single-steps still handles its #DB, and C handlers get DF = 0.
+constexpr uint64_t kHandlerClearedFlags = 0x100 | 0x400 | 0x40000;
+
+// Foreign system calls: a `syscall` whose number (rax) is outside Veneer's
+// range (syscalls.h) arrives at the exception handler like an exception,
+// with vector kVecForeignSyscall, error_code = the number, rip =
+// the instruction after the syscall, rflags and rsp the caller's, and the
+// frame's rax = the number, rcx = that rip (the syscall instruction itself
+// clobbered rcx), rdx the caller's. rdi, rsi, rdx, r10, r8, r9 (the
+// arguments) and r11 (the caller's rflags, as syscall leaves it) are live.
+// To return a result the handler sets the frame's rax and resumes as from
+// any exception. An env without a handler gets ERR_BAD_SYSCALL in rax.
 
 // ---- Protected control transfer ---------------------------------------------------
 // pct_sync/pct_async(env_slot, m0..m4): the message is rsi, rdx, r10, r8, r9
@@ -246,6 +307,7 @@ constexpr uint64_t kPctReply = ~0ull;
 // Exit codes for poweroff (QEMU's isa-debug-exit turns code c into (c<<1)|1).
 constexpr uint64_t kPoweroffSuccess = 0x10;  // QEMU exits 33
 constexpr uint64_t kPoweroffFailure = 0x11;  // QEMU exits 35
+constexpr uint64_t kPoweroffInitGone = 0x12;  // the kernel's: init exited or died (QEMU exits 37)
 
 struct SysResult {
   long status;

@@ -1,8 +1,9 @@
 // Veneer status codes: the one numbered status enum shared by kernel and
 // user space. Ranges follow Zircon: 0 is success, -1..-9 dispatch errors,
 // -10.. parameter errors, -20.. capability errors, -30.. rights errors,
-// -40.. state errors, -50.. resource exhaustion, -100.. packet filter
-// refusals, -110.. safe-handler verifier refusals.
+// -40.. state errors, -50.. resource exhaustion, -60.. errors of ExOS (the
+// library OS) that have no kernel meaning, -100.. packet filter refusals,
+// -110.. safe-handler verifier refusals.
 #pragma once
 
 #define VENEER_STATUS_LIST(X)                                                    \
@@ -19,8 +20,12 @@
   X(ERR_NOT_FOUND, -41, "nothing is mapped at that address")                     \
   X(ERR_BAD_STATE, -42, "object is in the wrong state for this operation")      \
   X(ERR_NO_ENTRY, -43, "the env has no protected entry point")                  \
-  X(ERR_NO_MEMORY, -50, "no free frame (or rmap record) is left")               \
-  X(ERR_NO_RESOURCES, -51, "a limit is reached: env slots, mappings per env or per frame") \
+  X(ERR_NO_MEMORY, -50, "no free frame is left")                                \
+  X(ERR_NO_RESOURCES, -51, "a fixed limit is reached: env slots, mappings of one frame") \
+  X(ERR_QUOTA, -52, "the account's limit for this resource is reached")         \
+  X(ERR_NO_MODULE, -60, "ExOS: no boot module has this name")                    \
+  X(ERR_MODULE_NOT_MAPPED, -61, "ExOS: boot modules are mapped in init only")     \
+  X(ERR_BAD_ELF, -62, "ExOS: not an x86-64 executable, or a malformed one")  \
   X(ERR_FILTER_EMPTY, -100, "packet filter has no atoms")                      \
   X(ERR_FILTER_MALFORMED, -101, "packet filter field out of its domain (count, width, mask, value, flags, shift)") \
   X(ERR_FILTER_PAST_FRAME, -102, "packet filter reads past the longest frame")  \

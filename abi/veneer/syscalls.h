@@ -1,25 +1,41 @@
 // The system call table: the single source of truth for numbers, names and
 // argument lists. The kernel expands it into its dispatch table and handler
 // prototypes (kernel/syscall.cc), ExOS into its user stubs (libos/include/exos/sys.h),
+// a generated header into the numbers assembly uses (abi/asm_constants.cc),
 // and a host test checks it against docs/abi.md.
 //
-// X(number, name, path, (arg, ...))
+// X(index, name, path, (arg, ...)): the call's number (rax) is
+// VENEER_SYSCALL_NUMBER(index).
 //   path FAST: dispatched straight from the syscall entry with arguments in
 //              registers; the handler always returns to the caller.
 //   path SLOW: may switch environments; the entry saves the full user
-//              context first. Slow numbers start at VENEER_SLOW_BASE.
+//              context first. Slow indexes start at VENEER_SLOW_BASE.
 // Every argument is a 64-bit register (rdi, rsi, rdx, r10, r8, r9).
 // Results: rax = status (veneer::Status), rdx = value.
+//
+// Veneer's calls own the 64 numbers at the top of the 64-bit space: fast
+// index i is -32 + i (0xFFFFFFFFFFFFFFE0 + i), slow index i (32..63) is
+// -96 + i. So the entry tells a fast call from everything else with one
+// unsigned compare and indexes its table with the number itself. An
+// unassigned number there fails with ERR_BAD_SYSCALL. Every other number is
+// a *foreign* system call (Linux's 0..~460, say): the kernel delivers it to
+// the env's exception handler as vector kVecForeignSyscall, so a library OS
+// can emulate another kernel's interface (abi.h says how).
 #pragma once
 
 #define VENEER_SLOW_BASE 32
+#define VENEER_SYSCALL_COUNT 64
+#define VENEER_FAST_FIRST 0xFFFFFFFFFFFFFFE0ull  /* the number of fast index 0 (-32) */
+#define VENEER_SLOW_FIRST 0xFFFFFFFFFFFFFFC0ull  /* the number of slow index 32 (-64) */
+#define VENEER_SYSCALL_NUMBER(index) \
+  ((index) < VENEER_SLOW_BASE ? VENEER_FAST_FIRST + (index) : VENEER_SLOW_FIRST + ((index) - VENEER_SLOW_BASE))
 
 #define VENEER_SYSCALLS(X)                                                   \
   X(0, null, FAST, ())                                                       \
   X(1, cons_write, FAST, (buf, len))                                         \
   X(2, frame_alloc, FAST, (pfn, owner_env_slot, dest_slot))                  \
-  X(3, frame_free, FAST, (frame_slot))                                       \
-  X(4, page_map, FAST, (env_slot, va, frame_slot, perms))                    \
+  X(3, frame_free, FAST, (frame))                                            \
+  X(4, page_map, FAST, (env_slot, va, frame, perms))                         \
   X(5, page_unmap, FAST, (env_slot, va))                                     \
   X(6, page_protect, FAST, (env_slot, va, perms))                            \
   X(7, page_batch, FAST, (env_slot, ops, count))                             \
@@ -37,6 +53,10 @@
   X(19, env_set_pct_entry, FAST, (env_slot, entry, stack_top))               \
   X(20, pct_async, FAST, (env_slot, m0, m1, m2, m3, m4))                     \
   X(21, frame_reclaim, FAST, (machine_slot, env_slot, count, deadline_slices)) \
+  X(22, env_set_fs_base, FAST, (env_slot, base))                              \
+  X(23, env_set_quota, FAST, (env_slot, frames, envs, slices))                \
+  X(24, invariant_scan, FAST, (machine_slot))                                 \
+  X(26, page_protect_range, FAST, (env_slot, va, count, perms))               \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
   X(34, poweroff, SLOW, (machine_slot, code))                                \
@@ -68,10 +88,15 @@
 
 #ifdef __cplusplus
 namespace veneer {
+// SYS_<name>: the number a caller puts in rax.
 enum Syscall : unsigned long {
-#define VENEER_SYSCALL_ENUM(num, name, path, args) SYS_##name = num,
+#define VENEER_SYSCALL_ENUM(index, name, path, args) SYS_##name = VENEER_SYSCALL_NUMBER(index),
   VENEER_SYSCALLS(VENEER_SYSCALL_ENUM)
 #undef VENEER_SYSCALL_ENUM
 };
+constexpr bool is_veneer_syscall(unsigned long number) { return number >= VENEER_SLOW_FIRST; }
+constexpr unsigned long syscall_index(unsigned long number) {
+  return number >= VENEER_FAST_FIRST ? number - VENEER_FAST_FIRST : number - VENEER_SLOW_FIRST + VENEER_SLOW_BASE;
+}
 }  // namespace veneer
 #endif

@@ -1,3 +1,5 @@
+#include "veneer/asm_abi.h"
+
 /* The smallest possible user exception handler: resume at once. This is the
    kernel primitive the exception_roundtrip row measures (ExOS's C++ dispatch
    adds to it; see exception_roundtrip_exos). */
@@ -14,14 +16,14 @@ bench_resume_handler:
   .global bench_pct_echo_entry
 bench_pct_echo_entry:
 1:
-  mov $36, %eax          /* SYS_pct_sync */
-  mov $-1, %rdi          /* kPctReply: back to the caller; returns its next call */
+  mov $SYS_pct_sync, %rax
+  mov $PCT_REPLY, %rdi   /* back to the caller; returns its next call */
   syscall
   jmp 1b
 
   .global bench_pct_wait_entry
 bench_pct_wait_entry:
-  mov $37, %eax          /* SYS_pct_wait: the next message enters here again */
+  mov $SYS_pct_wait, %rax  /* the next message enters here again */
   syscall
   ud2
 
@@ -40,7 +42,7 @@ bench_epilogue_entry:
   pushq %r9
   pushq %r10
   pushq %r11
-  mov $32, %eax          /* SYS_yield */
+  mov $SYS_yield, %rax
   syscall
   popq %r11
   popq %r10

@@ -2,17 +2,18 @@
 
 namespace veneer::core {
 
-void FrameTable::init(FrameInfo* info, FrameMeta* meta, uint64_t nframes, EnvInfo* envs) {
+void FrameTable::init(FrameInfo* info, FrameMeta* meta, uint64_t nframes, EnvInfo* envs, Accounts* accounts) {
   info_ = info;
   meta_ = meta;
   envs_ = envs;
+  accounts_ = accounts;
   nframes_ = nframes;
   free_count_ = 0;
   free_head_ = kNil;
   for (auto& h : owned_head_) h = kNil;
   for (uint64_t i = 0; i < nframes; i++) {
     info_[i] = FrameInfo{kOwnerKernel, FRAME_KERNEL, 0, 0};
-    meta_[i] = FrameMeta{kNil, kNil, kNil, 0};
+    meta_[i] = FrameMeta{kNil, kNil, 0, 0, 0, 0};
   }
 }
 
@@ -40,12 +41,16 @@ void FrameTable::unlink(uint32_t* head, uint32_t pfn) {
 
 void FrameTable::take(uint32_t owner, uint32_t pfn) {
   link(list_of(owner), pfn);
-  if (envs_ && owner != kOwnerFree && owner != kOwnerKernel) envs_[env_index(owner)].frames++;
+  if (owner == kOwnerFree || owner == kOwnerKernel) return;
+  if (envs_) envs_[env_index(owner)].frames++;
+  if (accounts_) accounts_->charge(owner, RES_FRAMES, 1);
 }
 
 void FrameTable::drop(uint32_t owner, uint32_t pfn) {
   unlink(list_of(owner), pfn);
-  if (envs_ && owner != kOwnerFree && owner != kOwnerKernel) envs_[env_index(owner)].frames--;
+  if (owner == kOwnerFree || owner == kOwnerKernel) return;
+  if (envs_) envs_[env_index(owner)].frames--;
+  if (accounts_) accounts_->uncharge(owner, RES_FRAMES, 1);
 }
 
 void FrameTable::release(uint64_t pfn) {
@@ -67,6 +72,7 @@ void FrameTable::assign(uint64_t pfn, uint32_t owner, uint16_t kind) {
 }
 
 Status FrameTable::alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out) {
+  if (accounts_ && !accounts_->can_charge(owner, RES_FRAMES, 1)) return ERR_QUOTA;
   if (pfn == kAnyFrame) {
     if (free_head_ == kNil) return ERR_NO_MEMORY;
     pfn = free_head_;
@@ -79,6 +85,9 @@ Status FrameTable::alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* 
   info_[pfn].owner = owner;
   info_[pfn].kind = kind;
   info_[pfn].mappings = 0;
+  meta_[pfn].rmap_head = 0;  // no reverse-map records; a page table's links are set by its user
+  meta_[pfn].links_next = meta_[pfn].links_prev = 0;
+  meta_[pfn].table_va = 0;
   take(owner, static_cast<uint32_t>(pfn));
   *out = pfn;
   return OK;
@@ -95,58 +104,12 @@ void FrameTable::free(uint64_t pfn) {
   free_count_++;
 }
 
+void FrameTable::transfer(uint64_t pfn, uint32_t new_owner) {
+  drop(info_[pfn].owner, static_cast<uint32_t>(pfn));
+  info_[pfn].owner = new_owner;
+  take(new_owner, static_cast<uint32_t>(pfn));
+}
+
 uint64_t FrameTable::bump_guard(uint64_t pfn) { return ++info_[pfn].guard; }
-
-void RmapPool::init(RmapRecord* records, uint64_t count) {
-  rec_ = records;
-  free_head_ = kNil;
-  free_count_ = count;
-  for (uint64_t i = count; i-- > 0;) {
-    rec_[i] = RmapRecord{0, 0, free_head_};
-    free_head_ = static_cast<uint32_t>(i);
-  }
-}
-
-Status RmapPool::add(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va) {
-  if (free_head_ == kNil) return ERR_NO_MEMORY;
-  uint32_t r = free_head_;
-  free_head_ = rec_[r].next;
-  free_count_--;
-  FrameMeta& m = frames.meta(pfn);
-  rec_[r] = RmapRecord{va, env, m.rmap_head};
-  m.rmap_head = r;
-  frames.info(pfn).mappings++;
-  return OK;
-}
-
-bool RmapPool::remove(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va) {
-  FrameMeta& m = frames.meta(pfn);
-  for (uint32_t* link = &m.rmap_head; *link != kNil; link = &rec_[*link].next) {
-    uint32_t r = *link;
-    if (rec_[r].env == env && rec_[r].va == va) {
-      *link = rec_[r].next;
-      rec_[r].next = free_head_;
-      free_head_ = r;
-      free_count_++;
-      frames.info(pfn).mappings--;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool RmapPool::pop(FrameTable& frames, uint64_t pfn, uint32_t* env, uint64_t* va) {
-  FrameMeta& m = frames.meta(pfn);
-  uint32_t r = m.rmap_head;
-  if (r == kNil) return false;
-  *env = rec_[r].env;
-  *va = rec_[r].va;
-  m.rmap_head = rec_[r].next;
-  rec_[r].next = free_head_;
-  free_head_ = r;
-  free_count_++;
-  frames.info(pfn).mappings--;
-  return true;
-}
 
 }  // namespace veneer::core

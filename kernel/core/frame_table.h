@@ -3,12 +3,14 @@
 // FrameInfo (owner, guard, kind, mappings) is the public half: its pages are
 // mapped read-only into every env so library OSes can see who owns what.
 // FrameMeta is the kernel-private half: list links (the free list, or the
-// owner's list of frames so an env's death frees them all in O(frames)) and
-// the head of the frame's reverse-mapping list. It also keeps each env's
-// EnvInfo.frames, the count library OSes read, in step with its list.
+// owner's list of frames so an env's death frees them all in O(frames)), the
+// head of the frame's reverse-map list and, for a leaf page table, where its
+// reverse-map links live. The table also keeps each env's EnvInfo.frames,
+// the count library OSes read, and charges frames to the owner's account.
 // Portable: unit-tested on the host (tests/host/frame_table_test.cc).
 #pragma once
 
+#include "kernel/core/accounts.h"
 #include "veneer/abi.h"
 
 namespace veneer::core {
@@ -18,32 +20,45 @@ constexpr uint32_t kNil = 0xFFFFFFFFu;
 struct FrameMeta {
   uint32_t next;
   uint32_t prev;
-  uint32_t rmap_head;  // index into RmapPool, kNil if unmapped
-  uint32_t reserved;
+  uint64_t rmap_head;   // mappable frames: first reverse-map record (kNoRid: unmapped)
+  // Leaf page tables: the two FRAME_RMAP frames that hold their entries'
+  // reverse-map links (next, prev), and the virtual address they map.
+  uint32_t links_next;
+  uint32_t links_prev;
+  uint64_t table_va;
 };
 
 class FrameTable {
  public:
   // Every frame starts as FRAME_KERNEL; boot code then releases usable RAM.
-  // `envs` (kMaxEnvs rows, or nullptr) receives each owner's frame count.
-  void init(FrameInfo* info, FrameMeta* meta, uint64_t nframes, EnvInfo* envs = nullptr);
+  // `envs` (kMaxEnvs rows, or nullptr) receives each owner's frame count;
+  // `accounts` (or nullptr) is charged for every frame an env owns.
+  void init(FrameInfo* info, FrameMeta* meta, uint64_t nframes, EnvInfo* envs = nullptr,
+            Accounts* accounts = nullptr);
   // Boot only: hands a frame to the free pool.
   void release(uint64_t pfn);
   // Boot only: gives a kernel frame to an env (boot modules, init's stack).
   void assign(uint64_t pfn, uint32_t owner, uint16_t kind);
 
-  // Allocates frame `pfn` (must be free) or, with kAnyFrame, any free frame.
-  // Validates before changing anything.
+  // Allocates frame `pfn` (must be free) or, with kAnyFrame, any free frame,
+  // charged to the owner's account (ERR_QUOTA when it is full). Validates
+  // before changing anything.
   Status alloc(uint64_t pfn, uint32_t owner, uint16_t kind, uint64_t* out);
   // Returns an allocated frame to the free pool and bumps its guard. The
   // caller has already removed every mapping of it.
   void free(uint64_t pfn);
+  // Gives an allocated frame to another owner (its account is charged; the
+  // caller checked it has room). The guard stays: capabilities to it stay valid.
+  void transfer(uint64_t pfn, uint32_t new_owner);
   // Bumps the guard without freeing: every capability made before is stale.
   uint64_t bump_guard(uint64_t pfn);
 
   // First frame owned by env `owner`, then next_owned(); kNil ends the list.
   uint32_t first_owned(uint32_t owner) const { return owned_head_[env_index(owner)]; }
   uint32_t next_owned(uint32_t pfn) const { return meta_[pfn].next; }
+
+  // The free list, for consistency checks.
+  uint32_t first_free() const { return free_head_; }
 
   uint64_t nframes() const { return nframes_; }
   uint64_t free_count() const { return free_count_; }
@@ -63,52 +78,11 @@ class FrameTable {
   FrameInfo* info_ = nullptr;
   FrameMeta* meta_ = nullptr;
   EnvInfo* envs_ = nullptr;
+  Accounts* accounts_ = nullptr;
   uint64_t nframes_ = 0;
   uint64_t free_count_ = 0;
   uint32_t free_head_ = kNil;
   uint32_t owned_head_[kMaxEnvs];
-};
-
-// Reverse mappings: for each frame, the (env, va) of every PTE that points at
-// it, so a freed or revoked frame can be unmapped everywhere.
-struct RmapRecord {
-  uint64_t va;
-  uint32_t env;   // env id
-  uint32_t next;  // next record of the same frame, or the free list
-};
-
-class RmapPool {
- public:
-  void init(RmapRecord* records, uint64_t count);
-  bool has_free() const { return free_head_ != kNil; }
-  Status add(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va);
-  // Removes the record for (env, va); false if there was none.
-  bool remove(FrameTable& frames, uint64_t pfn, uint32_t env, uint64_t va);
-  // Pops any record of `pfn` into *env/*va; false when none is left.
-  bool pop(FrameTable& frames, uint64_t pfn, uint32_t* env, uint64_t* va);
-  uint64_t free_count() const { return free_count_; }
-
-  // Removes the records of `pfn` for which drop(env, va) returns true.
-  template <typename F>
-  void remove_if(FrameTable& frames, uint64_t pfn, F&& drop) {
-    for (uint32_t* link = &frames.meta(pfn).rmap_head; *link != kNil;) {
-      uint32_t r = *link;
-      if (!drop(rec_[r].env, rec_[r].va)) {
-        link = &rec_[r].next;
-        continue;
-      }
-      *link = rec_[r].next;
-      rec_[r].next = free_head_;
-      free_head_ = r;
-      free_count_++;
-      frames.info(pfn).mappings--;
-    }
-  }
-
- private:
-  RmapRecord* rec_ = nullptr;
-  uint32_t free_head_ = kNil;
-  uint64_t free_count_ = 0;
 };
 
 }  // namespace veneer::core

@@ -24,6 +24,7 @@ constexpr Status check_map_va(uint64_t va) {
   return OK;
 }
 
+// Mapping permissions: write, execute, and the library OS's marks.
 constexpr bool perms_valid(uint64_t perms) { return (perms & ~kPermsMask) == 0; }
 
 // The capability rights a mapping with these permissions needs.

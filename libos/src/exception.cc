@@ -7,7 +7,7 @@ namespace {
 
 constexpr uint64_t kXStackPages = 4;
 constexpr uint64_t kXStackTop = 0x00006F0000000000;  // just below the stacks
-ExceptionHandler handlers[64];  // CPU exceptions 0-31, kernel upcalls 32-34
+ExceptionHandler handlers[64];  // CPU exceptions 0-31, kernel upcalls and foreign calls 32-35
 
 }  // namespace
 
@@ -39,6 +39,12 @@ extern "C" void exos_dispatch_exception(veneer::ExceptionFrame* f) {
     return;
   }
   if (f->vector == veneer::kVecSliceStart || f->vector == veneer::kVecReclaim) return;
+  if (f->vector == veneer::kVecForeignSyscall) {
+    // A program that emulates no other kernel: the call fails as an unknown
+    // Veneer call does.
+    f->rax = static_cast<uint64_t>(veneer::ERR_BAD_SYSCALL);
+    return;
+  }
   exos::printf("exos: env %x: unhandled exception %lu at rip %lx (addr %lx, error %lx)\n",
                exos::self_id(), f->vector, f->rip, f->fault_addr, f->error_code);
   exos::exit();

@@ -1,12 +1,9 @@
 /* ExOS side of user-level exceptions. The kernel enters exos_exception_entry
    with rsp at a veneer::ExceptionFrame on the exception stack; rax, rcx, rdx
    of the interrupted code are in the frame, every other register is live. */
-#define F_RIP 24
-#define F_RFLAGS 32
-#define F_RSP 40
-#define F_RAX 48
-#define F_RCX 56
-#define F_RDX 64
+#include "veneer/asm_abi.h"
+
+#define FXSAVE_AREA 512
 
   .text
   .global exos_exception_entry
@@ -17,8 +14,15 @@ exos_exception_entry:
   pushq %r9
   pushq %r10
   pushq %r11
-  lea 48(%rsp), %rdi          /* the frame; rsp stays 16-byte aligned */
+  /* Handlers are C++ (printf and memcpy use SSE registers): the interrupted
+     code's SSE and x87 state is kept here around them. rsp is 16-byte
+     aligned: the frame is, and six pushes keep it so. */
+  sub $FXSAVE_AREA, %rsp
+  fxsave64 (%rsp)
+  lea FXSAVE_AREA + 48(%rsp), %rdi   /* the frame */
   call exos_dispatch_exception
+  fxrstor64 (%rsp)
+  add $FXSAVE_AREA, %rsp
   popq %r11
   popq %r10
   popq %r9
@@ -28,23 +32,24 @@ exos_exception_entry:
   /* fall through */
 
 /* Resume the interrupted code from the frame at rsp, without the kernel:
-   park rflags and rip just below the interrupted stack's red zone, restore
-   rax/rcx/rdx, switch stacks, popfq, and `ret $128` skips back over the red
-   zone to the original rsp. */
+   park rflags and rip just below the interrupted stack's red zone (the
+   kernel leaves that room, NEST_GAP, when frames nest), restore rax/rcx/rdx,
+   switch stacks, popfq, and `ret $RED_ZONE` skips back over the red zone to
+   the original rsp. */
   .global exos_exception_resume
 exos_exception_resume:
-  mov F_RSP(%rsp), %rax
-  sub $144, %rax
-  mov F_RFLAGS(%rsp), %rcx
+  mov XF_RSP(%rsp), %rax
+  sub $NEST_GAP, %rax
+  mov XF_RFLAGS(%rsp), %rcx
   mov %rcx, (%rax)
-  mov F_RIP(%rsp), %rcx
+  mov XF_RIP(%rsp), %rcx
   mov %rcx, 8(%rax)
-  mov %rax, F_RSP(%rsp)
-  mov F_RCX(%rsp), %rcx
-  mov F_RDX(%rsp), %rdx
-  mov F_RAX(%rsp), %rax
-  mov F_RSP(%rsp), %rsp
+  mov %rax, XF_RSP(%rsp)
+  mov XF_RCX(%rsp), %rcx
+  mov XF_RDX(%rsp), %rdx
+  mov XF_RAX(%rsp), %rax
+  mov XF_RSP(%rsp), %rsp
   popfq
-  ret $128
+  ret $RED_ZONE
 
   .section .note.GNU-stack, "", @progbits

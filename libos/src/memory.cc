@@ -32,17 +32,25 @@ Status frame_alloc(Frame* out, uint64_t pfn) {
   return veneer::OK;
 }
 
+Status frame_alloc_owned(Frame* out, uint64_t pfn) {
+  SysResult r = sys_frame_alloc(pfn, veneer::kSelfSlot, veneer::kNoSlot);
+  if (r.status != veneer::OK) return static_cast<Status>(r.status);
+  *out = Frame{veneer::kNoSlot, r.value};
+  return veneer::OK;
+}
+
 Status frame_free(const Frame& f) {
-  SysResult r = sys_frame_free(f.slot);
-  if (r.status == veneer::OK) slot_free(f.slot);
+  SysResult r = sys_frame_free(f.ref());
+  if (r.status == veneer::OK && f.slot != veneer::kNoSlot) slot_free(f.slot);
   return static_cast<Status>(r.status);
 }
 
-Status page_alloc(uint64_t va, uint64_t perms, Frame* out) {
+namespace {
+Status map_new_frame(uint64_t va, uint64_t perms, Frame* out, bool with_capability) {
   Frame f;
-  Status s = frame_alloc(&f);
+  Status s = with_capability ? frame_alloc(&f) : frame_alloc_owned(&f);
   if (s != veneer::OK) return s;
-  SysResult r = sys_page_map(veneer::kSelfSlot, va, f.slot, perms);
+  SysResult r = sys_page_map(veneer::kSelfSlot, va, f.ref(), perms);
   if (r.status != veneer::OK) {
     frame_free(f);
     return static_cast<Status>(r.status);
@@ -50,5 +58,10 @@ Status page_alloc(uint64_t va, uint64_t perms, Frame* out) {
   if (out) *out = f;
   return veneer::OK;
 }
+}  // namespace
+
+Status page_alloc(uint64_t va, uint64_t perms, Frame* out) { return map_new_frame(va, perms, out, false); }
+
+Status shared_page_alloc(uint64_t va, uint64_t perms, Frame* out) { return map_new_frame(va, perms, out, true); }
 
 }  // namespace exos

@@ -1,6 +1,8 @@
 /* Protected entry point: rax = sender id, rdi = kind, message in
    rsi, rdx, r10, r8, r9; rsp = the PCT stack. Spill the message and call
    exos_pct_dispatch(sender, kind, words). */
+#include "veneer/asm_abi.h"
+
   .text
   .global exos_pct_entry
 exos_pct_entry:
@@ -40,7 +42,7 @@ exos_pct_sync:
   mov 16(%rax), %r10
   mov 24(%rax), %r8
   mov 32(%rax), %r9
-  mov $36, %eax              /* SYS_pct_sync */
+  mov $SYS_pct_sync, %rax
   syscall
   popq %rcx
   mov %rax, 0(%rcx)

@@ -1,7 +1,7 @@
 // Program loading in user space: ExOS parses the ELF image, allocates frames
 // owned by the child, fills them through a scratch mapping of its own, and
 // binds them into the child's address space. The kernel only checks
-// capabilities at each binding.
+// capabilities (or ownership) at each binding.
 #include "common/elf.h"
 #include "exos/exos.h"
 
@@ -12,21 +12,24 @@ constexpr uint64_t kScratchVa = 0x00006E0000000000;  // where the parent fills p
 constexpr uint64_t kStackPages = 16;
 constexpr uint64_t kMaxPages = 512;
 
+// The child's pages, kept in ascending address order (page_batch wants it).
 struct Loader {
   uint64_t child_slot;
   uint64_t va[kMaxPages];
-  uint64_t slot[kMaxPages];
+  uint64_t slot[kMaxPages];  // our capability, for filling through the scratch page
+  uint64_t pfn[kMaxPages];
   uint64_t perms[kMaxPages];
   uint64_t n = 0;
 
   // Finds or creates the child's page at va; returns its index.
   Status page(uint64_t va_, uint64_t perms_, uint64_t* index) {
-    for (uint64_t i = 0; i < n; i++)
-      if (va[i] == va_) {
-        perms[i] |= perms_;
-        *index = i;
-        return veneer::OK;
-      }
+    uint64_t at = 0;
+    while (at < n && va[at] < va_) at++;
+    if (at < n && va[at] == va_) {
+      perms[at] |= perms_;  // two segments share the page: the union of their rights
+      *index = at;
+      return veneer::OK;
+    }
     if (n == kMaxPages) return veneer::ERR_NO_RESOURCES;
     int64_t s = slot_alloc();
     if (s < 0) return veneer::ERR_NO_RESOURCES;
@@ -35,10 +38,10 @@ struct Loader {
       slot_free(s);
       return static_cast<Status>(r.status);
     }
-    va[n] = va_;
-    slot[n] = s;
-    perms[n] = perms_;
-    *index = n++;
+    for (uint64_t i = n; i > at; i--) va[i] = va[i - 1], slot[i] = slot[i - 1], pfn[i] = pfn[i - 1], perms[i] = perms[i - 1];
+    va[at] = va_, slot[at] = s, pfn[at] = r.value, perms[at] = perms_;
+    n++;
+    *index = at;
     return veneer::OK;
   }
 
@@ -51,15 +54,16 @@ struct Loader {
     return veneer::OK;
   }
 
-  // Binds every page into the child in one batch, then drops our capabilities:
-  // the child owns the frames and they die with it.
+  // Binds every page into the child in ascending batches (the child owns
+  // the frames: named by number), then drops our capabilities: the frames
+  // die with the child.
   Status bind() {
     veneer::PageOp ops[64];
     for (uint64_t base = 0; base < n; base += 64) {
       uint64_t k = n - base < 64 ? n - base : 64;
       for (uint64_t i = 0; i < k; i++)
-        ops[i] = veneer::PageOp{va[base + i], veneer::PAGE_OP_MAP, static_cast<uint32_t>(slot[base + i]),
-                                perms[base + i]};
+        ops[i] = veneer::PageOp{va[base + i], veneer::kFrameByPfn | pfn[base + i], veneer::PAGE_OP_MAP,
+                                static_cast<uint32_t>(perms[base + i])};
       SysResult r = sys_page_batch(child_slot, reinterpret_cast<uint64_t>(ops), k);
       if (r.status != veneer::OK) return static_cast<Status>(r.status);
     }
@@ -88,14 +92,22 @@ Status give_slices(uint64_t env_slot, uint32_t count) {
   return count ? veneer::ERR_NO_RESOURCES : veneer::OK;
 }
 
-namespace {
-
-}  // namespace
+Quota default_child_quota() {
+  const veneer::EnvInfo& a = env_info(env_info(self_id()).account);
+  auto left = [&](uint32_t r) { return a.limit[r] - a.used[r]; };
+  auto at_most = [](uint32_t want, uint32_t have) { return want < have ? want : have; };
+  return Quota{left(veneer::RES_FRAMES) / 4, at_most(8, left(veneer::RES_ENVS) / 2),
+               at_most(4, left(veneer::RES_SLICES) / 2)};
+}
 
 Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
+  return spawn(elf, size, arg, default_child_quota(), out);
+}
+
+Status spawn(const void* elf, uint64_t size, uint64_t arg, const Quota& quota, Child* out) {
   auto* image = static_cast<const uint8_t*>(elf);
   auto* h = static_cast<const veneer::elf::Header*>(elf);
-  if (!veneer::elf::valid_executable(elf, size)) return veneer::ERR_INVALID_ARGS;
+  if (!veneer::elf::valid_executable(elf, size)) return veneer::ERR_BAD_ELF;
 
   int64_t child_slot = slot_alloc();
   if (child_slot < 0) return veneer::ERR_NO_RESOURCES;
@@ -113,7 +125,7 @@ Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
     const veneer::elf::ProgramHeader* ph = &veneer::elf::program_header(elf, i);
     if (ph->type != veneer::elf::kPtLoad || ph->memsz == 0) continue;
     if (ph->offset > size || ph->filesz > size - ph->offset || ph->filesz > ph->memsz) {
-      s = veneer::ERR_INVALID_ARGS;
+      s = veneer::ERR_BAD_ELF;
       break;
     }
     uint64_t perms = veneer::elf::segment_perms(*ph);
@@ -133,6 +145,8 @@ Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out) {
     s = loader.page(veneer::kInitStackTop - i * veneer::kPageSize, veneer::PERM_WRITE, &idx);
   }
   if (s == veneer::OK) s = loader.bind();
+  if (s == veneer::OK && (quota.frames || quota.envs || quota.slices))
+    s = static_cast<Status>(sys_env_set_quota(child_slot, quota.frames, quota.envs, quota.slices).status);
   if (s == veneer::OK)
     s = static_cast<Status>(sys_env_set_entry(child_slot, h->entry, veneer::kInitStackTop, arg).status);
   if (s == veneer::OK) s = give_slices(child_slot, 1);
@@ -157,12 +171,23 @@ const veneer::BootModule* find_module(const char* name) {
 
 Status spawn_module(const char* name, uint64_t arg, Child* out) {
   const veneer::BootModule* m = find_module(name);
-  if (!m) return veneer::ERR_NOT_FOUND;
+  if (!m) return veneer::ERR_NO_MODULE;
+  for (uint64_t va = m->va & ~(veneer::kPageSize - 1); va < m->va + m->size; va += veneer::kPageSize)
+    if (!(read_pte(va) & 1)) return veneer::ERR_MODULE_NOT_MAPPED;
   return spawn(reinterpret_cast<const void*>(m->va), m->size, arg, out);
 }
 
 void wait_env(uint32_t id) {
   while (env_table()[veneer::env_index(id)].id == id) sys_yield();
+}
+
+Status wait_serving(uint32_t id) {
+  for (;;) {
+    const veneer::EnvInfo& e = env_info(id);
+    if (e.id != id) return veneer::ERR_STALE_CAP;
+    if (e.state == veneer::ENV_BLOCKED) return veneer::OK;
+    sys_yield();
+  }
 }
 
 }  // namespace exos

@@ -1,8 +1,8 @@
 // libFuzzer target for the portable kernel core: the input is a program of
-// operations on the frame table, reverse maps, a capability table and the
-// slice vector, with arguments taken from the input as an env would pass
-// them to system calls (any value). After every operation the tables are
-// checked against a simple shadow model; any disagreement aborts.
+// operations on the frame table, accounts, reverse maps, a capability table
+// and the slice vector, with arguments taken from the input as an env would
+// pass them to system calls (any value). After every operation the tables
+// are checked against a simple shadow model; any disagreement aborts.
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -10,8 +10,10 @@
 #include <set>
 #include <vector>
 
+#include "kernel/core/accounts.h"
 #include "kernel/core/cap_table.h"
 #include "kernel/core/frame_table.h"
+#include "kernel/core/reverse_map.h"
 #include "kernel/core/slice_vector.h"
 #include "kernel/core/validate.h"
 
@@ -55,13 +57,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in{data, size};
   std::vector<FrameInfo> info(kFrames);
   std::vector<FrameMeta> meta(kFrames);
-  std::vector<RmapRecord> rec(32);
   std::vector<EnvInfo> envs(kMaxEnvs);
+  std::vector<uint8_t> phys(kFrames * kPageSize);
+  // Accounts: env 0 holds the root account; env 1 an account of its own
+  // funded by it; env 2 shares env 0's.
+  Accounts accounts;
+  accounts.init(envs.data());
+  const uint32_t root[kResources] = {40, 8, 8}, child[kResources] = {10, 2, 2}, none[kResources] = {0, 1, 0};
+  accounts.open_root(kEnvs[0], root);
+  accounts.join(kEnvs[1], kEnvs[0]);
+  accounts.join(kEnvs[2], kEnvs[0]);
+  REQUIRE(accounts.set_limits(kEnvs[1], kEnvs[0], child, none, false) == OK);
   FrameTable ft;
-  ft.init(info.data(), meta.data(), kFrames, envs.data());
+  ft.init(info.data(), meta.data(), kFrames, envs.data(), &accounts);
   for (uint64_t p = 8; p < kFrames; p++) ft.release(p);
-  RmapPool rmap;
-  rmap.init(rec.data(), rec.size());
+  // A leaf page table in kernel frame 1 (links in 2 and 3) whose 512 entries
+  // are the reverse-map records the operations below use.
+  meta[1].links_next = 2;
+  meta[1].links_prev = 3;
+  ReverseMap rmap;
+  rmap.init(&ft, phys.data());
   static CapTable caps;
   caps.clear_all();
   SliceVector sv{};
@@ -69,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   slices.init(&sv);
 
   std::map<uint64_t, uint32_t> owner;              // shadow: allocated frames
-  std::multiset<std::pair<uint64_t, uint64_t>> maps;  // shadow: (pfn, va)
+  std::map<uint64_t, uint64_t> maps;               // shadow: entry index -> pfn it maps
   std::map<uint64_t, Capability> shadow_caps;
 
   while (in.n) {
@@ -79,8 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (op) {
       case 0: {  // frame_alloc
         uint64_t got = ~0ull;
+        uint64_t held = 0;
+        for (auto& [p, o] : owner) held += accounts.account_of(o) == accounts.account_of(env);
+        uint64_t account_limit = envs[env_index(accounts.account_of(env))].limit[RES_FRAMES];
+        uint64_t reserved = accounts.account_of(env) == kEnvs[0] ? child[RES_FRAMES] : 0;
         Status s = ft.alloc(a, env, FRAME_USER, &got);
-        if (a != kAnyFrame && a >= kFrames) REQUIRE(s == ERR_OUT_OF_RANGE);
+        if (held + reserved >= account_limit) REQUIRE(s == ERR_QUOTA);
+        else if (a != kAnyFrame && a >= kFrames) REQUIRE(s == ERR_OUT_OF_RANGE);
         if (s == OK) {
           REQUIRE(got < kFrames && got >= 8 && !owner.count(got));
           REQUIRE(a == kAnyFrame || a == got);
@@ -92,11 +112,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 1: {  // frame_free: mappings first, as the kernel does
         if (!owner.count(a)) break;
-        uint32_t e;
-        uint64_t va;
-        while (rmap.pop(ft, a, &e, &va)) {
-          auto it = maps.find({a, va});
-          REQUIRE(it != maps.end());
+        for (Rid r; (r = rmap.first(a)) != kNoRid;) {
+          auto it = maps.find(rid_index(r));
+          REQUIRE(rid_table(r) == 1 && it != maps.end() && it->second == a);
+          rmap.remove(a, r);
           maps.erase(it);
         }
         uint64_t guard = ft.info(a).guard;
@@ -105,24 +124,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         owner.erase(a);
         break;
       }
-      case 2: {  // map: rmap add for an allocated frame
-        if (!owner.count(a % kFrames)) break;
-        Status s = rmap.add(ft, a % kFrames, env, b & ~0xFFFull);
-        if (s == OK) maps.insert({a % kFrames, b & ~0xFFFull});
-        else REQUIRE(s == ERR_NO_MEMORY && rmap.free_count() == 0);
+      case 2: {  // map: an unused entry of the table now maps an allocated frame
+        uint64_t index = b % 512;
+        if (!owner.count(a % kFrames) || maps.count(index)) break;
+        rmap.insert(a % kFrames, make_rid(1, index));
+        maps[index] = a % kFrames;
         break;
       }
-      case 3: {  // unmap
-        bool had = false;
-        for (uint32_t e : kEnvs) {
-          if (rmap.remove(ft, a % kFrames, e, b & ~0xFFFull)) {
-            had = true;
-            break;
-          }
-        }
-        auto it = maps.find({a % kFrames, b & ~0xFFFull});
-        REQUIRE(had == (it != maps.end()));
-        if (had) maps.erase(it);
+      case 3: {  // unmap an entry, wherever it is in its frame's list
+        auto it = maps.find(b % 512);
+        if (it == maps.end()) break;
+        rmap.remove(it->second, make_rid(1, it->first));
+        maps.erase(it);
         break;
       }
       case 4: {  // capability slot operations with any slot number
@@ -176,8 +189,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (uint64_t p = 0; p < kFrames; p++) {
       uint64_t n = 0;
-      for (auto& m : maps) n += m.first == p;
+      for (auto& m : maps) n += m.second == p;
       REQUIRE(ft.info(p).mappings == n);
+      uint64_t listed = 0;
+      Rid prev = kNoRid;
+      for (Rid r = rmap.first(p); r != kNoRid && listed <= n; prev = r, r = rmap.next(r)) {
+        listed++;
+        REQUIRE(rmap.prev(r) == prev && maps.count(rid_index(r)) && maps[rid_index(r)] == p);
+      }
+      REQUIRE(listed == n);
+    }
+    // Accounts: each one's count is what its envs hold (env 0's includes
+    // env 1's reservation), within its limit.
+    for (uint32_t holder : {kEnvs[0], kEnvs[1]}) {
+      uint64_t held = 0;
+      for (auto& [p, o] : owner) held += accounts.account_of(o) == holder;
+      if (holder == kEnvs[0]) held += child[RES_FRAMES];
+      REQUIRE(envs[env_index(holder)].used[RES_FRAMES] == held);
+      REQUIRE(held <= envs[env_index(holder)].limit[RES_FRAMES]);
     }
   }
   return 0;

@@ -106,7 +106,7 @@ void grantee() {
   for (;;) exos::yield();
 }
 
-void spin() {
+[[noreturn]] void spin() {
   for (;;) {
     asm volatile("" ::: "memory");
   }
@@ -212,7 +212,8 @@ void syscall_fuzz() {
   constexpr uint64_t kEdges = sizeof(edges) / sizeof(edges[0]);
   auto arg = [&] { return (rnd() & 3) == 0 ? rnd() : edges[rnd() % kEdges]; };
   for (uint64_t i = 0; i < 20000; i++) {
-    uint64_t num = rnd() % 40;
+    // Mostly Veneer's own numbers (assigned or not), sometimes foreign ones.
+    uint64_t num = (rnd() & 7) ? VENEER_SYSCALL_NUMBER(rnd() % VENEER_SYSCALL_COUNT) : arg();
     uint64_t a0 = arg(), a1 = arg(), a2 = arg(), a3 = arg(), a4 = arg(), a5 = arg();
     if (num == veneer::SYS_cons_write) continue;                         // keep the log readable
     if (num == veneer::SYS_env_destroy && a0 == veneer::kSelfSlot) continue;  // keep going
@@ -221,6 +222,106 @@ void syscall_fuzz() {
   }
   mb->fuzz_done = 1;
   for (;;) exos::yield();
+}
+
+// Loads unusual data-segment selectors and checks, across many switches,
+// that they stay ours: nobody else's leak in, ours leak nowhere.
+void segment_setter() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %1, %%fs\n mov %0, %%gs" ::"r"(kOddDs), "r"(kOddEs));
+  mb->segments_loaded = 1;
+  for (uint64_t i = 0; i < 2000; i++) {
+    uint16_t ds, es, fs, gs;
+    asm volatile("mov %%ds, %0\n mov %%es, %1\n mov %%fs, %2\n mov %%gs, %3" : "=r"(ds), "=r"(es), "=r"(fs), "=r"(gs));
+    if (ds != kOddDs || es != kOddEs || fs != kOddEs || gs != kOddDs) mb->segments_changed = mb->segments_changed + 1;
+    exos::yield();
+  }
+  mb->segments_done = 1;
+  for (;;) exos::yield();
+}
+
+// Finding 4 of the review: an env used to exhaust the kernel's reverse-map
+// pool through envs it created. Now everything it and its envs hold is
+// charged to its account: it takes all it can, and must be refused by its
+// quota (ERR_QUOTA) long before the machine runs out.
+void memory_hog() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  constexpr uint64_t kEnvs = 4;
+  uint64_t env_slot[kEnvs], made = 0;
+  veneer::SysResult r{veneer::OK, 0};
+  for (; made < 64; made++) {
+    r = exos::sys_env_create(300 + made);
+    if (r.status != veneer::OK) break;
+    if (made < kEnvs) env_slot[made] = 300 + made;
+  }
+  mb->hog_env_status = r.status;
+  mb->hog_envs = made;
+  // Frames owned by its envs, each mapped in a 2 MiB region of its own (page
+  // tables too), round robin, until the account says no.
+  uint64_t n = 0;
+  int64_t frame_status = veneer::OK, map_status = veneer::OK;
+  while (frame_status == veneer::OK && map_status == veneer::OK && n < 1000000) {
+    uint64_t slot = env_slot[n % (made < kEnvs ? made : kEnvs)];
+    r = exos::sys_frame_alloc(veneer::kAnyFrame, slot, veneer::kNoSlot);
+    frame_status = r.status;
+    if (r.status != veneer::OK) break;
+    mb->hog_frames = mb->hog_frames + 1;
+    uint64_t va = 0x0000100000000000 + n * (2ull << 20);
+    map_status = exos::sys_page_map(slot, va, veneer::kFrameByPfn | r.value, veneer::PERM_WRITE).status;
+    if (map_status == veneer::OK) mb->hog_mappings = mb->hog_mappings + 1;
+    n++;
+  }
+  mb->hog_frame_status = frame_status;
+  mb->hog_map_status = map_status;
+  // Slice positions, every one.
+  int64_t slice_status = veneer::OK;
+  for (uint64_t pos = 0; pos < veneer::kSlices; pos++) {
+    veneer::SysResult s = exos::sys_slice_alloc(veneer::kSelfSlot, pos);
+    if (s.status == veneer::OK) mb->hog_slices = mb->hog_slices + 1;
+    else if (s.status != veneer::ERR_BUSY) slice_status = s.status;
+  }
+  mb->hog_slice_status = slice_status;
+  mb->hog_done = 1;
+  for (;;) exos::yield();
+}
+
+// Finding 6: page tables used to be out of reach of repossession. This env
+// holds its memory as page tables (one frame mapped once per 2 MiB region)
+// and ignores the request to give memory back.
+void table_hoarder() {
+  map_mailbox();
+  Mailbox* mb = mailbox();
+  exos::set_exception_handler(veneer::kVecReclaim, [](veneer::ExceptionFrame*) {});  // ignore it
+  exos::Frame f;
+  if (exos::frame_alloc_owned(&f) != veneer::OK) exos::panic("hoarder frame");
+  uint64_t tables = 0;
+  for (uint64_t i = 0; i < 600; i++)
+    if (exos::sys_page_map(veneer::kSelfSlot, 0x0000100000000000 + i * (2ull << 20), f.ref(), veneer::PERM_READ).status ==
+        veneer::OK)
+      tables++;
+  mb->hoard_tables = tables;
+  mb->hoard_ready = 1;
+  // Wait where no code of ours runs again (blocked for protected control
+  // transfers nobody sends), so repossession shows exactly what is left.
+  exos::pct_serve([](const exos::Received&) { return exos::Message{}; });
+}
+
+// Finding 5: in its slice-end upcall this env hands the CPU to a helper (the
+// env in its extra slot, which has no slices of its own) instead of
+// yielding. That used to count as answering and let the helper run out the
+// grace period: 1.25 times the CPU of an honest env with as many positions.
+void grace_dodger() {
+  map_mailbox();
+  while (exos::sys_env_run(kExtraSlotInChild).status == veneer::ERR_BAD_CAP) exos::yield();
+  exos::set_exception_handler(veneer::kVecSliceEnd, [](veneer::ExceptionFrame*) {
+    mailbox()->epilogues = mailbox()->epilogues + 1;
+    exos::sys_yield_to(kExtraSlotInChild);
+  });
+  uint64_t entry = reinterpret_cast<uint64_t>(&exos::exos_exception_entry);
+  exos::sys_env_set_upcalls(veneer::kSelfSlot, 0, entry);
+  spin();
 }
 
 }  // namespace
@@ -248,6 +349,23 @@ int main() {
     case CHILD_GRANTEE: grantee(); break;
     case CHILD_SPIN: spin(); break;
     case CHILD_SYSCALL_FUZZ: syscall_fuzz(); break;
+    case CHILD_SEGMENT_SETTER: segment_setter(); break;
+    case CHILD_MEMORY_HOG: memory_hog(); break;
+    case CHILD_GRACE_DODGER: grace_dodger(); break;
+    case CHILD_TABLE_HOARDER: table_hoarder(); break;
+    case CHILD_SPAWN_MODULE: {
+      map_mailbox();
+      exos::Child c;
+      mailbox()->spawn_status = exos::spawn_module("child.elf", CHILD_SPIN, &c);
+      mailbox()->spawn_done = 1;
+      for (;;) exos::yield();
+    }
+    case CHILD_FOREIGN_NO_HANDLER:
+      map_mailbox();
+      exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);
+      mailbox()->foreign_status = exos::raw_syscall(39).status;  // Linux's getpid
+      mailbox()->foreign_done = 1;
+      for (;;) exos::yield();
     case CHILD_PCT_BLACKHOLE:
       map_mailbox();
       exos::pct_serve([](const exos::Received&) -> exos::Message { spin(); });

@@ -45,7 +45,17 @@ enum ChildMode : uint64_t {
   CHILD_PCT_BLACKHOLE = 14,     // serves PCT but never replies
   CHILD_PCT_CALLER = 15,        // calls the env in its extra slot, reports the status
   CHILD_SYSCALL_FUZZ = 16,      // makes random system calls with hostile arguments
+  CHILD_SEGMENT_SETTER = 17,    // loads odd segment selectors, checks they stay its own
+  CHILD_FOREIGN_NO_HANDLER = 18,  // removes its handler, makes a foreign system call
+  CHILD_MEMORY_HOG = 19,        // creates envs and fills them with frames and mappings until refused
+  CHILD_TABLE_HOARDER = 20,     // holds its memory as page tables, ignores requests to give it back
+  CHILD_SPAWN_MODULE = 21,      // tries to spawn a boot module (only init has them mapped)
+  CHILD_GRACE_DODGER = 22,      // answers its epilogue by a directed yield to a spinning helper
 };
+
+// Selectors the segment setter loads: the user code and data descriptors,
+// each where the other would normally be.
+constexpr uint16_t kOddDs = 0x2b, kOddEs = 0x23;
 
 // Shared page between the test init and its children.
 struct Mailbox {
@@ -84,6 +94,21 @@ struct Mailbox {
   volatile uint64_t fuzz_seed;
   volatile uint64_t fuzz_calls;
   volatile uint64_t fuzz_done;
+  volatile uint64_t segments_loaded;
+  volatile uint64_t segments_changed;
+  volatile uint64_t segments_done;
+  volatile uint64_t foreign_done;
+  volatile int64_t foreign_status;
+  volatile uint64_t hog_done;
+  volatile int64_t hog_frame_status;   // why frame allocation stopped
+  volatile int64_t hog_map_status;     // why mapping stopped
+  volatile int64_t hog_env_status;     // why env creation stopped
+  volatile int64_t hog_slice_status;   // why slice allocation stopped
+  volatile uint64_t hog_frames, hog_mappings, hog_envs, hog_slices;
+  volatile uint64_t hoard_ready;
+  volatile uint64_t hoard_tables;
+  volatile uint64_t spawn_done;
+  volatile int64_t spawn_status;
 };
 
 // The PCT server's private word: at this address the server and its caller

@@ -43,6 +43,17 @@ veneer::Status spawn_child(uint64_t mode, uint64_t mailbox_slot, exos::Child* ou
 }  // namespace guest
 
 int main() {
+  // init_ends=exit|crash: the machine must say init is gone and power off
+  // (tests/CMakeLists.txt), not hang.
+  char end[16];
+  if (exos::cmdline_get("init_ends", end, sizeof end)) {
+    exos::printf("init: ending by %s\n", end);
+    if (exos::strcmp(end, "crash") == 0) {
+      exos::sys_env_set_handler(veneer::kSelfSlot, 0, 0, 0);
+      *reinterpret_cast<volatile uint64_t*>(8) = 1;
+    }
+    exos::exit();
+  }
   char only[64];
   bool filtered = exos::cmdline_get("test", only, sizeof(only));
   int passed = 0, failed = 0;
@@ -51,6 +62,13 @@ int main() {
     guest::failures_in_case = 0;
     exos::printf("TEST %s ...\n", t->name);
     t->fn();
+    // After every case, the kernel checks its own tables.
+    veneer::SysResult scan = exos::sys_invariant_scan(veneer::kMachineSlot);
+    if (scan.status != veneer::OK || scan.value != 0) {
+      exos::printf("  the kernel's invariant scan found %lu violations (status %s)\n", scan.value,
+                   veneer::status_name(scan.status));
+      guest::failures_in_case++;
+    }
     if (guest::failures_in_case) {
       failed++;
       exos::printf("TEST %s FAILED\n", t->name);

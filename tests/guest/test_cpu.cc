@@ -41,7 +41,7 @@ struct Kids {
 // The page shared with children, mapped at kMailboxVa for one test.
 struct MailboxPage {
   exos::Frame frame;
-  MailboxPage() { CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &frame), OK); }
+  MailboxPage() { CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &frame), OK); }
   ~MailboxPage() { exos::frame_free(frame); }
   uint64_t slot() const { return frame.slot; }
 };
@@ -309,4 +309,31 @@ TEST(blocked_caller_destroyed_cleanly) {
   CHECK_EQ(exos::env_table()[env_index(hole.id)].state, ENV_FREE);
   forget(hole);
   forget(caller);
+}
+
+// Finding 5 of the review: an env that answered its epilogue upcall by
+// handing the CPU to a spinning helper (instead of yielding) kept its
+// positions and let the helper run out the grace period: 1.25 times the CPU
+// of an honest env with as many positions. Handing the CPU over from a
+// grace period now ends the slice there.
+TEST(grace_period_cannot_be_given_away) {
+  MailboxPage mb;
+  Kids kids;
+  exos::Child& helper = kids.spawn(guest::CHILD_SPIN, mb.slot());
+  for (uint32_t p = 0; p < kSlices; p++)
+    if (exos::slice_vector().owner[p] == helper.id) CHECK_STATUS(exos::sys_slice_free(helper.slot, p), OK);
+  exos::Child& honest = kids.spawn(guest::CHILD_SPIN, mb.slot());
+  exos::Child& dodger = kids.c[kids.n++];
+  CHECK_EQ(guest::spawn_child(guest::CHILD_GRACE_DODGER, mb.slot(), &dodger, helper.slot, 0), OK);
+  CHECK_EQ(exos::env_info(helper.id).slices_held, 0);
+  run_slices(30);
+  auto cpu = [](const exos::Child& c) { return exos::env_info(c.id).cpu_tsc; };
+  uint64_t d0 = cpu(dodger), h0 = cpu(helper), c0 = cpu(honest);
+  run_slices(300);
+  uint64_t d = cpu(dodger) - d0, h = cpu(helper) - h0, c = cpu(honest) - c0;
+  exos::printf("  dodger %lu + helper %lu against honest %lu: %ld per mille\n", d, h, c, per_mille(d + h, c));
+  CHECK(mailbox()->epilogues > 50);
+  CHECK(per_mille(d + h, c) <= 1050);  // no more than the honest env, give or take the upcall
+  CHECK(per_mille(h, c) <= 20);        // the helper gets (next to) nothing
+  CHECK_EQ(exos::env_info(dodger.id).overruns, 0);  // it did answer
 }

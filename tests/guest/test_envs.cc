@@ -157,7 +157,7 @@ TEST(env_lifecycle) {
 // secret afterwards; A's page tables never point at B's frames.
 TEST(isolation_between_envs) {
   exos::Frame mailbox;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mailbox), OK);
+  CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &mailbox), OK);
   auto* mb = reinterpret_cast<guest::Mailbox*>(guest::kMailboxVa);
   exos::Child victim, attacker;
   CHECK_EQ(guest::spawn_child(guest::CHILD_VICTIM, mailbox.slot, &victim), OK);
@@ -191,8 +191,8 @@ TEST(isolation_between_envs) {
 // the owner revokes it; the child's capability goes stale.
 TEST(revoke_breaks_bindings) {
   exos::Frame mailbox, shared;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mailbox), OK);
-  CHECK_EQ(exos::page_alloc(0x0000490000000000, PERM_WRITE, &shared), OK);
+  CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &mailbox), OK);
+  CHECK_EQ(exos::shared_page_alloc(0x0000490000000000, PERM_WRITE, &shared), OK);
   auto* mb = reinterpret_cast<guest::Mailbox*>(guest::kMailboxVa);
   exos::Child c;
   CHECK_EQ(guest::spawn_child(guest::CHILD_GRANTEE, mailbox.slot, &c, shared.slot, RIGHT_READ | RIGHT_WRITE), OK);
@@ -222,7 +222,7 @@ TEST(revoke_breaks_bindings) {
 TEST(syscall_fuzz_from_a_hostile_env) {
   expect_killed(guest::CHILD_FAULT_NO_HANDLER);  // first spawn builds our scratch page tables
   exos::Frame mb;
-  CHECK_EQ(exos::page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
   auto* box = reinterpret_cast<guest::Mailbox*>(guest::kMailboxVa);
   uint64_t total = 0;
   for (uint64_t seed = 1; seed <= 4; seed++) {
@@ -247,6 +247,10 @@ TEST(syscall_fuzz_from_a_hostile_env) {
   }
   CHECK(total > 20000);
   CHECK_EQ(exos::kernel_info().magic, kKernelInfoMagic);
+  // The kernel's own consistency scan, on the real tables.
+  veneer::SysResult scan = exos::sys_invariant_scan(kMachineSlot);
+  CHECK_EQ(scan.status, OK);
+  CHECK_EQ(scan.value, 0);
   CHECK_EQ(exos::frame_table()[mb.pfn].owner, exos::self_id());
   CHECK_EQ(exos::frame_free(mb), OK);
 }

@@ -259,7 +259,7 @@ TEST(page_batch_validates_everything_first) {
   static exos::Frame fr[100];
   for (int i = 0; i < 100; i++) {
     CHECK_EQ(exos::frame_alloc(&fr[i]), OK);
-    ops[i] = PageOp{kVa + i * kPageSize, PAGE_OP_MAP, uint32_t(fr[i].slot), PERM_WRITE};
+    ops[i] = PageOp{kVa + i * kPageSize, fr[i].slot, PAGE_OP_MAP, PERM_WRITE};
   }
   // One bad op in the middle: nothing at all changes; the value names it.
   ops[50].va = 0xFFFF800000000000ull;
@@ -268,12 +268,12 @@ TEST(page_batch_validates_everything_first) {
   CHECK_EQ(r.value, 50);
   for (int i = 0; i < 100; i++) CHECK_EQ(exos::read_pte(kVa + i * kPageSize) & 1, 0);
   ops[50].va = kVa + 50 * kPageSize;
-  ops[70].frame_slot = 4000;  // empty slot
+  ops[70].frame = 4000;  // empty slot
   r = exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 100);
   CHECK_EQ(r.status, ERR_BAD_CAP);
   CHECK_EQ(r.value, 70);
   CHECK_EQ(exos::read_pte(kVa) & 1, 0);
-  ops[70].frame_slot = uint32_t(fr[70].slot);
+  ops[70].frame = fr[70].slot;
   ops[99].kind = 7;
   CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 100), ERR_INVALID_ARGS);
   ops[99].kind = PAGE_OP_MAP;
@@ -301,7 +301,7 @@ TEST(mapping_limits) {
   uint64_t done = 0;
   while (done < kMaxMappingsPerFrame) {
     uint64_t n = kMaxMappingsPerFrame - done < kMaxPageBatch ? kMaxMappingsPerFrame - done : kMaxPageBatch;
-    for (uint64_t i = 0; i < n; i++) ops[i] = PageOp{kVa + (done + i) * kPageSize, PAGE_OP_MAP, uint32_t(f.slot), PERM_READ};
+    for (uint64_t i = 0; i < n; i++) ops[i] = PageOp{kVa + (done + i) * kPageSize, f.slot, PAGE_OP_MAP, PERM_READ};
     CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), n), OK);
     done += n;
   }
@@ -309,7 +309,7 @@ TEST(mapping_limits) {
   uint64_t next = kVa + kMaxMappingsPerFrame * kPageSize;
   CHECK_STATUS(sys_page_map(kSelfSlot, next, f.slot, PERM_READ), ERR_NO_RESOURCES);
   CHECK_EQ(exos::read_pte(next) & 1, 0);
-  ops[0] = PageOp{next, PAGE_OP_MAP, uint32_t(f.slot), PERM_READ};
+  ops[0] = PageOp{next, f.slot, PAGE_OP_MAP, PERM_READ};
   CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 1), ERR_NO_RESOURCES);
   CHECK_EQ(exos::env_info(exos::self_id()).mappings >= kMaxMappingsPerFrame, true);
   // Freeing the frame removes all 1024 bindings at once.
@@ -322,15 +322,73 @@ TEST(batch_protect_checks_binding_rights) {
   exos::Frame f;
   CHECK_EQ(exos::frame_alloc(&f), OK);
   CHECK_STATUS(exos::sys_cap_grant(f.slot, kSelfSlot, 330, RIGHT_READ), OK);
-  CHECK_STATUS(sys_page_map(kSelfSlot, kVa, 330, PERM_READ), OK);               // read-only binding
-  CHECK_STATUS(sys_page_map(kSelfSlot, kVa + kPageSize, f.slot, PERM_READ), OK);  // may become writable
-  PageOp ops[2] = {{kVa + kPageSize, PAGE_OP_PROTECT, 0, PERM_WRITE}, {kVa, PAGE_OP_PROTECT, 0, PERM_WRITE}};
+  CHECK_STATUS(sys_page_map(kSelfSlot, kVa + kPageSize, 330, PERM_READ), OK);  // read-only binding
+  CHECK_STATUS(sys_page_map(kSelfSlot, kVa, f.slot, PERM_READ), OK);               // may become writable
+  PageOp ops[2] = {{kVa, 0, PAGE_OP_PROTECT, PERM_WRITE}, {kVa + kPageSize, 0, PAGE_OP_PROTECT, PERM_WRITE}};
   veneer::SysResult r = exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 2);
   CHECK_EQ(r.status, ERR_ACCESS_DENIED);
   CHECK_EQ(r.value, 1);
-  CHECK_EQ(exos::read_pte(kVa + kPageSize) & 2, 0);  // the valid op was not applied either
+  CHECK_EQ(exos::read_pte(kVa) & 2, 0);  // the valid op was not applied either
   CHECK_STATUS(exos::sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ops), 1), OK);
-  CHECK_EQ(exos::read_pte(kVa + kPageSize) & 2, 2);
+  CHECK_EQ(exos::read_pte(kVa) & 2, 2);
   exos::sys_cap_delete(330);
   CHECK_EQ(exos::frame_free(f), OK);
+}
+
+// page_protect_range: one walk per 2 MiB region, every present page checked
+// before any changes, absent pages skipped, the TLB flushed either page by
+// page or (above 32 pages) all at once.
+TEST(page_protect_range) {
+  exos::set_exception_handler(14, record_and_fix_fault);
+  exos::Frame f;
+  CHECK_EQ(exos::frame_alloc(&f), OK);
+  CHECK_STATUS(exos::sys_cap_grant(f.slot, kSelfSlot, 331, RIGHT_READ), OK);
+  // Two pages at the end of one region, a hole, a read-only binding in the next.
+  const uint64_t base = kVa + 0x1FE000;
+  CHECK_STATUS(sys_page_map(kSelfSlot, base, f.slot, PERM_READ), OK);
+  CHECK_STATUS(sys_page_map(kSelfSlot, base + kPageSize, f.slot, PERM_READ), OK);
+  CHECK_STATUS(sys_page_map(kSelfSlot, base + 3 * kPageSize, 331, PERM_READ), OK);
+  veneer::SysResult r = exos::sys_page_protect_range(kSelfSlot, base, 4, PERM_WRITE);
+  CHECK_EQ(r.status, ERR_ACCESS_DENIED);
+  CHECK_EQ(r.value, 3);  // the page whose binding refuses it
+  CHECK_EQ(exos::read_pte(base) & 2, 0);  // nothing changed
+  CHECK_EQ(exos::read_pte(base + kPageSize) & 2, 0);
+  r = exos::sys_page_protect_range(kSelfSlot, base, 3, PERM_WRITE);
+  CHECK_EQ(r.status, OK);
+  CHECK_EQ(r.value, 2);  // the hole is skipped, never made present
+  CHECK_EQ(exos::read_pte(base + 2 * kPageSize) & 1, 0);
+  faults = 0;
+  auto* p = reinterpret_cast<volatile uint64_t*>(base);
+  p[0] = 1;
+  p[kPageSize / 8] = 2;
+  CHECK_EQ(faults, 0);
+  // Taking write away flushes the TLB entries the writes just made.
+  r = exos::sys_page_protect_range(kSelfSlot, base, 4, PERM_READ);
+  CHECK_EQ(r.status, OK);
+  CHECK_EQ(r.value, 3);
+  p[0] = 3;
+  CHECK_EQ(faults, 1);
+  // Above 32 pages the kernel flushes everything once.
+  const uint64_t many = kVa + 0x400000;
+  for (uint64_t i = 0; i < 40; i++) CHECK_STATUS(sys_page_map(kSelfSlot, many + i * kPageSize, f.slot, PERM_WRITE), OK);
+  for (uint64_t i = 0; i < 40; i++) reinterpret_cast<volatile uint64_t*>(many + i * kPageSize)[1] = i;
+  faults = 0;
+  r = exos::sys_page_protect_range(kSelfSlot, many, 40, PERM_READ);
+  CHECK_EQ(r.status, OK);
+  CHECK_EQ(r.value, 40);
+  for (uint64_t i = 0; i < 40; i++) reinterpret_cast<volatile uint64_t*>(many + i * kPageSize)[1] = i;
+  CHECK_EQ(faults, 40);
+  // Bad input: a clear status, nothing changed.
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, many, 0, PERM_WRITE), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, many, kMaxPageBatch + 1, PERM_WRITE), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, many + 8, 1, PERM_WRITE), ERR_UNALIGNED);
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, many, 1, 8), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, kUserTop - kPageSize, 2, PERM_READ), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, kKernelTablesVa, 1, PERM_READ), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_page_protect_range(331, many, 1, PERM_READ), ERR_BAD_CAP);
+  CHECK_STATUS(exos::sys_page_protect_range(kSelfSlot, kVa + 0x800000, 8, PERM_WRITE), OK);  // nothing there
+  CHECK_EQ(exos::read_pte(kVa + 0x800000) & 1, 0);
+  exos::sys_cap_delete(331);
+  CHECK_EQ(exos::frame_free(f), OK);
+  exos::set_exception_handler(14, nullptr);
 }

@@ -99,29 +99,23 @@ TEST_F(FrameTableTest, AssignMovesKernelFrameToEnv) {
   EXPECT_EQ(ft.first_owned(kEnvA), 5u);
 }
 
-TEST(RmapPoolTest, AddRemovePop) {
-  std::vector<FrameInfo> info(8);
-  std::vector<FrameMeta> meta(8);
-  std::vector<RmapRecord> rec(3);
-  FrameTable ft;
-  ft.init(info.data(), meta.data(), 8);
-  RmapPool pool;
-  pool.init(rec.data(), 3);
-  ASSERT_EQ(pool.add(ft, 2, kEnvA, 0x1000), OK);
-  ASSERT_EQ(pool.add(ft, 2, kEnvB, 0x2000), OK);
-  ASSERT_EQ(pool.add(ft, 3, kEnvA, 0x3000), OK);
-  EXPECT_EQ(pool.add(ft, 3, kEnvA, 0x4000), ERR_NO_MEMORY);
-  EXPECT_EQ(ft.info(2).mappings, 2);
-  EXPECT_FALSE(pool.remove(ft, 2, kEnvA, 0x9000));
-  EXPECT_TRUE(pool.remove(ft, 2, kEnvA, 0x1000));
-  EXPECT_EQ(ft.info(2).mappings, 1);
-  uint32_t env;
-  uint64_t va;
-  ASSERT_TRUE(pool.pop(ft, 2, &env, &va));
-  EXPECT_EQ(env, kEnvB);
-  EXPECT_EQ(va, 0x2000u);
-  EXPECT_FALSE(pool.pop(ft, 2, &env, &va));
-  EXPECT_EQ(pool.free_count(), 2u);
+TEST_F(FrameTableTest, FramesAreChargedToTheOwnersAccount) {
+  Accounts accounts;
+  accounts.init(envs);
+  const uint32_t limits[kResources] = {3, 4, 4};
+  accounts.open_root(kEnvA, limits);
+  ft.init(info.data(), meta.data(), 64, envs, &accounts);
+  for (uint64_t p = 16; p < 64; p++) ft.release(p);
+  uint64_t got[3];
+  for (auto& g : got) ASSERT_EQ(ft.alloc(kAnyFrame, kEnvA, FRAME_USER, &g), OK);
+  EXPECT_EQ(envs[env_index(kEnvA)].used[RES_FRAMES], 3u);
+  uint64_t free_before = ft.free_count(), more = 999;
+  EXPECT_EQ(ft.alloc(kAnyFrame, kEnvA, FRAME_USER, &more), ERR_QUOTA);
+  EXPECT_EQ(more, 999u);
+  EXPECT_EQ(ft.free_count(), free_before);
+  ft.free(got[1]);
+  EXPECT_EQ(envs[env_index(kEnvA)].used[RES_FRAMES], 2u);
+  EXPECT_EQ(ft.alloc(kAnyFrame, kEnvA, FRAME_USER, &more), OK);
 }
 
 }  // namespace

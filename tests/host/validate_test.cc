@@ -36,6 +36,9 @@ TEST(Validate, PermsAndRights) {
   EXPECT_TRUE(perms_valid(PERM_READ));
   EXPECT_TRUE(perms_valid(PERM_WRITE | PERM_EXEC));
   EXPECT_FALSE(perms_valid(4));
+  EXPECT_TRUE(perms_valid(PERM_WRITE | kPermUserMask));  // the library OS's PTE marks
+  EXPECT_FALSE(perms_valid(1ull << 15));
+  EXPECT_FALSE(perms_valid(1ull << 7));
   EXPECT_EQ(rights_for_perms(PERM_READ), RIGHT_READ);
   EXPECT_EQ(rights_for_perms(PERM_WRITE), RIGHT_READ | RIGHT_WRITE);
   EXPECT_EQ(rights_for_perms(PERM_WRITE | PERM_EXEC), RIGHT_READ | RIGHT_WRITE | RIGHT_EXEC);

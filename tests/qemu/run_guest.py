@@ -30,17 +30,28 @@ def main():
                     help="do not require a GUEST-TESTS line (demo runs)")
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--cpu", help="QEMU CPU model instead of the default (e.g. qemu64: no SMAP/SMEP)")
+    ap.add_argument("--machine", help="QEMU machine instead of pc (e.g. q35, or pc,pit=off)")
+    ap.add_argument("--memory", help="guest RAM instead of 256M (e.g. 16G)")
+    ap.add_argument("--smp", help="CPU count instead of 1 (the others stay parked)")
+    ap.add_argument("--uefi", action="store_true", help="boot the ISO with OVMF instead of SeaBIOS")
     ap.add_argument("--icount", action="store_true",
                     help="-icount shift=0: guest time is instruction count, so timing-based "
                          "checks do not depend on host load")
     args = ap.parse_args()
 
     if args.iso:
-        cmd = [qemu_args.QEMU] + qemu_args.MACHINE + ["-cdrom", args.iso, "-boot", "d"]
+        cmd = qemu_args.iso_command(args.iso, uefi=args.uefi, icount=args.icount)
     else:
         cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append, args.icount)
-    if args.cpu:
-        cmd[cmd.index("-cpu") + 1] = args.cpu
+    for flag, value in (("-cpu", args.cpu), ("-machine", args.machine), ("-m", args.memory), ("-smp", args.smp)):
+        if value:
+            cmd[cmd.index(flag) + 1] = value
+    if args.memory:
+        # Guest RAM reserved lazily (MAP_NORESERVE): a 64 GiB guest boots on a
+        # smaller host, which backs only the pages the guest touches.
+        cmd[cmd.index("-machine") + 1] += ",memory-backend=ram"
+        cmd += ["-object", f"memory-backend-ram,id=ram,size={args.memory},reserve=off"]
+    print("$ " + " ".join(cmd), flush=True)
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, timeout=args.timeout)
@@ -54,7 +65,8 @@ def main():
 
     ok = True
     if code != args.expect_exit:
-        why = {qemu_args.EXIT_PANIC: "kernel panic", qemu_args.EXIT_FAILURE: "guest reported failure"}
+        why = {qemu_args.EXIT_PANIC: "kernel panic", qemu_args.EXIT_FAILURE: "guest reported failure",
+               qemu_args.EXIT_INIT_GONE: "init exited or died"}
         print(f"FAIL: QEMU exit code {code}, expected {args.expect_exit} "
               f"({why.get(code, 'unexpected exit')})")
         ok = False

@@ -1,8 +1,9 @@
 /* 32-bit entry from a multiboot (QEMU -kernel) or multiboot2 (GRUB) loader:
-   builds temporary page tables (identity map and top-2GiB map of the first
-   1 GiB), enters long mode and calls kmain(magic, info) in the higher half. */
+   checks for long mode, builds temporary page tables (identity map of the
+   first 4 GiB, top-2GiB map of the first 1 GiB), enters long mode and calls
+   kmain(magic, info) in the higher half. memory_init replaces these tables. */
 
-#define KERNEL_VMA 0xFFFFFFFF80000000
+#include "kernel/arch/asm_constants.h"
 
 #define MB1_MAGIC 0x1BADB002
 #define MB1_FLAGS ((1 << 0) | (1 << 1) | (1 << 16))
@@ -38,6 +39,12 @@ mb2_header:
   .long 12
   .long _start
   .long 0                /* pad to 8 */
+  /* framebuffer tag, optional: a linear framebuffer for the screen console
+     (kernel/dev/framebuffer.cc); text mode is fine too */
+  .short 5, 1
+  .long 20
+  .long 1024, 768, 32
+  .long 0                /* pad to 8 */
   /* end tag */
   .short 0, 0
   .long 8
@@ -53,7 +60,33 @@ _start:
   mov %ebx, %esi           /* info pointer -> kmain arg 1 */
   mov $boot_stack_top, %esp
 
-  /* PD: 512 x 2 MiB pages covering physical 0..1 GiB */
+  /* A CPU without long mode cannot run this kernel: say so on the serial
+     port and the text screen, then stop (never a silent reset). CPUID exists
+     if EFLAGS.ID can be toggled. */
+  pushfl
+  pop %eax
+  mov %eax, %ecx
+  xor $(1 << 21), %eax
+  push %eax
+  popfl
+  pushfl
+  pop %eax
+  cmp %eax, %ecx
+  je no_long_mode
+  mov $0x80000000, %eax
+  cpuid
+  cmp $0x80000001, %eax
+  jb no_long_mode
+  mov $0x80000001, %eax
+  cpuid
+  test $(1 << 29), %edx    /* LM */
+  jz no_long_mode
+  mov %edx, %ebp           /* bit 20: NX, checked again (with a message) in kmain */
+
+  /* PDs: 4 x 512 x 2 MiB pages identity-mapping physical 0..4 GiB, so boot
+     information and modules are reachable wherever the loader put them (a
+     32-bit loader puts them below 4 GiB). The first GiB is also mapped at
+     the kernel's link address. */
   mov $boot_pd, %ebx
   xor %ecx, %ecx
 1:
@@ -61,12 +94,17 @@ _start:
   shl $21, %eax
   or $0x83, %eax           /* present | writable | 2 MiB page */
   mov %eax, (%ebx, %ecx, 8)
-  movl $0, 4(%ebx, %ecx, 8)
+  mov %ecx, %eax
+  shr $11, %eax            /* bits 32.. of (ecx << 21) */
+  mov %eax, 4(%ebx, %ecx, 8)
   inc %ecx
-  cmp $512, %ecx
+  cmp $2048, %ecx
   jne 1b
 
   movl $boot_pd + 3, boot_pdpt_low
+  movl $boot_pd + 0x1000 + 3, boot_pdpt_low + 8
+  movl $boot_pd + 0x2000 + 3, boot_pdpt_low + 16
+  movl $boot_pd + 0x3000 + 3, boot_pdpt_low + 24
   movl $boot_pd + 3, boot_pdpt_high + 510 * 8
   movl $boot_pdpt_low + 3, boot_pml4
   movl $boot_pdpt_high + 3, boot_pml4 + 511 * 8
@@ -76,20 +114,71 @@ _start:
   mov %cr4, %eax
   or $(1 << 5), %eax       /* PAE */
   mov %eax, %cr4
-  mov $0xC0000080, %ecx    /* EFER: long mode enable, no-execute enable */
+  mov $MSR_EFER, %ecx      /* long mode enable; no-execute enable where the CPU has NX */
   rdmsr
-  or $((1 << 8) | (1 << 11)), %eax
+  or $EFER_LME, %eax
+  test $(1 << 20), %ebp
+  jz 2f
+  or $EFER_NXE, %eax
+2:
   wrmsr
   mov %cr0, %eax
   or $((1 << 31) | (1 << 16) | 1), %eax  /* paging, write protect, protected mode */
   mov %eax, %cr0
 
   lgdt boot_gdt_ptr
-  ljmp $0x08, $long_mode
+  ljmp $KERNEL_CS, $long_mode  /* boot_gdt below has the same layout as the kernel's */
+
+no_long_mode:
+  /* COM1 at 115200 8N1, as console.cc sets it up. */
+  mov $COM1 + 1, %dx
+  xor %al, %al
+  out %al, %dx             /* no interrupts */
+  mov $COM1 + 3, %dx
+  mov $0x80, %al
+  out %al, %dx             /* DLAB */
+  mov $COM1, %dx
+  mov $1, %al
+  out %al, %dx             /* divisor 1: 115200 baud */
+  mov $COM1 + 1, %dx
+  xor %al, %al
+  out %al, %dx
+  mov $COM1 + 3, %dx
+  mov $3, %al
+  out %al, %dx             /* 8N1 */
+  mov $no_long_mode_msg, %esi
+  mov $0xB8000, %edi       /* VGA text screen, white on red */
+3:
+  movb (%esi), %bl
+  test %bl, %bl
+  jz 5f
+  mov $COM1 + 5, %dx
+4:
+  in %dx, %al
+  test $0x20, %al
+  jz 4b
+  mov $COM1, %dx
+  mov %bl, %al
+  out %al, %dx
+  cmp $0x0A, %bl
+  je 6f
+  mov %bl, (%edi)
+  movb $0x4F, 1(%edi)
+  add $2, %edi
+6:
+  inc %esi
+  jmp 3b
+5:
+  mov $DEBUG_EXIT_PORT, %dx  /* QEMU's isa-debug-exit: exit as a panic does */
+  mov $PANIC_EXIT_CODE, %eax
+  out %eax, %dx
+7:
+  hlt
+  jmp 7b
 
   .code64
 long_mode:
-  mov $0x10, %ax
+  mov $KERNEL_DS, %ax
   mov %ax, %ds
   mov %ax, %es
   mov %ax, %ss
@@ -105,11 +194,13 @@ long_mode:
   jmp 2b
 
   .section .boot.data, "aw"
+no_long_mode_msg:
+  .asciz "\r\nVeneer: this CPU has no 64-bit long mode (x86-64); Veneer needs an x86-64 CPU. Halted.\r\n"
   .align 16
 boot_gdt:
   .quad 0
-  .quad 0x00AF9A000000FFFF   /* 64-bit code */
-  .quad 0x00CF92000000FFFF   /* data */
+  .quad GDT_KERNEL_CODE64
+  .quad GDT_KERNEL_DATA
 boot_gdt_ptr:
   .short boot_gdt_ptr - boot_gdt - 1
   .long boot_gdt
@@ -118,7 +209,7 @@ boot_gdt_ptr:
 boot_pml4:      .fill 512, 8, 0
 boot_pdpt_low:  .fill 512, 8, 0
 boot_pdpt_high: .fill 512, 8, 0
-boot_pd:        .fill 512, 8, 0
+boot_pd:        .fill 4 * 512, 8, 0
 boot_stack:     .fill 1024, 1, 0
 boot_stack_top:
 

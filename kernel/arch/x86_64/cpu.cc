@@ -5,15 +5,12 @@
 
 extern "C" uint64_t isr_table[256];
 extern "C" void syscall_entry();
+extern "C" void syscall_compat_entry();
 extern "C" char kernel_stack_top[];
+extern "C" char pf_stack_top[];  // entry.S: #PF's IST stack
 extern "C" uint64_t _smap_sites_start[], _smap_sites_end[];
 
 namespace veneer::arch {
-
-PerCpu cpu0;
-CpuFeatures features;
-
-namespace {
 
 struct [[gnu::packed]] Tss {
   uint32_t reserved0;
@@ -24,6 +21,11 @@ struct [[gnu::packed]] Tss {
   uint16_t reserved3;
   uint16_t iomap_base;
 };
+
+PerCpu cpu0;
+CpuFeatures features;
+
+namespace {
 
 struct [[gnu::packed]] DescriptorPointer {
   uint16_t limit;
@@ -42,16 +44,27 @@ struct IdtGate {
 
 // Order fixed by syscall/sysret: STAR[47:32] = kernel CS (0x08, SS = 0x10);
 // STAR[63:48] = 0x18, so sysret loads SS = 0x20|3 and CS = 0x28|3.
+// Slot 0x18 is where sysret would find a 32-bit user code segment (its
+// 32-bit form, which Veneer never uses). It stays empty: with no 32-bit code
+// segment an env cannot enter compatibility mode, where syscall would take
+// the CSTAR entry and exceptions would return to 64-bit handlers in 32-bit
+// mode. A far jump or far return to 0x1b raises #GP.
 alignas(16) uint64_t gdt[8] = {
     0,
-    0x00AF9A000000FFFF,  // 0x08 kernel code 64
-    0x00CF92000000FFFF,  // 0x10 kernel data
-    0x00CFFA000000FFFF,  // 0x18 user code 32 (unused; sysret layout)
+    kGdtKernelCode64,    // 0x08 kernel code 64
+    kGdtKernelData,      // 0x10 kernel data
+    0,                   // 0x18 no 32-bit user code
     0x00CFF2000000FFFF,  // 0x20 user data
     0x00AFFA000000FFFF,  // 0x28 user code 64
     0, 0,                // 0x30 TSS (two slots)
 };
-alignas(16) Tss tss;
+}  // namespace
+
+// External linkage: the PCT fast path in entry.S writes TSS.rsp0 directly.
+alignas(16) Tss tss asm("veneer_tss");
+static_assert(offsetof(Tss, rsp) == kTssRsp0Offset);
+
+namespace {
 alignas(16) IdtGate idt[256];
 alignas(16) uint8_t double_fault_stack[4096];
 alignas(16) uint8_t nmi_stack[4096];
@@ -83,13 +96,18 @@ void cpu_init() {
   features.smep = l7.ebx & (1u << 7);
   features.smap = l7.ebx & (1u << 20);
   features.pdpe1gb = e1.edx & (1u << 26);
+  features.umip = l7.ecx & (1u << 2);
 
-  // TSS: rsp0 is the single kernel stack; IST1 a separate double-fault stack.
+  // TSS: rsp0 is set to the running env's TrapFrame at every switch (traps
+  // from ring 3 are saved there in place); IST1 a separate double-fault stack.
   tss.rsp[0] = reinterpret_cast<uint64_t>(kernel_stack_top);
   tss.ist[0] = reinterpret_cast<uint64_t>(double_fault_stack + sizeof(double_fault_stack));
   // NMI and machine check may arrive in the syscall path before it leaves the
   // user stack: they get a stack of their own.
   tss.ist[1] = reinterpret_cast<uint64_t>(nmi_stack + sizeof(nmi_stack));
+  // #PF: the exception fast path pushes frames onto user exception stacks
+  // in ring 0, where a bad stack raises #PF: it must get a stack of its own.
+  tss.ist[2] = reinterpret_cast<uint64_t>(pf_stack_top);
   tss.iomap_base = sizeof(Tss);  // no I/O bitmap: ring 3 has no port access
   uint64_t base = reinterpret_cast<uint64_t>(&tss), limit = sizeof(Tss) - 1;
   gdt[6] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ull << 40) |
@@ -104,23 +122,24 @@ void cpu_init() {
       "lretq\n"
       "1:\n"
       "mov $0x10, %%ax\n"
+      "mov %%ax, %%ss\n"
+      "xor %%eax, %%eax\n"  // 64-bit code needs no data segments; envs load their own
       "mov %%ax, %%ds\n"
       "mov %%ax, %%es\n"
-      "mov %%ax, %%ss\n"
       "ltr %w1\n" ::"m"(gp), "r"(TSS_SEL)
       : "rax", "memory");
 
   // IDT: breakpoint and overflow may be raised with int3/into from ring 3.
   for (int v = 0; v < 256; v++)
-    set_gate(v, isr_table[v], (v == 3 || v == 4) ? 3 : 0, v == 8 ? 1 : (v == 2 || v == 18) ? 2 : 0);
+    set_gate(v, isr_table[v], (v == 3 || v == 4) ? 3 : 0, v == 8 ? 1 : (v == 2 || v == 18) ? 2 : v == 14 ? 3 : 0);
   DescriptorPointer ip{sizeof(idt) - 1, reinterpret_cast<uint64_t>(idt)};
   asm volatile("lidt %0" ::"m"(ip));
 
-  // Per-CPU data through GS: kernel GS base active in the kernel; entry code
-  // swapgs's on every crossing.
+  // Per-CPU data is a global (one CPU): the kernel never uses GS, so both
+  // GS bases stay 0 and no crossing needs swapgs.
   cpu0.self = &cpu0;
   cpu0.kernel_rsp = reinterpret_cast<uint64_t>(kernel_stack_top);
-  wrmsr(MSR_GS_BASE, reinterpret_cast<uint64_t>(&cpu0));
+  wrmsr(MSR_GS_BASE, 0);
   wrmsr(MSR_KERNEL_GS_BASE, 0);
 
   // syscall/sysret. FMASK clears IF (the kernel runs with interrupts off),
@@ -128,6 +147,13 @@ void cpu_init() {
   wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
   wrmsr(MSR_STAR, (0x18ull << 48) | (static_cast<uint64_t>(KERNEL_CS) << 32));
   wrmsr(MSR_LSTAR, reinterpret_cast<uint64_t>(&syscall_entry));
+  // The other system-call instructions: syscall from compatibility mode
+  // (unreachable, see the GDT) destroys the env; sysenter raises #GP (a null
+  // SYSENTER_CS), which reaches the env's handler like any fault.
+  wrmsr(MSR_CSTAR, reinterpret_cast<uint64_t>(&syscall_compat_entry));
+  wrmsr(MSR_SYSENTER_CS, 0);
+  wrmsr(MSR_SYSENTER_ESP, 0);
+  wrmsr(MSR_SYSENTER_EIP, 0);
   wrmsr(MSR_FMASK, 0x200 | 0x100 | 0x400 | 0x4000 | 0x40000);
 
   // SSE for user code (the kernel is built without it), write protection in
@@ -137,9 +163,13 @@ void cpu_init() {
   if (features.pge) cr4 |= CR4_PGE;
   if (features.smep) cr4 |= CR4_SMEP;
   if (features.pcid) cr4 |= CR4_PCIDE;
+  // sgdt, sidt, sldt, smsw and str from ring 3 would reveal kernel addresses.
+  if (features.umip) cr4 |= CR4_UMIP;
   if (!features.smap) patch_smap_sites();
   write_cr4(cr4);
   if (features.smap) write_cr4(cr4 | CR4_SMAP);
 }
+
+void set_entry_stack(uint64_t top) { tss.rsp[0] = top; }
 
 }  // namespace veneer::arch

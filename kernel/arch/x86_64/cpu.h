@@ -5,6 +5,7 @@
 
 namespace veneer::arch {
 
+#ifndef VENEER_HOSTED
 inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 inline void outw(uint16_t port, uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
 inline void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
@@ -47,19 +48,76 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
+// User data-segment selectors (loading fs or gs resets that base to 0, the
+// base of every user descriptor; the kernel uses neither).
+struct SegmentSelectors {
+  uint16_t ds, es, fs, gs;
+};
+inline SegmentSelectors read_segments() {
+  SegmentSelectors s;
+  asm volatile("mov %%ds, %0\n mov %%es, %1\n mov %%fs, %2\n mov %%gs, %3"
+               : "=r"(s.ds), "=r"(s.es), "=r"(s.fs), "=r"(s.gs));
+  return s;
+}
+inline void load_segments(const SegmentSelectors& s) {
+  asm volatile("mov %0, %%ds\n mov %1, %%es\n mov %2, %%fs\n mov %3, %%gs"
+               ::"r"(s.ds), "r"(s.es), "r"(s.fs), "r"(s.gs) : "memory");
+}
+// User SSE/x87 state (the kernel itself is built without SSE).
+inline void fpu_save(uint8_t* area512) { asm volatile("fxsave64 %0" : "=m"(*area512)); }
+inline void fpu_restore(const uint8_t* area512) { asm volatile("fxrstor64 %0" ::"m"(*area512)); }
+#else
+// A hosted build runs kernel code as an ordinary host program (the fuzzers
+// of the system-call layer): privileged instructions are recorded here
+// instead of executed, and the TSC is a counter the host program advances.
+struct HostedCpu {
+  uint64_t cr3, cr3_writes, invlpgs, tsc;
+};
+extern HostedCpu hosted_cpu;
+inline void outb(uint16_t, uint8_t) {}
+inline void outw(uint16_t, uint16_t) {}
+inline void outl(uint16_t, uint32_t) {}
+inline uint8_t inb(uint16_t) { return 0xFF; }
+inline uint64_t read_cr3() { return hosted_cpu.cr3; }
+inline void write_cr3(uint64_t v) { hosted_cpu.cr3 = v, hosted_cpu.cr3_writes++; }
+inline void invlpg(uint64_t) { hosted_cpu.invlpgs++; }
+inline uint64_t rdtsc() { return hosted_cpu.tsc; }
+inline void cli() {}
+inline void sti() {}
+void hosted_hlt();  // the host program decides what halting means
+inline void hlt() { hosted_hlt(); }
+inline void pause() {}
+inline void fpu_save(uint8_t*) {}
+inline void fpu_restore(const uint8_t*) {}
+inline void set_entry_stack(uint64_t) {}
+struct SegmentSelectors {
+  uint16_t ds, es, fs, gs;
+};
+inline SegmentSelectors read_segments() { return {}; }
+inline void load_segments(const SegmentSelectors&) {}
+inline uint64_t rdmsr(uint32_t) { return 0; }
+inline void wrmsr(uint32_t, uint64_t) {}
+#endif
 
 constexpr uint32_t MSR_EFER = 0xC0000080;
 constexpr uint32_t MSR_STAR = 0xC0000081;
 constexpr uint32_t MSR_LSTAR = 0xC0000082;
+constexpr uint32_t MSR_CSTAR = 0xC0000083;
 constexpr uint32_t MSR_FMASK = 0xC0000084;
+constexpr uint32_t MSR_FS_BASE = 0xC0000100;
+constexpr uint32_t MSR_SYSENTER_CS = 0x174;
+constexpr uint32_t MSR_SYSENTER_ESP = 0x175;
+constexpr uint32_t MSR_SYSENTER_EIP = 0x176;
 constexpr uint32_t MSR_GS_BASE = 0xC0000101;
 constexpr uint32_t MSR_KERNEL_GS_BASE = 0xC0000102;
 constexpr uint32_t MSR_APIC_BASE = 0x1B;
 
 constexpr uint64_t EFER_SCE = 1 << 0;
+constexpr uint64_t EFER_LME = 1 << 8;
 constexpr uint64_t EFER_NXE = 1 << 11;
 constexpr uint64_t CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_WP = 1 << 16;
 constexpr uint64_t CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMMEXCPT = 1 << 10;
+constexpr uint64_t CR4_UMIP = 1 << 11;
 constexpr uint64_t CR4_PCIDE = 1 << 17, CR4_SMEP = 1 << 20, CR4_SMAP = 1 << 21;
 
 // Page-table entry bits.
@@ -69,7 +127,17 @@ constexpr uint64_t PTE_A = 1ull << 5, PTE_D = 1ull << 6, PTE_PS = 1ull << 7, PTE
 constexpr uint64_t PTE_NX = 1ull << 63;
 constexpr uint64_t PTE_ADDR = 0x000FFFFFFFFFF000ull;
 
-// Segment selectors (see gdt.cc: the order is what syscall/sysret require).
+// Where the CPU saves a trap from ring 3 (TSS.rsp0): the end of the
+// running env's TrapFrame, so traps are saved in place.
+void set_entry_stack(uint64_t top);
+constexpr uint64_t kTssRsp0Offset = 4;
+
+// The kernel's code and data descriptors (cpu.cc's GDT, and boot.S's
+// temporary one, which has the same layout).
+constexpr uint64_t kGdtKernelCode64 = 0x00AF9A000000FFFF;
+constexpr uint64_t kGdtKernelData = 0x00CF92000000FFFF;
+
+// Segment selectors (see cpu.cc: the order is what syscall/sysret require).
 constexpr uint16_t KERNEL_CS = 0x08, KERNEL_DS = 0x10;
 constexpr uint16_t USER_DS = 0x20 | 3, USER_CS = 0x28 | 3;
 constexpr uint16_t TSS_SEL = 0x30;

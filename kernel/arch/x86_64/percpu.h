@@ -1,10 +1,10 @@
-// Per-CPU data, reached through GS in the entry code. One CPU for now.
+// Per-CPU data, reached by RIP-relative address in the entry code (no GS
+// base, no swapgs). One CPU for now.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "asm_offsets.h"
 
 namespace veneer {
 struct Env;
@@ -19,18 +19,15 @@ struct PerCpu {
   Env* current;         // env running (or last run) on this CPU
   uint64_t scratch[3];  // the fast exception path parks rax, rcx, rdx here
 };
-static_assert(offsetof(PerCpu, kernel_rsp) == CPU_KERNEL_RSP);
-static_assert(offsetof(PerCpu, user_rsp) == CPU_USER_RSP);
-static_assert(offsetof(PerCpu, current) == CPU_CURRENT);
-static_assert(offsetof(PerCpu, scratch) == CPU_SCRATCH0);
 
-extern PerCpu cpu0;
+// The one CPU's data; entry.S addresses it by this symbol (no GS base).
+extern PerCpu cpu0 asm("veneer_cpu0");
 
 // Sets up GDT, TSS, IDT, syscall MSRs, GS base and CPU features.
 void cpu_init();
 
 struct CpuFeatures {
-  bool pcid, smep, smap, pge, pdpe1gb;
+  bool pcid, smep, smap, pge, pdpe1gb, umip;
 };
 extern CpuFeatures features;
 

@@ -13,6 +13,9 @@ struct TrapFrame {
 };
 static_assert(sizeof(TrapFrame) == 22 * 8);
 
+// TrapFrame.vector of a system call (above every hardware vector).
+constexpr uint64_t kSyscallVector = 256;
+
 }  // namespace veneer::arch
 
 extern "C" [[noreturn]] void env_pop_tf(veneer::arch::TrapFrame* tf);

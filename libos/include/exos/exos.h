@@ -59,15 +59,25 @@ int64_t slot_alloc();           // -1 when full
 void slot_free(uint64_t slot);
 
 // ---- Memory ------------------------------------------------------------------------
+// A frame this env owns. It has a capability slot when it was made to be
+// shared (granted to another env, revoked); otherwise (slot == kNoSlot) it
+// is named by its number, on the authority of owning it, and costs no slot.
 struct Frame {
   uint64_t slot;
   uint64_t pfn;
+  // How system calls name it (abi.h: frame references).
+  uint64_t ref() const { return slot != veneer::kNoSlot ? slot : veneer::kFrameByPfn | pfn; }
 };
-// Allocates any free frame (pfn = kAnyFrame) or a specific one.
+// Allocates any free frame (pfn = kAnyFrame) or a specific one, with a
+// capability in a new slot.
 Status frame_alloc(Frame* out, uint64_t pfn = veneer::kAnyFrame);
+// The same without a capability: for memory this env keeps to itself.
+Status frame_alloc_owned(Frame* out, uint64_t pfn = veneer::kAnyFrame);
 Status frame_free(const Frame& f);
-// Allocates a frame and maps it at va in this env.
+// Allocates a frame and maps it at va in this env (page_alloc: no slot, as
+// for demand paging; shared_page_alloc: with a capability to grant).
 Status page_alloc(uint64_t va, uint64_t perms, Frame* out = nullptr);
+Status shared_page_alloc(uint64_t va, uint64_t perms, Frame* out);
 
 // ---- Exceptions ----------------------------------------------------------------
 // A handler fixes the cause (or edits frame->rip) and returns; ExOS then
@@ -86,15 +96,32 @@ struct Child {
   uint64_t slot;  // ENV capability in this env
   uint32_t id;
 };
-// Loads an ELF image into a new env (owned by it), gives it a stack and
-// starts it with `arg`. The child owns every frame it was given.
+// What a spawned child may hold: its own account, reserved out of ours
+// (abi.h: accounts). ExOS's default gives each child a quarter of the frames
+// our account has left, 8 envs and 4 slice positions (less if we have less),
+// so no child tree can starve its siblings; a zero Quota shares our account.
+struct Quota {
+  uint32_t frames, envs, slices;
+};
+Quota default_child_quota();
+// Loads an ELF image into a new env (owned by it), gives it a stack, its
+// quota and one slice position, and starts it with `arg`. The child owns
+// every frame it was given. ERR_BAD_ELF for an image that is not a
+// well-formed x86-64 executable.
 Status spawn(const void* elf, uint64_t size, uint64_t arg, Child* out);
+Status spawn(const void* elf, uint64_t size, uint64_t arg, const Quota& quota, Child* out);
+// A boot module by name: ERR_NO_MODULE, or ERR_MODULE_NOT_MAPPED outside
+// init (the kernel maps the modules into init only).
 Status spawn_module(const char* name, uint64_t arg, Child* out);
 // Gives the env `count` free positions of the slice vector (the first free
 // ones). spawn gives every child one.
 Status give_slices(uint64_t env_slot, uint32_t count);
 // Yields until the env with this id no longer exists.
 void wait_env(uint32_t id);
+// Yields until the env is waiting for protected control transfers (a server
+// just spawned has registered its entry and called pct_wait); ERR_STALE_CAP
+// if it died first.
+Status wait_serving(uint32_t id);
 inline void yield() { sys_yield(); }
 
 // ---- Protected control transfer ------------------------------------------------------

@@ -2,10 +2,14 @@
    multiboot headers and the 32-bit entry) followed by the kernel proper,
    linked in the top 2 GiB and loaded right after it. The multiboot headers
    describe the image as one flat load (the "a.out kludge"), so QEMU's
-   -kernel and GRUB load the same bytes to the same addresses. */
+   -kernel and GRUB load the same bytes to the same addresses.
+   Sections start on page boundaries so memory_init can map them W^X: text
+   read-only and executable, rodata read-only, data and bss non-executable. */
 OUTPUT_FORMAT(elf64-x86-64)
+/* Preprocessed (kernel/CMakeLists.txt): KERNEL_VMA and the other numbers
+   come from the generated kernel/arch/asm_constants.h. */
+#include "kernel/arch/asm_constants.h"
 ENTRY(_start)
-KERNEL_VMA = 0xFFFFFFFF80000000;
 
 SECTIONS
 {
@@ -25,6 +29,7 @@ SECTIONS
     _text_end = .;
   }
   .rodata ALIGN(4096) : AT(ADDR(.rodata) - KERNEL_VMA) {
+    _rodata_start = .;
     *(.rodata .rodata.*)
     . = ALIGN(8);
     _init_array_start = .;
@@ -33,8 +38,14 @@ SECTIONS
     _smap_sites_start = .;
     KEEP(*(.smap_sites))
     _smap_sites_end = .;
+    . = ALIGN(8);
+    _xframe_writes_start = .;
+    KEEP(*(.xframe_writes))
+    _xframe_writes_end = .;
+    _rodata_end = .;
   }
   .data ALIGN(4096) : AT(ADDR(.data) - KERNEL_VMA) {
+    _data_start = .;
     *(.data .data.*)
   }
   . = ALIGN(4096);
