@@ -25,6 +25,16 @@ struct ProgramHeader {
 constexpr uint32_t kPtLoad = 1;
 constexpr uint32_t kPfExec = 1, kPfWrite = 2;
 constexpr uint16_t kMachineX86_64 = 62;
+constexpr uint16_t kMachineBpf = 247;  // eBPF objects (safe handlers)
+
+// Section headers: what loading a handler from an object file needs.
+struct SectionHeader {
+  uint32_t name, type;
+  uint64_t flags, addr, offset, size;
+  uint32_t link, info;
+  uint64_t addralign, entsize;
+};
+constexpr uint32_t kShtRela = 4, kShtRel = 9;
 
 // An x86-64 ELF64 executable whose program headers lie inside `size` bytes.
 inline bool valid_executable(const void* image, uint64_t size) {

@@ -21,6 +21,10 @@ have mformat || need+=(mtools)
 [ -f /usr/src/googletest/CMakeLists.txt ] || need+=(googletest)
 have clang++ || need+=(clang)                       # the libFuzzer target
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
+have llvm-objdump || need+=(llvm)                   # reading BPF objects (clang -target bpf needs only clang)
+have valgrind || need+=(valgrind)                   # bench/dpf: instructions per packet (callgrind)
+[ -f /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)          # bench/dpf: the libpcap baseline
+[ -f /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)  # bench/dpf: ns per packet
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"

@@ -2,7 +2,8 @@
 // user space. Ranges follow Zircon: 0 is success, -1..-9 dispatch errors,
 // -10.. parameter errors, -20.. capability errors, -30.. rights errors,
 // -40.. state errors, -50.. resource exhaustion, -60.. errors of ExOS (the
-// library OS) that have no kernel meaning.
+// library OS) that have no kernel meaning, -100.. packet filter refusals,
+// -110.. safe-handler verifier refusals.
 #pragma once
 
 #define VENEER_STATUS_LIST(X)                                                    \
@@ -29,7 +30,21 @@
   X(ERR_NO_PROCESS, -64, "ExOS: no such process, or not a process of this manager") \
   X(ERR_PIPE_CLOSED, -65, "ExOS: every reading end of the pipe is closed")          \
   X(ERR_BAD_FD, -66, "ExOS: not an open file descriptor")                           \
-  X(ERR_NO_NAME, -67, "ExOS: no shared-memory segment or service has this name")
+  X(ERR_NO_NAME, -67, "ExOS: no shared-memory segment or service has this name") \
+  X(ERR_FILTER_EMPTY, -100, "packet filter has no atoms")                      \
+  X(ERR_FILTER_MALFORMED, -101, "packet filter field out of its domain (count, width, mask, value, flags, shift)") \
+  X(ERR_FILTER_PAST_FRAME, -102, "packet filter reads past the longest frame")  \
+  X(ERR_FILTER_NEVER_MATCHES, -103, "packet filter atoms contradict each other") \
+  X(ERR_FILTER_OVERLAP, -104, "packet filter would accept a frame another env's filter accepts") \
+  X(ERR_HANDLER_SIZE, -110, "handler has no instructions or more than 4096")  \
+  X(ERR_HANDLER_BAD_INSN, -111, "handler instruction unknown, unsupported or with reserved fields set") \
+  X(ERR_HANDLER_BAD_JUMP, -112, "handler jump leaves the program or lands inside an instruction") \
+  X(ERR_HANDLER_UNBOUNDED, -113, "handler loop or path not proven to end within the bound") \
+  X(ERR_HANDLER_TOO_COMPLEX, -114, "handler exceeds the verifier's exploration budget") \
+  X(ERR_HANDLER_BAD_ACCESS, -115, "handler memory access not proven within frame, stack or buffer") \
+  X(ERR_HANDLER_UNINIT, -116, "handler reads an uninitialised register or stack byte") \
+  X(ERR_HANDLER_BAD_HELPER, -117, "handler calls an unknown helper or passes a bad argument") \
+  X(ERR_HANDLER_POINTER_LEAK, -118, "handler uses a pointer in a way that could expose or forge an address")
 
 #ifdef __cplusplus
 namespace veneer {
