@@ -3,6 +3,7 @@
 #include "exos/exos.h"
 #include "exos/proc.h"
 #include "exos/vm.h"
+#include "internal.h"
 
 namespace exos {
 namespace {
@@ -63,6 +64,10 @@ extern "C" void exos_dispatch_exception(veneer::ExceptionFrame* f) {
     f->rax = static_cast<uint64_t>(veneer::ERR_BAD_SYSCALL);
     return;
   }
+  // A second unhandled exception while ending (a process out of memory can
+  // fault again on the way out): end now, with nothing that needs memory;
+  // the manager finds the env gone and reports it killed.
+  if (exos::internal::priv().crashing++) exos::sys_env_destroy(veneer::kSelfSlot);
   exos::printf("exos: env %x: unhandled exception %lu at rip %lx (addr %lx, error %lx)\n",
                exos::self_id(), f->vector, f->rip, f->fault_addr, f->error_code);
   // A process ends as killed by the matching signal (its parent's wait says

@@ -45,7 +45,7 @@ struct ProcSelf {
 // a copy of its parent's, and the parent's writes never fault copy-on-write.
 struct PrivateState {
   uint32_t self_id;
-  uint32_t reserved;
+  uint32_t crashing;  // an unhandled exception is ending us (a second one: end at once)
   uint64_t start_arg;
   uint64_t slots[kGrantBase / 64];  // capability slots in use (below kFirstFreeSlot: always)
   ProcSelf proc;

@@ -1081,6 +1081,48 @@ int64_t raw_request(uint64_t op, uint64_t seq, uint64_t a1 = 0, uint64_t a2 = 0,
 }
 }  // namespace
 
+// With an account per process (ManagerConfig::process_frames), a process
+// that takes memory without bound stops at its own limit and crashes
+// (SIGSEGV: a fault it cannot serve) while another process keeps
+// allocating; everything the hog had comes back.
+TEST(exos_process_accounts_contain_a_hog) {
+  exos::set_exception_handler(14, nullptr);
+  vm::settle();
+  at_start = ledger();
+  proc::ManagerConfig config;
+  config.process_frames = 256;
+  CHECK_EQ(proc::start_manager(config), OK);
+  auto* shared = shared_region<volatile uint64_t>();  // [0] the hog's pages, [1] go, [2] victim's pages
+  Pid victim, hog;
+  CHECK_EQ(proc::fork(&victim), OK);
+  if (victim == 0) {
+    while (!shared[1]) exos::yield();  // until the hog is gone
+    uint64_t va = 0;
+    if (vm::map(&va, 100 * kPageSize, PERM_WRITE) != OK) proc::exit(1);
+    for (uint64_t p = 0; p < 100; p++) reinterpret_cast<volatile uint64_t*>(va)[p * 512] = p, shared[2] = p + 1;
+    proc::exit(7);
+  }
+  CHECK_EQ(proc::fork(&hog), OK);
+  if (hog == 0) {
+    uint64_t va = 0;
+    if (vm::map(&va, 64ull << 20, PERM_WRITE) != OK) proc::exit(1);
+    for (uint64_t p = 0; p < (64ull << 20) / kPageSize; p++) {
+      reinterpret_cast<volatile uint64_t*>(va)[p * 512] = p;
+      shared[0] = p + 1;
+    }
+    proc::exit(0);  // never: 16,384 pages are far past its account
+  }
+  int st = wait_for(hog);
+  CHECK(proc::signaled(st));
+  CHECK_EQ(proc::term_signal(st), proc::kSigSegv);
+  CHECK(shared[0] > 100);                        // it got a fair amount ...
+  CHECK(shared[0] < config.process_frames);      // ... and no more than its account
+  shared[1] = 1;
+  CHECK_EQ(proc::exit_code(wait_for(victim)), 7);
+  CHECK_EQ(shared[2], 100);
+  end();
+}
+
 TEST(exos_manager_refuses_bad_requests) {
   begin();
   auto* report = shared_region<volatile int64_t>();

@@ -62,6 +62,13 @@ const ProcTable* table();
 // the frames init's account has left, 48 envs, 24 slice positions).
 struct ManagerConfig {
   uint32_t frames = 0, envs = 0, slices = 0;
+  // Each process's own account, reserved out of the manager's when the
+  // process is made and returned when it ends: at most this many frames
+  // (its memory, page tables and the copies its copy-on-write faults make),
+  // so a process that runs wild reaches ERR_QUOTA (a fault it cannot serve:
+  // SIGSEGV) while the others keep theirs. 0: processes draw on the
+  // manager's account as one pool.
+  uint32_t process_frames = 0;
 };
 // Starts the manager from this program's own image (the boot module init
 // was loaded from) and makes the caller process 1.

@@ -24,13 +24,14 @@ using veneer::kSelfSlot;
 constexpr uint64_t kModulesEnd = veneer::kBootModulesVa + (512ull << 30);  // their PML4 slot
 
 // Builds the child's bindings while walking ours: runs of contiguous pages
-// with the same permissions for the child go in one page_share; our own
-// pages that turn copy-on-write go in one page_batch after their run.
+// with the same permissions for the child go in one page_share; when some
+// of ours in the run turn copy-on-write, one page_protect_range gives the
+// whole run the child's permissions (those already copy-on-write have
+// them: no change).
 struct Builder {
   uint64_t child;
   uint64_t run_start, run_pages, run_perms;
-  veneer::PageOp ours[veneer::kMaxPageBatch];
-  uint32_t nours;
+  bool run_turns_cow;  // some of our pages in the run are writable now
   Status status;
   uint64_t shared, copy_on_write;
 
@@ -40,12 +41,12 @@ struct Builder {
       if (r.status != veneer::OK) status = static_cast<Status>(r.status);
       shared += run_pages;
     }
-    run_pages = 0;
-    if (nours && status == veneer::OK) {
-      SysResult r = sys_page_batch(kSelfSlot, reinterpret_cast<uint64_t>(ours), nours);
+    if (run_pages && run_turns_cow && status == veneer::OK) {
+      SysResult r = sys_page_protect_range(kSelfSlot, run_start, run_pages, run_perms);
       if (r.status != veneer::OK) status = static_cast<Status>(r.status);
     }
-    nours = 0;
+    run_pages = 0;
+    run_turns_cow = false;
   }
 
   void add(uint64_t va, uint64_t pte) {
@@ -59,18 +60,18 @@ struct Builder {
       turn_cow = true;
     }
     if (run_pages && (va != run_start + run_pages * kPageSize || theirs != run_perms ||
-                      run_pages == veneer::kMaxPageBatch || nours == veneer::kMaxPageBatch))
+                      run_pages == veneer::kMaxPageBatch))
       flush();
     if (!run_pages) run_start = va, run_perms = theirs;
     run_pages++;
     if (turn_cow) {
-      ours[nours++] = veneer::PageOp{va, 0, veneer::PAGE_OP_PROTECT, static_cast<uint32_t>(theirs)};
+      run_turns_cow = true;
       copy_on_write++;
     }
   }
 };
-// One fork at a time; 12 KiB, so not on the stack: in ExOS's private block
-// (demand-zero, never copied into a child, never copy-on-write here).
+// One fork at a time, in ExOS's private block (demand-zero, never copied
+// into a child, never copy-on-write here).
 Builder& builder() { return *reinterpret_cast<Builder*>(layout::kForkBuilderVa); }
 
 bool visit(void* c, uint64_t va, uint64_t pte) {
@@ -86,7 +87,8 @@ Status build_child(uint64_t slot, uint32_t child_env, ForkContext* ctx) {
   ctx->start_arg = start_arg();
   Builder& b = builder();
   b.child = slot;
-  b.run_pages = b.nours = 0;
+  b.run_pages = 0;
+  b.run_turns_cow = false;
   b.status = veneer::OK;
   b.shared = b.copy_on_write = 0;
   // Everything but ExOS's private block (nothing there is passed on) and

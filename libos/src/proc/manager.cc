@@ -47,6 +47,7 @@ Pid next_pid = 2;
 uint32_t used_top = 1;  // entries at or above this are free (loops stop here)
 uint64_t arena_next = layout::kManagerArena;
 uint32_t unlinked_segments, nservices;  // (so sweeping costs nothing when there are none)
+uint32_t process_frames;  // ManagerConfig::process_frames (0: one pool)
 
 ProcEntry& entry(uint32_t i) { return table->procs[i]; }
 bool env_alive(uint32_t id) {
@@ -190,6 +191,10 @@ Status new_env(uint32_t requester, uint64_t req_slot, uint64_t* slot_out, uint32
     return static_cast<Status>(r.status);
   }
   Status st = static_cast<Status>(sys_cap_grant(kSelfSlot, s, kManagerSlot, 0).status);
+  // Its own account (itself and its slice position are charged there too),
+  // or ours.
+  if (st == veneer::OK && process_frames)
+    st = static_cast<Status>(sys_env_set_quota(s, process_frames, 1, 1).status);
   if (st == veneer::OK)
     st = static_cast<Status>(
         sys_page_share(s, layout::kProcTableVa, layout::kProcTableVa, 1, veneer::PERM_READ | layout::kMarkPrivate)
@@ -433,6 +438,7 @@ void manager_main() {
   if (sys_cap_grant(f.slot, kCreatorSlot, kProcTableSlot, veneer::RIGHT_READ).status != veneer::OK)
     panic("process manager: cannot hand init the table");
   table = reinterpret_cast<proc::ProcTable*>(layout::kProcTableVa);
+  process_frames = static_cast<uint32_t>(start_arg());
   table->magic = proc::kProcTableMagic;
   table->manager = self_id();
   table->nprocs = 1;

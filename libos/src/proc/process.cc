@@ -96,7 +96,7 @@ Status start_manager(const ManagerConfig& config) {
   uint32_t envs = pick(config.envs, 48, left(veneer::RES_ENVS) - 1);
   uint32_t slices = pick(config.slices, 24, left(veneer::RES_SLICES));
   Status s = internal::load_image(slot, reinterpret_cast<const void*>(self_module.va), self_module.size, nullptr, 0,
-                                  reinterpret_cast<uint64_t>(&exos_manager_entry));
+                                  reinterpret_cast<uint64_t>(&exos_manager_entry), config.process_frames);
   if (s == veneer::OK) s = static_cast<Status>(sys_env_set_quota(slot, frames, envs, slices).status);
   // init trusts the manager it starts: it may map into init (shared memory,
   // LRPC pages) and hand init capabilities.
@@ -139,7 +139,11 @@ void stop_manager() {
 namespace {
 [[noreturn]] void end(int status) {
   if (proc_self().managed && proc_self().pid != kInitPid) {
-    internal::fds_close_all();
+    // A process killed by a signal (a crash, heap misuse) leaves its
+    // descriptors as they are: an end held by an env that is gone is closed
+    // anyway, and closing them writes to memory a process out of memory
+    // may not get (copy-on-write).
+    if (!signaled(status)) internal::fds_close_all();
     manager_call(internal::OP_EXIT, static_cast<uint64_t>(static_cast<uint32_t>(status)));
   }
   // No manager (or it refused): the env ends by itself.
