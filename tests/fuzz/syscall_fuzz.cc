@@ -313,8 +313,12 @@ void report_totals() {
   fprintf(stderr, "syscall_fuzz: %lu inputs, %lu calls checked against the model and the invariant scan\n",
           inputs_run, calls_checked);
 }
+// SYSCALL_FUZZ_STOP_AFTER_CALLS=N: end the run cleanly (exit 0, totals
+// printed) once N calls have been checked, for runs sized in calls.
+uint64_t stop_after_calls;
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   atexit(report_totals);
+  if (const char* n = getenv("SYSCALL_FUZZ_STOP_AFTER_CALLS")) stop_after_calls = strtoull(n, nullptr, 10);
   return 0;
 }
 
@@ -325,6 +329,7 @@ bool security_only = getenv("SYSCALL_FUZZ_SECURITY_ONLY") != nullptr;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in{data, size};
+  if (stop_after_calls && calls_checked >= stop_after_calls) exit(0);
   inputs_run++;
   Env* init = hosted::boot(kFrames);
   Shadow sh;
