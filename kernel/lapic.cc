@@ -83,6 +83,14 @@ Reading read_between_tsc(F&& read) {
 uint64_t read_hpet() { return hpet[0xF0 / 8]; }
 uint64_t read_pm_timer() { return dev::inl(acpi().pm_timer_port); }
 uint64_t read_lapic_count() { return rd(kRegCurCount); }
+constexpr uint64_t kPitHz = 1193182;
+uint16_t pit_count() {
+  outb(0x43, 0x80);  // latch channel 2
+  uint16_t count = inb(0x42);
+  return count | uint16_t(inb(0x42) << 8);
+}
+// Ticks since the count was loaded (it counts down), modulo 65536.
+uint64_t read_pit() { return uint16_t(0 - pit_count()); }
 
 // One measurement: TSC cycles and LAPIC ticks (divide by 1) per second of
 // clock c, each with its relative error in parts per million.
@@ -90,9 +98,13 @@ struct Rates {
   uint64_t lapic_hz, tsc_hz, err_ppm;
 };
 
+// What one try at a measurement found: a result, no clock there, or a
+// clock thrown off by a stall (worth another try).
+enum Outcome { kMeasured, kAbsent, kDisturbed };
+
 // The start and end of the window on the TSC, with their uncertainty, and
 // the window's length in the clock's own nanoseconds.
-bool window(Clock c, Reading* start, Reading* end, uint64_t* ns) {
+Outcome window(Clock c, Reading* start, Reading* end, uint64_t* ns) {
   *ns = kWindowNs;
   if (c == kCpuidTsc) {
     uint64_t t0 = rdtsc(), cycles = cpuid_tsc_hz * kWindowNs / 1000000000ull;
@@ -100,80 +112,73 @@ bool window(Clock c, Reading* start, Reading* end, uint64_t* ns) {
     while (rdtsc() - t0 < cycles) pause();
     *end = Reading{0, t0 + cycles, 0};
     *ns = cycles * 1000000000ull / cpuid_tsc_hz;
-    return true;
+    return kMeasured;
   }
   if (c == kPit) {
-    // Channel 2, one-shot; its output (port 0x61 bit 5) rises when it ends.
-    constexpr uint64_t kPitHz = 1193182;
-    uint64_t count = kPitHz * kWindowNs / 1000000000ull;
-    *ns = count * 1000000000ull / kPitHz;
+    // Channel 2 as a free-running 16-bit counter (mode 2, reload 65536),
+    // read through the latch like the other clocks: both ends of the window
+    // are readings bracketed by the TSC. (Waiting for a one-shot's output
+    // instead read windows 1.3-3x long under an overloaded emulator.)
     outb(0x61, (inb(0x61) & ~0x02) | 0x01);  // gate on, speaker off
-    outb(0x43, 0xB0);                         // channel 2, lo/hi, mode 0
-    outb(0x42, count & 0xFF);
-    outb(0x42, (count >> 8) & 0xFF);
-    uint8_t g = inb(0x61);
-    outb(0x61, g & ~1);
-    uint64_t a = rdtsc();
-    outb(0x61, g | 1);  // the gate edge starts the count
-    uint64_t b = rdtsc();
-    *start = Reading{0, a + (b - a) / 2, (b - a) / 2};
-    // Without a PIT (machine pit=off) the output may read as already high
-    // and the count as all ones: nothing is there.
-    outb(0x43, 0x80);  // latch channel 2
-    uint16_t latched = inb(0x42);
-    latched |= uint16_t(inb(0x42)) << 8;
-    if (latched == 0xFFFF || (inb(0x61) & 0x20)) return false;
-    uint64_t prev = rdtsc();
-    for (;;) {
-      bool done = inb(0x61) & 0x20;
-      uint64_t now = rdtsc();
-      if (done) {
-        *end = Reading{0, prev + (now - prev) / 2, (now - prev) / 2};
-        return true;
-      }
-      if (now - b > kGiveUpCycles) return false;
-      prev = now;
-    }
+    outb(0x43, 0xB4);                         // channel 2, lo/hi, mode 2
+    outb(0x42, 0);
+    outb(0x42, 0);
+    // Without a PIT (machine pit=off) the latch reads all ones and never
+    // moves; a real one has left 0xFFFF a tick (838 ns) after loading.
+    uint64_t t0 = rdtsc();
+    while (rdtsc() - t0 < 100000) pause();
+    if (pit_count() == 0xFFFF && pit_count() == 0xFFFF) return kAbsent;
   }
-  uint64_t (*read)() = c == kHpet ? read_hpet : read_pm_timer;
-  uint64_t mask = c == kHpet ? ~0ull : acpi().pm_timer_32bit ? 0xFFFFFFFFull : 0xFFFFFFull;
-  uint64_t hz = c == kHpet ? 1000000000000000ull / hpet_period_fs : 3579545;
+  uint64_t (*read)() = c == kHpet ? read_hpet : c == kPit ? read_pit : read_pm_timer;
+  uint64_t mask = c == kHpet ? ~0ull : c == kPit ? 0xFFFFull : acpi().pm_timer_32bit ? 0xFFFFFFFFull : 0xFFFFFFull;
+  uint64_t hz = c == kHpet ? 1000000000000000ull / hpet_period_fs : c == kPit ? kPitHz : 3579545;
   uint64_t ticks = hz * kWindowNs / 1000000000ull;
   *start = read_between_tsc(read);
+  Reading prev = *start;
+  uint64_t prev_elapsed = 0;
   for (uint64_t last = start->value, moved = rdtsc();;) {
     Reading r = read_between_tsc(read);
     uint64_t elapsed = (r.value - start->value) & mask;
+    // A stall between two readings long enough for the counter to wrap
+    // (the PIT's wraps every 55 ms) would hide whole turns: measure again.
+    if (prev_elapsed >= 256 &&
+        static_cast<unsigned __int128>(r.tsc - prev.tsc) * prev_elapsed >
+            static_cast<unsigned __int128>(prev.tsc - start->tsc) * (mask / 2))
+      return kDisturbed;
+    prev = r;
+    prev_elapsed = elapsed;
     if (elapsed >= ticks) {
       *end = r;
       *ns = c == kHpet ? elapsed * hpet_period_fs / 1000000 : elapsed * 1000000000ull / hz;
-      return true;
+      return kMeasured;
     }
     if (r.value != last) {
       last = r.value;
       moved = r.tsc;
     } else if (r.tsc - moved > kGiveUpCycles) {
-      return false;
+      return kAbsent;
     }
   }
 }
 
-bool measure_once(Clock c, Rates* out) {
+Outcome measure_once(Clock c, Rates* out) {
   wr(kRegDivide, 0xB);
   wr(kRegInitCount, 0xFFFFFFFF);
   Reading l0 = read_between_tsc(read_lapic_count);
   Reading start, end;
   uint64_t ns;
-  bool ok = window(c, &start, &end, &ns);
+  Outcome got = window(c, &start, &end, &ns);
   Reading l1 = read_between_tsc(read_lapic_count);
   wr(kRegInitCount, 0);
-  if (!ok || end.tsc <= start.tsc || l1.tsc <= l0.tsc) return false;
+  if (got != kMeasured) return got;
+  if (end.tsc <= start.tsc || l1.tsc <= l0.tsc) return kDisturbed;
   uint64_t cycles = end.tsc - start.tsc, lapic_cycles = l1.tsc - l0.tsc;
   out->tsc_hz = static_cast<uint64_t>(static_cast<unsigned __int128>(cycles) * 1000000000ull / ns);
   out->lapic_hz = static_cast<uint64_t>(static_cast<unsigned __int128>(l0.value - l1.value) * out->tsc_hz / lapic_cycles);
   out->err_ppm = (start.err + end.err) * 1000000 / cycles + (l0.err + l1.err) * 1000000 / lapic_cycles;
   // Nothing that runs this kernel has a timer below 1 MHz or a TSC below
   // 100 MHz: a result like that means the clock lied.
-  return out->lapic_hz >= 1000000 && out->tsc_hz >= 100000000;
+  return out->lapic_hz >= 1000000 && out->tsc_hz >= 100000000 ? kMeasured : kAbsent;
 }
 
 // The most precise of up to eight measurements (stops at 0.1%).
@@ -181,8 +186,8 @@ bool measure(Clock c, Rates* out) {
   bool any = false;
   for (int i = 0; i < 8; i++) {
     Rates r;
-    if (!measure_once(c, &r)) {
-      if (i == 0) return false;  // absent, not unlucky
+    if (Outcome o = measure_once(c, &r); o != kMeasured) {
+      if (o == kAbsent && i == 0) return false;  // absent, not unlucky
       continue;
     }
     if (!any || r.err_ppm < out->err_ppm) *out = r;
@@ -217,22 +222,40 @@ void calibrate() {
     if (hpet_period_fs == 0 || hpet_period_fs > 100000000) hpet = nullptr;  // spec: at most 100 ns
     else hpet[0x10 / 8] = hpet[0x10 / 8] | 1;  // counter on
   }
+  // A measurement can be thrown off by the machine itself (an emulator whose
+  // thread is descheduled mid-window reads a PIT window 2-3x long), so
+  // clocks that disagree are measured again, a few rounds, before the boot
+  // gives up.
+  constexpr int kRounds = 4;
   Rates got[kClockCount];
   bool measured[kClockCount] = {};
-  for (int c = 0; c < kClockCount; c++) {
-    if (!has_clock(Clock(c))) continue;
-    if (!measure(Clock(c), &got[c])) {
-      kprintf("lapic: %s does not count; skipped\n", kClockNames[c]);
-      continue;
+  for (int round = 0; round < kRounds; round++) {
+    for (int c = 0; c < kClockCount; c++) {
+      if (!has_clock(Clock(c))) continue;
+      if (round > 0 && !measured[c]) continue;  // absent clocks stay absent
+      measured[c] = false;
+      if (!measure(Clock(c), &got[c])) {
+        if (round == 0) kprintf("lapic: %s does not count; skipped\n", kClockNames[c]);
+        continue;
+      }
+      measured[c] = true;
+      for (int p = 0; p < c; p++) {
+        if (!measured[p] || !agree(got[p], got[c])) continue;
+        timer_hz = got[p].lapic_hz;
+        tsc_per_sec = got[p].tsc_hz;
+        kprintf("lapic: timer %lu Hz, TSC %lu Hz (%s, checked against %s)\n", timer_hz, tsc_per_sec,
+                kClockNames[p], kClockNames[c]);
+        return;
+      }
     }
-    measured[c] = true;
-    for (int p = 0; p < c; p++) {
-      if (!measured[p] || !agree(got[p], got[c])) continue;
-      timer_hz = got[p].lapic_hz;
-      tsc_per_sec = got[p].tsc_hz;
-      kprintf("lapic: timer %lu Hz, TSC %lu Hz (%s, checked against %s)\n", timer_hz, tsc_per_sec,
-              kClockNames[p], kClockNames[c]);
-      return;
+    int n = 0;
+    for (int c = 0; c < kClockCount; c++) n += measured[c];
+    if (n < 2) break;  // nothing to check against: no point measuring again
+    if (round + 1 < kRounds) {
+      for (int c = 0; c < kClockCount; c++)
+        if (measured[c])
+          kprintf("lapic: %s says timer %lu Hz, TSC %lu Hz\n", kClockNames[c], got[c].lapic_hz, got[c].tsc_hz);
+      kprintf("lapic: the clocks disagree; measuring again (round %d of %d)\n", round + 2, kRounds);
     }
   }
   int n = 0, only = 0;
