@@ -26,7 +26,12 @@ exos_exception_entry:
   mov XF_VECTOR(%rdi), %rax
   cmp $EXOS_HANDLER_VECTORS, %rax
   jae 1f
+#ifdef EXOS_POSITION_INDEPENDENT
+  lea exos_exception_handlers(%rip), %rcx
+  mov (%rcx, %rax, 8), %rax
+#else
   mov exos_exception_handlers(, %rax, 8), %rax
+#endif
   test %rax, %rax
   jz 1f
   call *%rax

@@ -35,6 +35,14 @@ constexpr uint64_t kHeapBase = 0x0000000040000000;        // malloc's region (Gi
 constexpr uint64_t kHeapMax = 64ull << 30;
 constexpr uint64_t kMapBase2 = kHeapBase + kHeapMax;      // ... then here
 constexpr uint64_t kMapTop2 = 0x0000500000000000;
+// Programs linked high (veneer_user_program LINKED_AT): the Linux
+// personality's init, out of the way of the Linux programs it loads, which
+// own the low addresses. Below it, the Linux program's stack and the
+// personality's own (libos/src/linux).
+constexpr uint64_t kHighProgramBase = 0x0000580000000000;
+constexpr uint64_t kHighProgramTop = 0x0000590000000000;
+constexpr uint64_t kLinuxStackTop = 0x0000570000000000;
+constexpr uint64_t kLinuxOwnStackTop = 0x0000560000000000;
 // ExOS's private block: the 2 MiB below the exception stack's top, one leaf
 // page table for all of it, never inherited by fork (its pages carry the
 // private mark, and fork does not even read this block). Lazily mapped

@@ -12,7 +12,7 @@ using veneer::elf::ProgramHeader;
 constexpr uint16_t kTypeExec = 2;
 constexpr uint32_t kMaxSegments = 32;
 constexpr uint64_t kMaxSegmentBytes = 256ull << 20;  // more is not a program, it is an attack
-// Programs live below ExOS's own areas.
+// Programs live below ExOS's own areas (or in the window for high ones).
 constexpr uint64_t kProgramTop = layout::kProgramTop;
 
 struct Range {
@@ -38,8 +38,10 @@ Status elf_check(const void* image, uint64_t size, ElfInfo* out) {
     if (ph.type != veneer::elf::kPtLoad || ph.memsz == 0) continue;
     if (ph.offset > size || ph.filesz > size - ph.offset) return veneer::ERR_BAD_ELF;  // past the image
     if (ph.filesz > ph.memsz || ph.memsz > kMaxSegmentBytes) return veneer::ERR_BAD_ELF;
-    if (ph.vaddr < veneer::kUserBase || ph.vaddr >= kProgramTop || ph.memsz > kProgramTop - ph.vaddr)
-      return veneer::ERR_BAD_ELF;
+    bool low = ph.vaddr >= veneer::kUserBase && ph.vaddr < kProgramTop && ph.memsz <= kProgramTop - ph.vaddr;
+    bool high = ph.vaddr >= layout::kHighProgramBase && ph.vaddr < layout::kHighProgramTop &&
+                ph.memsz <= layout::kHighProgramTop - ph.vaddr;
+    if (!low && !high) return veneer::ERR_BAD_ELF;
     bool write = ph.flags & veneer::elf::kPfWrite, exec = ph.flags & veneer::elf::kPfExec;
     if (write && exec) return veneer::ERR_BAD_ELF;  // W^X
     Range r{ph.vaddr, ph.vaddr + ph.memsz, exec};

@@ -1,0 +1,1133 @@
+// The Linux personality (exos/linux.h): loads static Linux ELF images into
+// this process and emulates the system calls they make. Every foreign
+// `syscall` arrives at on_syscall (vector kVecForeignSyscall) on ExOS's
+// exception stack with the program's argument registers saved just below
+// the frame by exception_entry.S; the result goes back in the frame's rax.
+// Pointers from the program are checked against the ranges a Linux image
+// may use before they are touched: a bad one gets -EFAULT.
+#include "context.h"
+#include "exos/heap.h"
+#include "exos/ipc.h"
+#include "exos/linux.h"
+#include "exos/vm.h"
+#include "linux_abi.h"
+#include "ramfs.h"
+#include "../internal.h"
+#include "common/elf.h"
+
+extern "C" exos::linux::LinuxContext linux_ctx;
+exos::linux::LinuxContext linux_ctx;
+extern "C" void linux_fork_trampoline();
+extern "C" [[noreturn]] void linux_enter(uint64_t entry, uint64_t rsp);
+extern "C" long linux_fork_body();
+
+namespace exos::linux {
+using namespace abi;
+namespace {
+
+// Where a Linux image lives: its segments and brk below layout::kProgramTop,
+// anonymous mmaps where vm::map puts them, its stack here. The personality's
+// own stack (for fork) sits apart, never in a range the program may name.
+constexpr uint64_t kStackTop = layout::kLinuxStackTop;
+constexpr uint64_t kStackSize = 8ull << 20;
+constexpr uint64_t kOwnStackTop = layout::kLinuxOwnStackTop;
+constexpr uint64_t kOwnStackSize = 64 << 10;
+constexpr uint64_t kPieBase = 0x02000000;
+constexpr uint64_t kMaxBrk = 256ull << 20;
+constexpr int kMaxFds = 64, kMaxFiles = 64, kMaxMaps = 32, kMaxSegs = 8;
+
+enum Kind : uint8_t { K_FREE = 0, K_CONSOLE, K_NULL, K_ZERO, K_FILE, K_DIR, K_PIPE };
+// An open file description (shared by dup'd descriptors).
+struct File {
+  uint32_t refs;
+  Kind kind;
+  int node;        // K_FILE, K_DIR
+  int exos_fd;     // K_PIPE
+  uint32_t flags;  // O_ACCMODE, O_APPEND, O_NONBLOCK
+  uint64_t off;
+};
+struct Fd {
+  int file;  // index in files, -1 free
+  bool cloexec;
+};
+struct Map {
+  uint64_t va, len;
+};
+struct State {
+  bool ready;
+  uint64_t segs[kMaxSegs][2];
+  int nsegs;
+  uint64_t brk_base, brk_cur, brk_limit;
+  Map maps[kMaxMaps];
+  File files[kMaxFiles];
+  Fd fds[kMaxFds];
+  int cwd;
+  uint32_t umask;
+  uint64_t sigactions[65][4];
+  uint64_t sigmask;
+  uint64_t fs_base;
+  uint64_t unsupported[8];  // reported numbers (bitmap of 512)
+  uint64_t unsupported_count;
+  uint64_t random_state;
+};
+State st;
+
+// ---- Checking the program's pointers ----------------------------------------------
+bool in_program_ranges(uint64_t a, uint64_t len) {
+  uint64_t end = a + len;
+  if (end < a) return false;
+  auto within = [&](uint64_t lo, uint64_t hi) { return a >= lo && end <= hi; };
+  return within(veneer::kUserBase, layout::kProgramTop) || within(layout::kMapBase, layout::kMapTop) ||
+         within(layout::kMapBase2, layout::kMapTop2) || within(kStackTop - kStackSize, kStackTop);
+}
+bool user_ok(uint64_t a, uint64_t len, bool write) {
+  if (len == 0) return true;
+  if (!in_program_ranges(a, len)) return false;
+  for (uint64_t p = a & ~(kPageSize - 1); p < a + len; p += kPageSize) {
+    uint64_t pte = read_pte(p);
+    if (pte & layout::kPtePresent) {
+      if (write && !(pte & layout::kPteWrite) && !(layout::pte_marks(pte) & layout::kMarkCow)) return false;
+      continue;
+    }
+    vm::Region* r = vm::find(p);
+    if (!r || r->kind == vm::Kind::Guard || (write && !(r->perms & veneer::PERM_WRITE))) return false;
+  }
+  return true;
+}
+// A NUL-terminated string of at most max bytes (with the NUL) from the program.
+bool user_str(uint64_t a, uint64_t max) {
+  for (uint64_t i = 0; i < max; i++) {
+    if (((a + i) & (kPageSize - 1)) == 0 || i == 0)
+      if (!user_ok(a + i, 1, false)) return false;
+    if (reinterpret_cast<const char*>(a)[i] == 0) return true;
+  }
+  return false;
+}
+#define USER_PTR(a, len, w) \
+  if (!user_ok((a), (len), (w))) return -EFAULT
+#define USER_PATH(a) \
+  if (!user_str((a), 4096)) return -EFAULT
+const char* str(uint64_t a) { return reinterpret_cast<const char*>(a); }
+
+// ---- Descriptors ---------------------------------------------------------------------
+int new_file(Kind kind, int node, int exos_fd, uint32_t flags) {
+  for (int i = 0; i < kMaxFiles; i++)
+    if (st.files[i].kind == K_FREE) {
+      st.files[i] = File{1, kind, node, exos_fd, flags, 0};
+      return i;
+    }
+  return -ENFILE;
+}
+int new_fd(int file, int from, bool cloexec) {
+  for (int i = from; i < kMaxFds; i++)
+    if (st.fds[i].file < 0) {
+      st.fds[i] = Fd{file, cloexec};
+      return i;
+    }
+  return -EMFILE;
+}
+void put_file(int f) {
+  File& file = st.files[f];
+  if (--file.refs) return;
+  if (file.kind == K_PIPE) exos::ipc::close(file.exos_fd);
+  file = File{};
+}
+File* file_of(uint64_t fd) {
+  if (fd >= kMaxFds || st.fds[fd].file < 0) return nullptr;
+  return &st.files[st.fds[fd].file];
+}
+long do_close(uint64_t fd) {
+  if (fd >= kMaxFds || st.fds[fd].file < 0) return -EBADF;
+  put_file(st.fds[fd].file);
+  st.fds[fd].file = -1;
+  return 0;
+}
+long dup_to(uint64_t fd, int to, bool cloexec) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  if (to < 0 || to >= kMaxFds) return -EBADF;
+  if (static_cast<uint64_t>(to) == fd) return to;
+  if (st.fds[to].file >= 0) do_close(to);
+  f->refs++;
+  st.fds[to] = Fd{st.fds[fd].file, cloexec};
+  return to;
+}
+int start_fd_from(int dirfd, int* dir) {
+  if (dirfd == kAtFdCwd) {
+    *dir = st.cwd;
+    return 0;
+  }
+  File* f = file_of(static_cast<uint64_t>(dirfd));
+  if (!f) return -EBADF;
+  if (f->kind != K_DIR) return -ENOTDIR;
+  *dir = f->node;
+  return 0;
+}
+
+// ---- Files ---------------------------------------------------------------------------
+void fill_stat(Stat* s, int n) {
+  const fs::Node& node = fs::node(n);
+  *s = Stat{};
+  s->dev = 1;
+  s->ino = static_cast<uint64_t>(n) + 1;
+  s->nlink = node.type == fs::T_DIR ? 2 : 1;
+  s->mode = fs::type_bits(node.type) | (node.mode & 07777);
+  s->rdev = node.rdev;
+  s->size = static_cast<int64_t>(node.type == fs::T_DIR ? 4096 : node.size);
+  s->blksize = 4096;
+  s->blocks = (s->size + 511) / 512;
+  s->atime = s->mtime = s->ctime = static_cast<int64_t>(node.mtime);
+}
+long stat_file(const File& f, Stat* s) {
+  if (f.kind == K_FILE || f.kind == K_DIR) {
+    fill_stat(s, f.node);
+    return 0;
+  }
+  *s = Stat{};
+  s->dev = 1;
+  s->nlink = 1;
+  s->blksize = 4096;
+  s->mode = f.kind == K_PIPE ? 0010600 : 0020666;
+  s->rdev = f.kind == K_CONSOLE ? 0x501 : f.kind == K_ZERO ? 0x105 : 0x103;
+  return 0;
+}
+
+long do_open(int dirfd, uint64_t path, uint64_t flags, uint64_t mode) {
+  USER_PATH(path);
+  int dir;
+  if (int r = start_fd_from(dirfd, &dir); r < 0) return r;
+  int n = fs::lookup(str(path), dir, !(flags & O_NOFOLLOW));
+  if (n == -ENOENT && (flags & O_CREAT)) {
+    char name[fs::kNameMax + 1];
+    int parent = fs::parent_of(str(path), dir, name);
+    if (parent < 0) return parent;
+    n = fs::create(parent, name, fs::T_FILE, static_cast<uint32_t>(mode) & ~st.umask);
+  } else if (n >= 0 && (flags & O_CREAT) && (flags & O_EXCL)) {
+    return -EEXIST;
+  }
+  if (n < 0) return n;
+  fs::Node& node = fs::node(n);
+  Kind kind = K_FILE;
+  if (node.type == fs::T_DIR) {
+    if ((flags & O_ACCMODE) != 0) return -EISDIR;
+    kind = K_DIR;
+  } else if (flags & O_DIRECTORY) {
+    return -ENOTDIR;
+  } else if (node.type == fs::T_LINK) {
+    return -ELOOP;
+  } else if (node.type == fs::T_CHAR) {
+    kind = node.rdev == 0x103 ? K_NULL : node.rdev == 0x105 ? K_ZERO : K_CONSOLE;
+  }
+  if (kind == K_FILE && (flags & O_TRUNC) && (flags & O_ACCMODE)) {
+    if (int r = fs::truncate(n, 0); r < 0) return r;
+  }
+  int f = new_file(kind, n, -1, static_cast<uint32_t>(flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)));
+  if (f < 0) return f;
+  int fd = new_fd(f, 0, flags & O_CLOEXEC);
+  if (fd < 0) put_file(f);
+  return fd;
+}
+
+long console_write(const void* buf, uint64_t len) {
+  const char* p = static_cast<const char*>(buf);
+  for (uint64_t done = 0; done < len;) {
+    uint64_t n = len - done < veneer::kMaxConsoleWrite ? len - done : veneer::kMaxConsoleWrite;
+    sys_cons_write(reinterpret_cast<uint64_t>(p + done), n);
+    done += n;
+  }
+  return static_cast<long>(len);
+}
+
+[[noreturn]] void die_of_signal(int sig) { proc::exit_signaled(sig); }
+
+long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  if ((f->flags & O_ACCMODE) == O_WRONLY) return -EBADF;
+  USER_PTR(buf, len, true);
+  void* b = reinterpret_cast<void*>(buf);
+  switch (f->kind) {
+    case K_CONSOLE: return 0;  // no console input yet: end of file
+    case K_NULL: return 0;
+    case K_ZERO: memset(b, 0, len); return static_cast<long>(len);
+    case K_DIR: return -EISDIR;
+    case K_PIPE: {
+      if (at >= 0) return -ESPIPE;
+      int64_t r = exos::ipc::read(f->exos_fd, b, len);
+      return r < 0 ? -EIO : r;
+    }
+    case K_FILE: {
+      int64_t r = fs::read(f->node, at >= 0 ? static_cast<uint64_t>(at) : f->off, b, len);
+      if (r > 0 && at < 0) f->off += static_cast<uint64_t>(r);
+      return r;
+    }
+    default: return -EBADF;
+  }
+}
+
+long do_write(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  if ((f->flags & O_ACCMODE) == 0 && f->kind != K_CONSOLE) return -EBADF;
+  USER_PTR(buf, len, false);
+  const void* b = reinterpret_cast<const void*>(buf);
+  switch (f->kind) {
+    case K_CONSOLE: return console_write(b, len);
+    case K_NULL:
+    case K_ZERO: return static_cast<long>(len);
+    case K_DIR: return -EISDIR;
+    case K_PIPE: {
+      if (at >= 0) return -ESPIPE;
+      int64_t r = exos::ipc::write(f->exos_fd, b, len);
+      if (r >= 0) return r;
+      // The reading end is gone: SIGPIPE (its default ends us), else EPIPE.
+      if (st.sigactions[13][0] != 1) die_of_signal(13);
+      return -EPIPE;
+    }
+    case K_FILE: {
+      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : (f->flags & O_APPEND) ? fs::node(f->node).size : f->off;
+      int64_t r = fs::write(f->node, off, b, len);
+      if (r > 0 && at < 0) f->off = off + static_cast<uint64_t>(r);
+      return r;
+    }
+    default: return -EBADF;
+  }
+}
+
+long do_iov(uint64_t fd, uint64_t iov, uint64_t count, bool write) {
+  if (count > 1024) return -EINVAL;
+  USER_PTR(iov, count * sizeof(Iovec), false);
+  const Iovec* v = reinterpret_cast<const Iovec*>(iov);
+  long total = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    if (!v[i].len) continue;
+    long r = write ? do_write(fd, v[i].base, v[i].len, -1) : do_read(fd, v[i].base, v[i].len, -1);
+    if (r < 0) return total ? total : r;
+    total += r;
+    if (static_cast<uint64_t>(r) < v[i].len) break;
+  }
+  return total;
+}
+
+long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  if (f->kind != K_DIR) return -ENOTDIR;
+  USER_PTR(buf, len, true);
+  uint8_t* out = reinterpret_cast<uint8_t*>(buf);
+  uint64_t used = 0;
+  for (;;) {
+    // Positions 0 and 1 are "." and ".."; then 2 + the node's index.
+    const char* name;
+    int n;
+    uint64_t next;
+    if (f->off == 0) name = ".", n = f->node, next = 1;
+    else if (f->off == 1) name = "..", n = fs::node(f->node).parent, next = 2;
+    else {
+      uint64_t after;
+      n = fs::dir_entry(f->node, f->off - 2, &after);
+      if (n < 0) break;
+      name = fs::node(n).name;
+      next = after + 2;
+    }
+    uint64_t nlen = strlen(name);
+    uint64_t reclen = (sizeof(Dirent64) + nlen + 1 + 7) & ~7ull;
+    if (used + reclen > len) {
+      if (!used) return -EINVAL;
+      break;
+    }
+    auto* d = reinterpret_cast<Dirent64*>(out + used);
+    d->ino = static_cast<uint64_t>(n) + 1;
+    d->off = static_cast<int64_t>(next);
+    d->reclen = static_cast<uint16_t>(reclen);
+    fs::Type t = fs::node(n).type;
+    d->type = t == fs::T_DIR ? 4 : t == fs::T_LINK ? 10 : t == fs::T_CHAR ? 2 : 8;
+    memcpy(d->name, name, nlen + 1);
+    used += reclen;
+    f->off = next;
+  }
+  return static_cast<long>(used);
+}
+
+// ---- Memory ---------------------------------------------------------------------------
+uint64_t page_up(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
+uint64_t perms_of(uint64_t prot) {
+  return ((prot & PROT_WRITE) ? veneer::PERM_WRITE : 0) | ((prot & PROT_EXEC) ? veneer::PERM_EXEC : 0);
+}
+void forget_map(uint64_t va) {
+  for (Map& m : st.maps)
+    if (m.va == va) m = Map{};
+}
+long do_mmap(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, uint64_t fd, uint64_t off) {
+  if (!len || (off & (kPageSize - 1))) return -EINVAL;
+  len = page_up(len);
+  bool anon = flags & MAP_ANONYMOUS;
+  File* f = nullptr;
+  if (!anon) {
+    f = file_of(fd);
+    if (!f) return -EBADF;
+    if (f->kind != K_FILE) return -ENODEV;
+    if (flags & MAP_SHARED && (prot & PROT_WRITE)) return -EINVAL;  // no shared file mappings
+  }
+  uint64_t va = 0;
+  if (flags & MAP_FIXED) {
+    if ((addr & (kPageSize - 1)) || !in_program_ranges(addr, len)) return -EINVAL;
+    va = addr;
+    if (vm::unmap(va, len) == veneer::OK) forget_map(va);
+  }
+  Map* slot = nullptr;
+  for (Map& m : st.maps)
+    if (!m.len) slot = &m;
+  if (!slot) return -ENOMEM;
+  if (vm::map(&va, len, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;
+  if (f) {
+    const fs::Node& n = fs::node(f->node);
+    if (off < n.size) memcpy(reinterpret_cast<void*>(va), n.data + off, n.size - off < len ? n.size - off : len);
+  }
+  if (perms_of(prot) != veneer::PERM_WRITE) vm::protect(va, len, perms_of(prot));
+  *slot = Map{va, len};
+  return static_cast<long>(va);
+}
+long do_munmap(uint64_t addr, uint64_t len) {
+  if (addr & (kPageSize - 1)) return -EINVAL;
+  for (Map& m : st.maps)
+    if (m.len && m.va == addr && m.len == page_up(len)) {
+      vm::unmap(m.va, m.len);
+      m = Map{};
+      return 0;
+    }
+  return 0;  // part of a mapping: the pages stay (freed at exec or exit)
+}
+long do_brk(uint64_t want) {
+  if (want >= st.brk_base && want <= st.brk_limit) st.brk_cur = want;
+  return static_cast<long>(st.brk_cur);
+}
+
+// ---- Images ----------------------------------------------------------------------------
+void release_image() {
+  for (int i = 0; i < st.nsegs; i++) vm::unmap(st.segs[i][0], st.segs[i][1]);
+  st.nsegs = 0;
+  if (st.brk_limit > st.brk_base) vm::unmap(st.brk_base, st.brk_limit - st.brk_base);
+  for (Map& m : st.maps)
+    if (m.len) vm::unmap(m.va, m.len), m = Map{};
+  vm::unmap(kStackTop - kStackSize, kStackSize);
+}
+
+// Checks an image, then loads it: the segments, an empty brk after them.
+long load_elf(const uint8_t* img, uint64_t size, uint64_t* entry, uint64_t* phdr, uint64_t* phnum) {
+  using veneer::elf::Header;
+  using veneer::elf::ProgramHeader;
+  if (size < sizeof(Header)) return -ENOEXEC;
+  auto* h = reinterpret_cast<const Header*>(img);
+  if (h->ident[0] != 0x7F || h->ident[1] != 'E' || h->ident[2] != 'L' || h->ident[3] != 'F') return -ENOEXEC;
+  if (h->ident[4] != 2 || h->ident[5] != 1 || h->machine != veneer::elf::kMachineX86_64) return -ENOEXEC;
+  if (h->type != 2 && h->type != 3) return -ENOEXEC;
+  if (h->phentsize != sizeof(ProgramHeader) || !h->phnum || h->phnum > 64) return -ENOEXEC;
+  if (h->phoff > size || h->phnum * sizeof(ProgramHeader) > size - h->phoff) return -ENOEXEC;
+  uint64_t base = h->type == 3 ? kPieBase : 0;
+  uint64_t lo = ~0ull, hi = 0, phdr_va = 0;
+  for (uint16_t i = 0; i < h->phnum; i++) {
+    const ProgramHeader& ph = veneer::elf::program_header(img, i);
+    if (ph.type == 3) {  // PT_INTERP: needs a dynamic linker
+      printf("linux: a dynamically linked program: only static ones run here\n");
+      return -ENOEXEC;
+    }
+    if (ph.type == 6) phdr_va = ph.vaddr;
+    if (ph.type != veneer::elf::kPtLoad || !ph.memsz) continue;
+    if (ph.offset > size || ph.filesz > size - ph.offset || ph.filesz > ph.memsz) return -ENOEXEC;
+    uint64_t s = base + ph.vaddr, e = s + ph.memsz;
+    if (e < s || s < veneer::kUserBase || e > layout::kProgramTop - kMaxBrk) return -ENOEXEC;
+    if (s < lo) lo = s;
+    if (e > hi) hi = e;
+    if (!phdr_va && ph.offset <= h->phoff && h->phoff < ph.offset + ph.filesz) phdr_va = ph.vaddr + h->phoff - ph.offset;
+  }
+  if (!hi) return -ENOEXEC;
+  release_image();
+  uint64_t mapped_to = 0;
+  int first_seg = 0;
+  struct {
+    uint64_t start, end, perms;
+  } segs[kMaxSegs];
+  for (uint16_t i = 0; i < h->phnum; i++) {
+    const ProgramHeader& ph = veneer::elf::program_header(img, i);
+    if (ph.type != veneer::elf::kPtLoad || !ph.memsz) continue;
+    uint64_t s = (base + ph.vaddr) & ~(kPageSize - 1), e = page_up(base + ph.vaddr + ph.memsz);
+    uint64_t perms = ((ph.flags & veneer::elf::kPfWrite) ? veneer::PERM_WRITE : 0) |
+                     ((ph.flags & veneer::elf::kPfExec) ? veneer::PERM_EXEC : 0);
+    if (s < mapped_to) {  // shares a page with the segment before: that region grows
+      if (st.nsegs) segs[st.nsegs - 1].perms |= perms;
+      s = mapped_to;
+    }
+    if (e > s) {
+      if (st.nsegs == kMaxSegs) return -ENOEXEC;
+      uint64_t va = s;
+      if (vm::map(&va, e - s, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;
+      st.segs[st.nsegs][0] = s;
+      st.segs[st.nsegs][1] = e - s;
+      segs[st.nsegs] = {s, e, perms};
+      st.nsegs++;
+      mapped_to = e;
+    }
+    memcpy(reinterpret_cast<void*>(base + ph.vaddr), img + ph.offset, ph.filesz);
+  }
+  (void)first_seg;
+  for (int i = 0; i < st.nsegs; i++)
+    if (segs[i].perms != veneer::PERM_WRITE) vm::protect(segs[i].start, segs[i].end - segs[i].start, segs[i].perms);
+  st.brk_base = st.brk_cur = page_up(hi);
+  st.brk_limit = st.brk_base + kMaxBrk;
+  uint64_t va = st.brk_base;
+  if (vm::map(&va, kMaxBrk, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;
+  *entry = base + h->entry;
+  *phdr = phdr_va ? base + phdr_va : 0;
+  *phnum = h->phnum;
+  return 0;
+}
+
+uint64_t rdtsc_now() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return uint64_t(hi) << 32 | lo;
+}
+
+uint64_t next_random() {
+  uint64_t x = st.random_state ? st.random_state : (rdtsc_now() | 1);
+  x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+  return st.random_state = x;
+}
+
+// Builds the stack Linux gives a new program; returns its rsp.
+long build_stack(const char* const* argv, const char* const* envp, const char* path, uint64_t entry,
+                 uint64_t phdr, uint64_t phnum, uint64_t* rsp) {
+  uint64_t va = kStackTop - kStackSize;
+  if (vm::map(&va, kStackSize, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;
+  int argc = 0, envc = 0;
+  while (argv && argv[argc]) argc++;
+  while (envp && envp[envc]) envc++;
+  if (argc + envc > 1024) return -E2BIG;
+  uint64_t sp = kStackTop;
+  auto push_str = [&](const char* s) {
+    uint64_t n = strlen(s) + 1;
+    sp -= n;
+    memcpy(reinterpret_cast<void*>(sp), s, n);
+    return sp;
+  };
+  uint64_t ptrs[1024 + 2];
+  for (int i = 0; i < argc; i++) ptrs[i] = push_str(argv[i]);
+  for (int i = 0; i < envc; i++) ptrs[argc + i] = push_str(envp[i]);
+  uint64_t execfn = push_str(path);
+  sp &= ~15ull;
+  sp -= 16;
+  uint64_t random = sp;
+  for (int i = 0; i < 2; i++) reinterpret_cast<uint64_t*>(random)[i] = next_random();
+  uint64_t aux[][2] = {{AT_PHDR, phdr},   {AT_PHENT, 56},      {AT_PHNUM, phnum},     {AT_PAGESZ, kPageSize},
+                       {AT_BASE, 0},      {AT_FLAGS, 0},       {AT_ENTRY, entry},     {AT_UID, 0},
+                       {AT_EUID, 0},      {AT_GID, 0},         {AT_EGID, 0},          {AT_HWCAP, 0x178bfbff},
+                       {AT_CLKTCK, 100},  {AT_SECURE, 0},      {AT_RANDOM, random},   {AT_HWCAP2, 0},
+                       {AT_EXECFN, execfn}, {AT_NULL, 0}};
+  uint64_t words = 1 + argc + 1 + envc + 1 + sizeof(aux) / 8;
+  sp -= words * 8;
+  sp &= ~15ull;
+  uint64_t* w = reinterpret_cast<uint64_t*>(sp);
+  *w++ = static_cast<uint64_t>(argc);
+  for (int i = 0; i < argc; i++) *w++ = ptrs[i];
+  *w++ = 0;
+  for (int i = 0; i < envc; i++) *w++ = ptrs[argc + i];
+  *w++ = 0;
+  memcpy(w, aux, sizeof(aux));
+  *rsp = sp;
+  return 0;
+}
+
+// Copies a nullptr-terminated vector of the program's strings to the heap
+// (exec releases the memory they are in). nullptr and *err on bad input.
+char** copy_vector(uint64_t v, long* err) {
+  if (!v) {
+    auto** out = static_cast<char**>(malloc(sizeof(char*)));
+    if (out) out[0] = nullptr;
+    return out;
+  }
+  uint64_t n = 0, bytes = 0;
+  for (;; n++) {
+    if (n > 1024) return *err = -E2BIG, nullptr;
+    if (!user_ok(v + n * 8, 8, false)) return *err = -EFAULT, nullptr;
+    uint64_t s = reinterpret_cast<const uint64_t*>(v)[n];
+    if (!s) break;
+    if (!user_str(s, 128 << 10)) return *err = -EFAULT, nullptr;
+    bytes += strlen(str(s)) + 1;
+  }
+  auto** out = static_cast<char**>(malloc((n + 1) * sizeof(char*) + bytes));
+  if (!out) return *err = -ENOMEM, nullptr;
+  char* at = reinterpret_cast<char*>(out + n + 1);
+  for (uint64_t i = 0; i < n; i++) {
+    const char* s = str(reinterpret_cast<const uint64_t*>(v)[i]);
+    size_t len = strlen(s) + 1;
+    memcpy(at, s, len);
+    out[i] = at;
+    at += len;
+  }
+  out[n] = nullptr;
+  return out;
+}
+
+// Resolves, checks and loads `path`, then sets up its stack. On success the
+// old image is gone and *entry/*rsp start the new one.
+long exec_image(const char* path, const char* const* argv, const char* const* envp, uint64_t* entry, uint64_t* rsp) {
+  int n = fs::lookup(path, st.cwd, true);
+  if (n < 0) return n;
+  const fs::Node& node = fs::node(n);
+  if (node.type == fs::T_DIR) return -EACCES;
+  if (node.type != fs::T_FILE) return -EACCES;
+  uint64_t phdr, phnum;
+  long r = load_elf(node.data, node.size, entry, &phdr, &phnum);
+  if (r < 0) return r;
+  // Close-on-exec descriptors go; signal handlers fall back to default.
+  for (int fd = 0; fd < kMaxFds; fd++)
+    if (st.fds[fd].file >= 0 && st.fds[fd].cloexec) do_close(static_cast<uint64_t>(fd));
+  for (auto& a : st.sigactions)
+    if (a[0] != 1) a[0] = 0, a[1] = 0;
+  return build_stack(argv, envp, path, *entry, phdr, phnum, rsp);
+}
+
+// ---- Signals and time -------------------------------------------------------------------
+uint64_t now_ns() {
+  const veneer::KernelInfo& k = kernel_info();
+  return k.ticks * k.slice_ns;
+}
+
+void report_unsupported(uint64_t nr) {
+  st.unsupported_count++;
+  if (nr < 512) {
+    if (st.unsupported[nr / 64] & (1ull << (nr % 64))) return;
+    st.unsupported[nr / 64] |= 1ull << (nr % 64);
+  }
+  printf("linux: system call %lu is not supported (-ENOSYS)\n", nr);
+}
+
+long do_wait(int64_t pid, uint64_t status, uint64_t options) {
+  if (status) USER_PTR(status, 4, true);
+  proc::Pid reaped = 0;
+  int ws = 0;
+  Status s = proc::wait(pid > 0 ? static_cast<proc::Pid>(pid) : proc::kAnyChild, &reaped, &ws, options & WNOHANG);
+  if (s == veneer::ERR_NO_CHILD) return -ECHILD;
+  if (s != veneer::OK) return -EINVAL;
+  if (reaped && status) *reinterpret_cast<int*>(status) = ws;
+  return reaped;
+}
+
+long fill_uname(uint64_t buf) {
+  USER_PTR(buf, sizeof(Utsname), true);
+  auto* u = reinterpret_cast<Utsname*>(buf);
+  memset(u, 0, sizeof(*u));
+  memcpy(u->sysname, "Linux", 6);
+  memcpy(u->nodename, "veneer", 7);
+  memcpy(u->release, "6.1.0-exos", 11);
+  memcpy(u->version, "#1 ExOS on Veneer", 18);
+  memcpy(u->machine, "x86_64", 7);
+  return 0;
+}
+
+long path_call(uint64_t nr, int dirfd, uint64_t path, uint64_t a2, uint64_t a3) {
+  USER_PATH(path);
+  int dir;
+  if (int r = start_fd_from(dirfd, &dir); r < 0) return r;
+  const char* p = str(path);
+  switch (nr) {
+    case NR_newfstatat: {
+      USER_PTR(a2, sizeof(Stat), true);
+      if (!*p && (a3 & kAtEmptyPath)) {
+        File* f = file_of(static_cast<uint64_t>(dirfd));
+        return f ? stat_file(*f, reinterpret_cast<Stat*>(a2)) : -EBADF;
+      }
+      int n = fs::lookup(p, dir, !(a3 & kAtSymlinkNofollow));
+      if (n < 0) return n;
+      fill_stat(reinterpret_cast<Stat*>(a2), n);
+      return 0;
+    }
+    case NR_faccessat: {
+      int n = fs::lookup(p, dir, true);
+      return n < 0 ? n : 0;
+    }
+    case NR_mkdirat: {
+      char name[fs::kNameMax + 1];
+      int parent = fs::parent_of(p, dir, name);
+      if (parent < 0) return parent;
+      int n = fs::create(parent, name, fs::T_DIR, static_cast<uint32_t>(a2) & ~st.umask);
+      return n < 0 ? n : 0;
+    }
+    case NR_unlinkat: {
+      char name[fs::kNameMax + 1];
+      int parent = fs::parent_of(p, dir, name);
+      if (parent < 0) return parent;
+      return fs::unlink(parent, name, a2 & kAtRemoveDir);
+    }
+    case NR_readlinkat: {
+      int n = fs::lookup(p, dir, false);
+      if (n < 0) return n;
+      if (fs::node(n).type != fs::T_LINK) return -EINVAL;
+      uint64_t len = fs::node(n).size < a3 ? fs::node(n).size : a3;
+      USER_PTR(a2, len, true);
+      memcpy(reinterpret_cast<void*>(a2), fs::node(n).data, len);
+      return static_cast<long>(len);
+    }
+    case NR_fchmodat: {
+      int n = fs::lookup(p, dir, true);
+      if (n < 0) return n;
+      fs::node(n).mode = static_cast<uint32_t>(a2) & 07777;
+      return 0;
+    }
+    case NR_symlinkat: {  // path is the link, a2 the target (swapped by the caller)
+      USER_PATH(a2);
+      char name[fs::kNameMax + 1];
+      int parent = fs::parent_of(p, dir, name);
+      if (parent < 0) return parent;
+      int n = fs::create(parent, name, fs::T_LINK, 0777);
+      if (n < 0) return n;
+      int64_t w = fs::write(n, 0, str(a2), strlen(str(a2)));
+      return w < 0 ? w : 0;
+    }
+    case NR_chdir: {
+      int n = fs::lookup(p, dir, true);
+      if (n < 0) return n;
+      if (fs::node(n).type != fs::T_DIR) return -ENOTDIR;
+      st.cwd = n;
+      return 0;
+    }
+    default: return -ENOSYS;
+  }
+}
+
+long do_rename(int fromfd, uint64_t from, int tofd, uint64_t to) {
+  USER_PATH(from);
+  USER_PATH(to);
+  int fdir, tdir;
+  if (int r = start_fd_from(fromfd, &fdir); r < 0) return r;
+  if (int r = start_fd_from(tofd, &tdir); r < 0) return r;
+  char fname[fs::kNameMax + 1], tname[fs::kNameMax + 1];
+  int fp = fs::parent_of(str(from), fdir, fname);
+  if (fp < 0) return fp;
+  int tp = fs::parent_of(str(to), tdir, tname);
+  if (tp < 0) return tp;
+  return fs::rename(fp, fname, tp, tname);
+}
+
+long do_fcntl(uint64_t fd, uint64_t cmd, uint64_t arg) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC: {
+      if (arg >= kMaxFds) return -EINVAL;
+      int to = new_fd(st.fds[fd].file, static_cast<int>(arg), cmd == F_DUPFD_CLOEXEC);
+      if (to >= 0) f->refs++;
+      return to;
+    }
+    case F_GETFD: return st.fds[fd].cloexec ? FD_CLOEXEC : 0;
+    case F_SETFD: st.fds[fd].cloexec = arg & FD_CLOEXEC; return 0;
+    case F_GETFL: return f->flags;
+    case F_SETFL: f->flags = (f->flags & O_ACCMODE) | (static_cast<uint32_t>(arg) & (O_APPEND | O_NONBLOCK)); return 0;
+    default: return -EINVAL;
+  }
+}
+
+long do_pipe(uint64_t fds, uint64_t flags) {
+  USER_PTR(fds, 8, true);
+  int e[2];
+  if (exos::ipc::pipe(e) != veneer::OK) return -EMFILE;
+  int f0 = new_file(K_PIPE, -1, e[0], 0), f1 = f0 >= 0 ? new_file(K_PIPE, -1, e[1], O_WRONLY) : -ENFILE;
+  int d0 = f1 >= 0 ? new_fd(f0, 0, flags & O_CLOEXEC) : -EMFILE;
+  int d1 = d0 >= 0 ? new_fd(f1, 0, flags & O_CLOEXEC) : -EMFILE;
+  if (d1 < 0) {
+    if (d0 >= 0) st.fds[d0].file = -1;
+    if (f1 >= 0) put_file(f1); else exos::ipc::close(e[1]);
+    if (f0 >= 0) put_file(f0); else exos::ipc::close(e[0]);
+    return d1;
+  }
+  reinterpret_cast<int*>(fds)[0] = d0;
+  reinterpret_cast<int*>(fds)[1] = d1;
+  return 0;
+}
+
+long do_ioctl(uint64_t fd, uint64_t req, uint64_t arg) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  (void)req, (void)arg;
+  return -ENOTTY;  // no terminal yet: programs see files and pipes
+}
+
+long do_poll(uint64_t fds, uint64_t n) {
+  if (n > kMaxFds) return -EINVAL;
+  USER_PTR(fds, n * 8, true);
+  struct PollFd {
+    int fd;
+    short events, revents;
+  };
+  auto* p = reinterpret_cast<PollFd*>(fds);
+  long ready = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    p[i].revents = p[i].fd < 0 ? 0 : file_of(static_cast<uint64_t>(p[i].fd)) ? (p[i].events & 5) : 0x20;
+    if (p[i].revents) ready++;
+  }
+  return ready;
+}
+
+long do_clock(uint64_t ts) {
+  USER_PTR(ts, sizeof(Timespec), true);
+  uint64_t ns = now_ns();
+  *reinterpret_cast<Timespec*>(ts) = Timespec{static_cast<int64_t>(ns / 1000000000), static_cast<int64_t>(ns % 1000000000)};
+  return 0;
+}
+
+long do_sleep(uint64_t req) {
+  USER_PTR(req, sizeof(Timespec), false);
+  const Timespec& t = *reinterpret_cast<const Timespec*>(req);
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
+  uint64_t until = now_ns() + static_cast<uint64_t>(t.sec) * 1000000000 + static_cast<uint64_t>(t.nsec);
+  while (now_ns() < until) exos::yield();
+  return 0;
+}
+
+long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+              veneer::ExceptionFrame* f) {
+  int d0 = static_cast<int>(a0);
+  switch (nr) {
+    case NR_read: return do_read(a0, a1, a2, -1);
+    case NR_write: return do_write(a0, a1, a2, -1);
+    case NR_pread64: return do_read(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3));
+    case NR_pwrite64: return do_write(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3));
+    case NR_readv: return do_iov(a0, a1, a2, false);
+    case NR_writev: return do_iov(a0, a1, a2, true);
+    case NR_open: return do_open(kAtFdCwd, a0, a1, a2);
+    case NR_creat: return do_open(kAtFdCwd, a0, O_CREAT | O_WRONLY | O_TRUNC, a1);
+    case NR_openat: return do_open(d0, a1, a2, a3);
+    case NR_close: return do_close(a0);
+    case NR_stat: return path_call(NR_newfstatat, kAtFdCwd, a0, a1, 0);
+    case NR_lstat: return path_call(NR_newfstatat, kAtFdCwd, a0, a1, kAtSymlinkNofollow);
+    case NR_newfstatat: return path_call(nr, d0, a1, a2, a3);
+    case NR_fstat: {
+      File* file = file_of(a0);
+      if (!file) return -EBADF;
+      USER_PTR(a1, sizeof(Stat), true);
+      return stat_file(*file, reinterpret_cast<Stat*>(a1));
+    }
+    case NR_lseek: {
+      File* file = file_of(a0);
+      if (!file) return -EBADF;
+      if (file->kind == K_PIPE) return -ESPIPE;
+      int64_t base = a2 == 0 ? 0 : a2 == 1 ? static_cast<int64_t>(file->off)
+                   : a2 == 2 && file->kind == K_FILE ? static_cast<int64_t>(fs::node(file->node).size) : -1;
+      if (base < 0) return -EINVAL;
+      int64_t to = base + static_cast<int64_t>(a1);
+      if (to < 0) return -EINVAL;
+      file->off = static_cast<uint64_t>(to);
+      return to;
+    }
+    case NR_getdents64: return do_getdents(a0, a1, a2);
+    case NR_access: return path_call(NR_faccessat, kAtFdCwd, a0, a1, 0);
+    case NR_faccessat:
+    case NR_faccessat2: return path_call(NR_faccessat, d0, a1, a2, 0);
+    case NR_mkdir: return path_call(NR_mkdirat, kAtFdCwd, a0, a1, 0);
+    case NR_mkdirat: return path_call(nr, d0, a1, a2, 0);
+    case NR_rmdir: return path_call(NR_unlinkat, kAtFdCwd, a0, kAtRemoveDir, 0);
+    case NR_unlink: return path_call(NR_unlinkat, kAtFdCwd, a0, 0, 0);
+    case NR_unlinkat: return path_call(nr, d0, a1, a2, 0);
+    case NR_readlink: return path_call(NR_readlinkat, kAtFdCwd, a0, a1, a2);
+    case NR_readlinkat: return path_call(nr, d0, a1, a2, a3);
+    case NR_symlink: return path_call(NR_symlinkat, kAtFdCwd, a1, a0, 0);
+    case NR_symlinkat: return path_call(nr, static_cast<int>(a1), a2, a0, 0);
+    case NR_chmod: return path_call(NR_fchmodat, kAtFdCwd, a0, a1, 0);
+    case NR_fchmodat: return path_call(nr, d0, a1, a2, 0);
+    case NR_chdir: return path_call(NR_chdir, kAtFdCwd, a0, 0, 0);
+    case NR_fchdir: {
+      File* file = file_of(a0);
+      if (!file) return -EBADF;
+      if (file->kind != K_DIR) return -ENOTDIR;
+      st.cwd = file->node;
+      return 0;
+    }
+    case NR_rename: return do_rename(kAtFdCwd, a0, kAtFdCwd, a1);
+    case NR_renameat: return do_rename(d0, a1, static_cast<int>(a2), a3);
+    case NR_ftruncate: {
+      File* file = file_of(a0);
+      if (!file) return -EBADF;
+      if (file->kind != K_FILE) return -EINVAL;
+      return fs::truncate(file->node, a1);
+    }
+    case NR_fchmod:
+    case NR_chown:
+    case NR_fchownat:
+    case NR_utimensat: return 0;
+    case NR_getcwd: {
+      char buf[512];
+      int n = fs::path_of(st.cwd, buf, sizeof(buf));
+      if (n < 0) return n;
+      if (static_cast<uint64_t>(n) + 1 > a1) return -ERANGE;
+      USER_PTR(a0, static_cast<uint64_t>(n) + 1, true);
+      memcpy(reinterpret_cast<void*>(a0), buf, static_cast<size_t>(n) + 1);
+      return n + 1;
+    }
+    case NR_dup: {
+      File* file = file_of(a0);
+      if (!file) return -EBADF;
+      int to = new_fd(st.fds[a0].file, 0, false);
+      if (to >= 0) file->refs++;
+      return to;
+    }
+    case NR_dup2: return file_of(a0) ? dup_to(a0, d0 == static_cast<int>(a1) ? d0 : static_cast<int>(a1), false) : -EBADF;
+    case NR_dup3: return a0 == a1 ? -EINVAL : dup_to(a0, static_cast<int>(a1), a2 & O_CLOEXEC);
+    case NR_fcntl: return do_fcntl(a0, a1, a2);
+    case NR_pipe: return do_pipe(a0, 0);
+    case NR_pipe2: return do_pipe(a0, a1);
+    case NR_ioctl: return do_ioctl(a0, a1, a2);
+    case NR_poll: return do_poll(a0, a1);
+    case NR_ppoll: return do_poll(a0, a1);
+    case NR_mmap: return do_mmap(a0, a1, a2, a3, a4, a5);
+    case NR_munmap: return do_munmap(a0, a1);
+    case NR_mprotect: {
+      if ((a0 & (kPageSize - 1)) || !in_program_ranges(a0, a1)) return -EINVAL;
+      vm::protect(a0, page_up(a1), perms_of(a2));
+      return 0;
+    }
+    case NR_madvise: return 0;
+    case NR_brk: return do_brk(a0);
+    case NR_arch_prctl:
+      if (a0 == ARCH_SET_FS) {
+        if (a1 >= veneer::kUserTop) return -EPERM;
+        st.fs_base = a1;
+        internal::proc_self().fs_base = a1;  // a forked child gets it too
+        sys_env_set_fs_base(veneer::kSelfSlot, a1);
+        return 0;
+      }
+      if (a0 == ARCH_GET_FS) {
+        USER_PTR(a1, 8, true);
+        *reinterpret_cast<uint64_t*>(a1) = st.fs_base;
+        return 0;
+      }
+      return -EINVAL;
+    case NR_set_tid_address:
+    case NR_gettid:
+    case NR_getpid: return proc::getpid();
+    case NR_getppid: return proc::getppid();
+    case NR_getpgrp:
+    case NR_getpgid:
+    case NR_getsid:
+    case NR_setsid: return proc::getpid();
+    case NR_setpgid: return 0;
+    case NR_getuid:
+    case NR_geteuid:
+    case NR_getgid:
+    case NR_getegid:
+    case NR_setuid:
+    case NR_setgid:
+    case NR_getgroups: return 0;
+    case NR_umask: {
+      uint32_t old = st.umask;
+      st.umask = static_cast<uint32_t>(a0) & 0777;
+      return old;
+    }
+    case NR_uname: return fill_uname(a0);
+    case NR_set_robust_list:
+    case NR_sigaltstack: return 0;
+    case NR_rseq: return -ENOSYS;  // glibc probes it and does without
+    case NR_futex: return (a1 & 0x7F) == 1 ? 0 : -EAGAIN;
+    case NR_rt_sigaction: {
+      if (a0 == 0 || a0 > 64 || a0 == 9 || a0 == 19) return -EINVAL;
+      if (a2) {
+        USER_PTR(a2, 32, true);
+        memcpy(reinterpret_cast<void*>(a2), st.sigactions[a0], 32);
+      }
+      if (a1) {
+        USER_PTR(a1, 32, false);
+        memcpy(st.sigactions[a0], reinterpret_cast<const void*>(a1), 32);
+      }
+      return 0;
+    }
+    case NR_rt_sigprocmask: {
+      if (a2) {
+        USER_PTR(a2, 8, true);
+        *reinterpret_cast<uint64_t*>(a2) = st.sigmask;
+      }
+      if (a1) {
+        USER_PTR(a1, 8, false);
+        uint64_t set = *reinterpret_cast<const uint64_t*>(a1);
+        if (a0 == 0) st.sigmask |= set;
+        else if (a0 == 1) st.sigmask &= ~set;
+        else if (a0 == 2) st.sigmask = set;
+        else return -EINVAL;
+      }
+      return 0;
+    }
+    case NR_kill:
+    case NR_tgkill: {
+      int64_t pid = static_cast<int64_t>(nr == NR_tgkill ? a1 : a0);
+      int sig = static_cast<int>(nr == NR_tgkill ? a2 : a1);
+      if (sig < 0 || sig > 64) return -EINVAL;
+      if (pid <= 0) pid = proc::getpid();  // process groups: just us
+      if (sig == 0) return proc::kill(static_cast<proc::Pid>(pid), 0) == veneer::ERR_NO_CHILD ? -ESRCH : 0;
+      if (pid == proc::getpid() && st.sigactions[sig][0] == 1) return 0;  // ignored
+      Status s = proc::kill(static_cast<proc::Pid>(pid), sig);
+      return s == veneer::OK ? 0 : s == veneer::ERR_ACCESS_DENIED ? -EPERM : -ESRCH;
+    }
+    case NR_exit:
+    case NR_exit_group: proc::exit(static_cast<int>(a0 & 0xFF));
+    case NR_wait4: return do_wait(static_cast<int64_t>(static_cast<int32_t>(a0)), a1, a2);
+    case NR_clone:
+      if (a0 & (CLONE_VM | CLONE_THREAD)) return -ENOSYS;  // threads: not yet
+      [[fallthrough]];
+    case NR_fork:
+    case NR_vfork: {
+      // Fork on our own stack, outside the exception handler (its stack is
+      // ExOS's private one): the frame resumes at the trampoline.
+      uint64_t* saved = reinterpret_cast<uint64_t*>(f);
+      linux_ctx.rip = f->rip;
+      linux_ctx.rsp = f->rsp;
+      linux_ctx.rflags = f->rflags;
+      linux_ctx.rdx = f->rdx;
+      linux_ctx.clone_flags = nr == NR_clone ? a0 : 0;
+      linux_ctx.child_tid = nr == NR_clone ? a3 : 0;
+      (void)saved;
+      f->rip = reinterpret_cast<uint64_t>(&linux_fork_trampoline);
+      f->rsp = kOwnStackTop;
+      return 0;
+    }
+    case NR_execve: {
+      USER_PATH(a0);
+      long err = 0;
+      char** argv = copy_vector(a1, &err);
+      char** envp = argv ? copy_vector(a2, &err) : nullptr;
+      char* path = nullptr;
+      if (envp) {
+        size_t n = strlen(str(a0)) + 1;
+        path = static_cast<char*>(malloc(n));
+        if (path) memcpy(path, str(a0), n);
+      }
+      long r = err;
+      uint64_t entry = 0, rsp = 0;
+      if (path) r = exec_image(path, argv, envp, &entry, &rsp);
+      else if (!err) r = -ENOMEM;
+      free(argv), free(envp), free(path);
+      if (r < 0) {
+        // Past the point of no return (the old image released): end.
+        if (r != -ENOENT && r != -ENOEXEC && r != -EACCES && r != -EFAULT && r != -E2BIG) proc::exit(127);
+        return r;
+      }
+      f->rip = entry;
+      f->rsp = rsp;
+      f->rdx = 0;
+      return 0;
+    }
+    case NR_sched_yield: exos::yield(); return 0;
+    case NR_nanosleep: return do_sleep(a0);
+    case NR_clock_nanosleep: return do_sleep(a2);
+    case NR_clock_gettime: return do_clock(a1);
+    case NR_clock_getres: {
+      if (a1) {
+        USER_PTR(a1, sizeof(Timespec), true);
+        *reinterpret_cast<Timespec*>(a1) = Timespec{0, static_cast<int64_t>(kernel_info().slice_ns)};
+      }
+      return 0;
+    }
+    case NR_gettimeofday: {
+      if (a0) {
+        USER_PTR(a0, 16, true);
+        uint64_t ns = now_ns();
+        reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(ns / 1000000000);
+        reinterpret_cast<int64_t*>(a0)[1] = static_cast<int64_t>(ns % 1000000000 / 1000);
+      }
+      return 0;
+    }
+    case NR_time: {
+      long t = static_cast<long>(now_ns() / 1000000000);
+      if (a0) {
+        USER_PTR(a0, 8, true);
+        *reinterpret_cast<long*>(a0) = t;
+      }
+      return t;
+    }
+    case NR_times: return static_cast<long>(now_ns() / 10000000);
+    case NR_getrlimit:
+    case NR_prlimit64: {
+      uint64_t res = nr == NR_getrlimit ? a0 : a1, out = nr == NR_getrlimit ? a1 : a3;
+      if (out) {
+        USER_PTR(out, 16, true);
+        uint64_t v = res == 3 ? kStackSize : res == 7 ? kMaxFds : ~0ull;  // STACK, NOFILE
+        reinterpret_cast<uint64_t*>(out)[0] = v;
+        reinterpret_cast<uint64_t*>(out)[1] = v;
+      }
+      return 0;
+    }
+    case NR_sysinfo: {
+      USER_PTR(a0, 112, true);
+      memset(reinterpret_cast<void*>(a0), 0, 112);
+      reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(now_ns() / 1000000000);
+      reinterpret_cast<uint64_t*>(a0)[4] = kernel_info().nframes * kPageSize;  // totalram
+      reinterpret_cast<uint32_t*>(a0)[26] = 1;                                  // mem_unit
+      return 0;
+    }
+    case NR_getrandom: {
+      USER_PTR(a0, a1, true);
+      auto* b = reinterpret_cast<uint8_t*>(a0);
+      for (uint64_t i = 0; i < a1; i++) b[i] = static_cast<uint8_t>(next_random() >> 24);
+      return static_cast<long>(a1);
+    }
+    default: report_unsupported(nr); return -ENOSYS;
+  }
+}
+
+// The program's argument registers, pushed by exception_entry.S just below
+// the frame (r11 lowest).
+struct SavedRegs {
+  uint64_t r11, r10, r9, r8, rdi, rsi;
+};
+
+void on_syscall(veneer::ExceptionFrame* f) {
+  auto* r = reinterpret_cast<SavedRegs*>(reinterpret_cast<uint8_t*>(f) - sizeof(SavedRegs));
+  f->rax = static_cast<uint64_t>(dispatch(f->error_code, r->rdi, r->rsi, f->rdx, r->r10, r->r8, r->r9, f));
+}
+
+void init_state() {
+  if (st.ready) return;
+  st = State{};
+  for (Fd& d : st.fds) d.file = -1;
+  // 0, 1 and 2 are the console.
+  int c = new_file(K_CONSOLE, -1, -1, O_RDWR);
+  st.files[c].refs = 3;
+  for (int fd = 0; fd < 3; fd++) st.fds[fd] = Fd{c, false};
+  st.cwd = fs::kRoot;
+  st.umask = 022;
+  uint64_t va = kOwnStackTop - kOwnStackSize;
+  vm::map(&va, kOwnStackSize, veneer::PERM_WRITE);
+  set_exception_handler(veneer::kVecForeignSyscall, on_syscall);
+  st.ready = true;
+}
+
+}  // namespace
+
+Status ramfs_load_cpio(const void* archive, uint64_t size) {
+  fs::init();
+  int r = fs::load_cpio(static_cast<const uint8_t*>(archive), size);
+  return r < 0 ? veneer::ERR_INVALID_ARGS : veneer::OK;
+}
+
+long run(const char* path, const char* const* argv, const char* const* envp) {
+  init_state();
+  uint64_t entry, rsp;
+  long r = exec_image(path, argv, envp, &entry, &rsp);
+  if (r < 0) return r;
+  linux_enter(entry, rsp);
+}
+
+uint64_t unsupported_calls() { return st.unsupported_count; }
+
+}  // namespace exos::linux
+
+// Runs on the personality's own stack with the program's registers in
+// linux_ctx; returns the program's result in both processes.
+extern "C" long linux_fork_body() {
+  using namespace exos::linux::abi;
+  exos::proc::Pid child = 0;
+  exos::Status s = exos::proc::fork(&child);
+  if (s != veneer::OK) return s == veneer::ERR_QUOTA || s == veneer::ERR_NO_MEMORY ? -ENOMEM : -EAGAIN;
+  if (child == 0 && (linux_ctx.clone_flags & CLONE_CHILD_SETTID) && linux_ctx.child_tid)
+    *reinterpret_cast<int*>(linux_ctx.child_tid) = exos::proc::getpid();
+  return child;
+}
