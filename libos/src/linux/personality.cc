@@ -265,12 +265,8 @@ long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
   }
 }
 
-long do_write(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
-  File* f = file_of(fd);
-  if (!f) return -EBADF;
-  if ((f->flags & O_ACCMODE) == 0 && f->kind != K_CONSOLE) return -EBADF;
-  USER_PTR(buf, len, false);
-  const void* b = reinterpret_cast<const void*>(buf);
+// Writes bytes already checked (or our own) to an open file.
+long write_file(File* f, const void* b, uint64_t len, int64_t at) {
   switch (f->kind) {
     case K_CONSOLE: return console_write(b, len);
     case K_NULL:
@@ -294,6 +290,19 @@ long do_write(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
   }
 }
 
+long do_write(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
+  File* f = file_of(fd);
+  if (!f) return -EBADF;
+  if ((f->flags & O_ACCMODE) == 0 && f->kind != K_CONSOLE) return -EBADF;
+  USER_PTR(buf, len, false);
+  return write_file(f, reinterpret_cast<const void*>(buf), len, at);
+}
+long write_from_runtime(uint64_t fd, const void* b, uint64_t len) {
+  File* f = file_of(fd);
+  if (!f || ((f->flags & O_ACCMODE) == 0 && f->kind != K_CONSOLE)) return -EBADF;
+  return write_file(f, b, len, -1);
+}
+
 long do_iov(uint64_t fd, uint64_t iov, uint64_t count, bool write) {
   if (count > 1024) return -EINVAL;
   USER_PTR(iov, count * sizeof(Iovec), false);
@@ -306,6 +315,35 @@ long do_iov(uint64_t fd, uint64_t iov, uint64_t count, bool write) {
     total += r;
     if (static_cast<uint64_t>(r) < v[i].len) break;
   }
+  return total;
+}
+
+// sendfile(out, in, offset*, count) through a bounce buffer.
+long do_sendfile(uint64_t out, uint64_t in, uint64_t offp, uint64_t count) {
+  File* src = file_of(in);
+  if (!src || !file_of(out)) return -EBADF;
+  if (offp) USER_PTR(offp, 8, true);
+  static uint8_t bounce[4096];  // (the program's own memory is not ours to borrow)
+  int64_t at = offp ? *reinterpret_cast<int64_t*>(offp) : -1;
+  long total = 0;
+  while (static_cast<uint64_t>(total) < count) {
+    uint64_t want = count - total < sizeof(bounce) ? count - total : sizeof(bounce);
+    long r;
+    if (src->kind == K_FILE) {
+      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : src->off;
+      r = fs::read(src->node, off, bounce, want);
+      if (r > 0 && at >= 0) at += r;
+      else if (r > 0) src->off += static_cast<uint64_t>(r);
+    } else {
+      return total ? total : -EINVAL;
+    }
+    if (r <= 0) break;
+    long w = write_from_runtime(out, bounce, static_cast<uint64_t>(r));
+    if (w < 0) return total ? total : w;
+    total += w;
+    if (w < r) break;
+  }
+  if (offp) *reinterpret_cast<int64_t*>(offp) = at;
   return total;
 }
 
@@ -887,7 +925,9 @@ long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
       vm::protect(a0, page_up(a1), perms_of(a2));
       return 0;
     }
-    case NR_madvise: return 0;
+    case NR_madvise:
+    case NR_prctl: return 0;
+    case NR_sendfile: return do_sendfile(a0, a1, a2, a3);
     case NR_brk: return do_brk(a0);
     case NR_arch_prctl:
       if (a0 == ARCH_SET_FS) {
@@ -1103,7 +1143,7 @@ void init_state() {
 }  // namespace
 
 Status ramfs_load_cpio(const void* archive, uint64_t size) {
-  fs::init();
+  if (!fs::init()) return veneer::ERR_NO_MEMORY;
   int r = fs::load_cpio(static_cast<const uint8_t*>(archive), size);
   return r < 0 ? veneer::ERR_INVALID_ARGS : veneer::OK;
 }

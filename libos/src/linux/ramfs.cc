@@ -1,6 +1,9 @@
-// The RAM file system (ramfs.h). Everything it holds is in this process's
-// memory: the node table in .bss, contents on the heap or in the archive's
-// copy, so a forked child starts with what its parent had.
+// The RAM file system (ramfs.h), one for all the processes descended from
+// the one that loaded it: the node table and the contents written since
+// live in shared memory (vm::Kind::Shared: fork passes the same frames on),
+// the archive's contents in a read-only copy every process inherits. A lock
+// in the shared block orders the processes; one that dies holding it loses
+// it to the next that asks.
 #include "ramfs.h"
 
 #include "linux_abi.h"
@@ -12,8 +15,79 @@ namespace exos::linux::fs {
 using namespace exos::linux::abi;
 namespace {
 
-Node nodes[kMaxNodes];
 constexpr int kMaxLinkDepth = 8;
+constexpr uint64_t kArenaBytes = 8ull << 20;  // contents written since boot, all processes together
+
+// A block of the arena: a header, then its bytes; free blocks are found by
+// walking (first fit) and merged with a free successor when freed.
+struct Block {
+  uint64_t size;  // bytes after the header
+  uint64_t free;
+};
+struct SharedState {
+  volatile uint32_t lock;  // env id of the holder, 0 if free
+  uint32_t depth;          // the holder's nested acquisitions
+  Node nodes[kMaxNodes];
+};
+SharedState* shared;
+uint8_t* arena;
+#define nodes (shared->nodes)
+
+// Everything below runs under the lock (Locked in each entry point).
+struct Locked {
+  Locked() {
+    uint32_t me = self_id();
+    if (shared->lock == me) {
+      shared->depth++;
+      return;
+    }
+    for (;;) {
+      uint32_t expected = 0;
+      if (__atomic_compare_exchange_n(&shared->lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) break;
+      const veneer::EnvInfo& holder = env_info(expected);
+      if (holder.id != expected || holder.state == veneer::ENV_FREE || holder.state == veneer::ENV_DYING)
+        __atomic_compare_exchange_n(&shared->lock, &expected, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+      else
+        yield();
+    }
+    shared->depth = 1;
+  }
+  ~Locked() {
+    if (--shared->depth == 0) __atomic_store_n(&shared->lock, 0, __ATOMIC_RELEASE);
+  }
+};
+
+void* arena_alloc(uint64_t size) {
+  size = (size + 15) & ~15ull;
+  for (uint64_t at = 0; at < kArenaBytes;) {
+    auto* b = reinterpret_cast<Block*>(arena + at);
+    if (b->free) {
+      // Merge free successors first.
+      for (;;) {
+        uint64_t next = at + sizeof(Block) + b->size;
+        if (next >= kArenaBytes) break;
+        auto* n = reinterpret_cast<Block*>(arena + next);
+        if (!n->free) break;
+        b->size += sizeof(Block) + n->size;
+      }
+      if (b->size >= size) {
+        if (b->size >= size + sizeof(Block) + 64) {
+          auto* rest = reinterpret_cast<Block*>(arena + at + sizeof(Block) + size);
+          rest->size = b->size - size - sizeof(Block);
+          rest->free = 1;
+          b->size = size;
+        }
+        b->free = 0;
+        return b + 1;
+      }
+    }
+    at += sizeof(Block) + b->size;
+  }
+  return nullptr;
+}
+void arena_free(void* p) {
+  if (p) (static_cast<Block*>(p) - 1)->free = 1;
+}
 
 bool name_is(const Node& n, const char* s, size_t len) {
   return strlen(n.name) == len && memcmp(n.name, s, len) == 0;
@@ -66,7 +140,7 @@ int free_node() {
 }
 
 void release(Node& n) {
-  if (n.owned && n.data) free(n.data);
+  if (n.owned && n.data) arena_free(n.data);
   n = Node{};
 }
 
@@ -115,7 +189,18 @@ uint32_t type_bits(Type t) {
 
 Node& node(int i) { return nodes[i]; }
 
-void init() {
+bool init() {
+  if (!shared) {
+    uint64_t va = 0, data = 0;
+    if (vm::map(&va, sizeof(SharedState), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
+    if (vm::map(&data, kArenaBytes, veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
+    shared = reinterpret_cast<SharedState*>(va);
+    arena = reinterpret_cast<uint8_t*>(data);
+  }
+  Locked l;
+  auto* first = reinterpret_cast<Block*>(arena);
+  first->size = kArenaBytes - sizeof(Block);
+  first->free = 1;
   for (Node& n : nodes) n = Node{};
   nodes[kRoot].type = T_DIR;
   nodes[kRoot].mode = 0755;
@@ -130,11 +215,16 @@ void init() {
     if (n >= 0) nodes[n].rdev = d.rdev;
   }
   create(kRoot, "tmp", T_DIR, 01777);
+  return true;
 }
 
-int lookup(const char* path, int cwd, bool follow_last) { return resolve(path, cwd, follow_last, 0); }
+int lookup(const char* path, int cwd, bool follow_last) {
+  Locked l;
+  return resolve(path, cwd, follow_last, 0);
+}
 
 int parent_of(const char* path, int cwd, char name[kNameMax + 1]) {
+  Locked l;
   if (!path) return -EFAULT;
   size_t len = strlen(path);
   while (len > 1 && path[len - 1] == '/') len--;
@@ -159,6 +249,7 @@ int parent_of(const char* path, int cwd, char name[kNameMax + 1]) {
 }
 
 int create(int dir, const char* name, Type type, uint32_t mode) {
+  Locked l;
   if (child(dir, name, strlen(name)) >= 0) return -EEXIST;
   int i = free_node();
   if (i < 0) return i;
@@ -172,6 +263,7 @@ int create(int dir, const char* name, Type type, uint32_t mode) {
 }
 
 int unlink(int dir, const char* name, bool dir_wanted) {
+  Locked l;
   int i = child(dir, name, strlen(name));
   if (i < 0) return i;
   if (i == kRoot || !strcmp(name, ".") || !strcmp(name, "..")) return -EBUSY;
@@ -187,6 +279,7 @@ int unlink(int dir, const char* name, bool dir_wanted) {
 }
 
 int rename(int from_dir, const char* from, int to_dir, const char* to) {
+  Locked l;
   int i = child(from_dir, from, strlen(from));
   if (i < 0) return i;
   for (int a = to_dir; a != kRoot; a = nodes[a].parent)
@@ -205,16 +298,17 @@ int rename(int from_dir, const char* from, int to_dir, const char* to) {
 }
 
 int truncate(int i, uint64_t size) {
+  Locked l;
   Node& n = nodes[i];
   if (size > (256ull << 20)) return -EFBIG;
   if (!n.owned || size > n.cap) {
     uint64_t cap = size < 64 ? 64 : size;
     if (n.owned && cap < n.cap * 2) cap = n.cap * 2;
-    auto* d = static_cast<uint8_t*>(malloc(cap));
+    auto* d = static_cast<uint8_t*>(arena_alloc(cap));
     if (!d) return -ENOSPC;
     uint64_t keep = n.size < size ? n.size : size;
     if (keep) memcpy(d, n.data, keep);
-    if (n.owned && n.data) free(n.data);
+    if (n.owned && n.data) arena_free(n.data);
     n.data = d;
     n.cap = cap;
     n.owned = true;
@@ -225,6 +319,7 @@ int truncate(int i, uint64_t size) {
 }
 
 int64_t read(int i, uint64_t off, void* buf, uint64_t len) {
+  Locked l;
   Node& n = nodes[i];
   if (off >= n.size) return 0;
   if (len > n.size - off) len = n.size - off;
@@ -233,6 +328,7 @@ int64_t read(int i, uint64_t off, void* buf, uint64_t len) {
 }
 
 int64_t write(int i, uint64_t off, const void* buf, uint64_t len) {
+  Locked l;
   Node& n = nodes[i];
   if (off + len < off) return -EINVAL;
   if (off + len > n.size || !n.owned) {
@@ -244,6 +340,7 @@ int64_t write(int i, uint64_t off, const void* buf, uint64_t len) {
 }
 
 int dir_entry(int dir, uint64_t pos, uint64_t* next) {
+  Locked l;
   for (uint64_t i = pos; i < kMaxNodes; i++)
     if (i != kRoot && nodes[i].type != T_FREE && nodes[i].parent == dir) {
       *next = i + 1;
@@ -253,6 +350,7 @@ int dir_entry(int dir, uint64_t pos, uint64_t* next) {
 }
 
 int path_of(int n, char* buf, size_t size) {
+  Locked l;
   int chain[64], depth = 0;
   for (int a = n; a != kRoot && depth < 64; a = nodes[a].parent) chain[depth++] = a;
   size_t at = 0;
@@ -273,6 +371,7 @@ int path_of(int n, char* buf, size_t size) {
 }
 
 int load_cpio(const uint8_t* a, uint64_t size) {
+  Locked l;
   // Keep the archive: regular files point into this copy until written.
   uint64_t va = 0;
   if (vm::map(&va, size, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;

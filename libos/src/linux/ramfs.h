@@ -27,7 +27,9 @@ struct Node {
 };
 
 Node& node(int i);
-void init();  // an empty root with /dev and its devices
+// An empty root with /dev and its devices, in memory shared with every
+// process forked from here on (false: no memory for it).
+bool init();
 // Resolves `path` from directory `cwd`: the node, or a negative errno.
 // follow_last: whether a symlink at the end is followed.
 int lookup(const char* path, int cwd, bool follow_last = true);
