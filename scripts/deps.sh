@@ -25,6 +25,12 @@ have llvm-objdump || need+=(llvm)                   # reading BPF objects (clang
 have valgrind || need+=(valgrind)                   # bench/dpf: instructions per packet (callgrind)
 [ -f /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)          # bench/dpf: the libpcap baseline
 [ -f /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)  # bench/dpf: ns per packet
+# The Linux personality: Debian's static busybox, musl for our own Linux
+# programs, cpio for the root file system image.
+file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || need+=(busybox-static)
+have musl-gcc || need+=(musl-tools)
+have cpio || need+=(cpio)
+have file || need+=(file)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"

@@ -436,6 +436,25 @@ long do_munmap(uint64_t addr, uint64_t len) {
     }
   return 0;  // part of a mapping: the pages stay (freed at exec or exit)
 }
+// mremap: shrinking keeps the mapping; growing moves it (MREMAP_MAYMOVE)
+// to a new one with the contents copied.
+long do_mremap(uint64_t old, uint64_t old_len, uint64_t new_len, uint64_t flags) {
+  if ((old & (kPageSize - 1)) || !new_len) return -EINVAL;
+  old_len = page_up(old_len), new_len = page_up(new_len);
+  Map* m = nullptr;
+  for (Map& x : st.maps)
+    if (x.len && x.va == old && x.len == old_len) m = &x;
+  if (!m) return -EINVAL;
+  if (new_len <= old_len) return static_cast<long>(old);
+  if (!(flags & 1)) return -ENOMEM;  // MREMAP_MAYMOVE not given
+  uint64_t va = 0;
+  if (vm::map(&va, new_len, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;
+  memcpy(reinterpret_cast<void*>(va), reinterpret_cast<const void*>(old), old_len);
+  vm::unmap(old, old_len);
+  *m = Map{va, new_len};
+  return static_cast<long>(va);
+}
+
 long do_brk(uint64_t want) {
   if (want >= st.brk_base && want <= st.brk_limit) st.brk_cur = want;
   return static_cast<long>(st.brk_cur);
@@ -666,16 +685,17 @@ long fill_uname(uint64_t buf) {
 
 long path_call(uint64_t nr, int dirfd, uint64_t path, uint64_t a2, uint64_t a3) {
   USER_PATH(path);
+  if (nr == NR_newfstatat && !*str(path) && (a3 & kAtEmptyPath)) {  // glibc's fstat
+    USER_PTR(a2, sizeof(Stat), true);
+    File* f = file_of(static_cast<uint64_t>(dirfd));
+    return f ? stat_file(*f, reinterpret_cast<Stat*>(a2)) : -EBADF;
+  }
   int dir;
   if (int r = start_fd_from(dirfd, &dir); r < 0) return r;
   const char* p = str(path);
   switch (nr) {
     case NR_newfstatat: {
       USER_PTR(a2, sizeof(Stat), true);
-      if (!*p && (a3 & kAtEmptyPath)) {
-        File* f = file_of(static_cast<uint64_t>(dirfd));
-        return f ? stat_file(*f, reinterpret_cast<Stat*>(a2)) : -EBADF;
-      }
       int n = fs::lookup(p, dir, !(a3 & kAtSymlinkNofollow));
       if (n < 0) return n;
       fill_stat(reinterpret_cast<Stat*>(a2), n);
@@ -890,10 +910,20 @@ long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
       if (file->kind != K_FILE) return -EINVAL;
       return fs::truncate(file->node, a1);
     }
+    case NR_utimensat:
+      // (times are not kept; the file must exist, as touch relies on)
+      if (a1) {
+        USER_PATH(a1);
+        int dir;
+        if (int r = start_fd_from(d0, &dir); r < 0) return r;
+        int n = fs::lookup(str(a1), dir, !(a3 & kAtSymlinkNofollow));
+        return n < 0 ? n : 0;
+      }
+      return file_of(a0) ? 0 : -EBADF;
     case NR_fchmod:
     case NR_chown:
-    case NR_fchownat:
-    case NR_utimensat: return 0;
+    case NR_fchownat: return 0;
+    case NR_mremap: return do_mremap(a0, a1, a2, a3);
     case NR_getcwd: {
       char buf[512];
       int n = fs::path_of(st.cwd, buf, sizeof(buf));
@@ -1119,9 +1149,15 @@ struct SavedRegs {
   uint64_t r11, r10, r9, r8, rdi, rsi;
 };
 
+// Kernel command line `strace`: every call and its result on the console.
+bool tracing;
+
 void on_syscall(veneer::ExceptionFrame* f) {
   auto* r = reinterpret_cast<SavedRegs*>(reinterpret_cast<uint8_t*>(f) - sizeof(SavedRegs));
-  f->rax = static_cast<uint64_t>(dispatch(f->error_code, r->rdi, r->rsi, f->rdx, r->r10, r->r8, r->r9, f));
+  uint64_t nr = f->error_code, a0 = r->rdi, a1 = r->rsi, a2 = f->rdx;
+  long result = dispatch(nr, a0, a1, a2, r->r10, r->r8, r->r9, f);
+  if (tracing) printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, a0, a1, a2, r->r10, result);
+  f->rax = static_cast<uint64_t>(result);
 }
 
 void init_state() {
@@ -1137,6 +1173,8 @@ void init_state() {
   uint64_t va = kOwnStackTop - kOwnStackSize;
   vm::map(&va, kOwnStackSize, veneer::PERM_WRITE);
   set_exception_handler(veneer::kVecForeignSyscall, on_syscall);
+  char flag[4];
+  tracing = cmdline_get("strace", flag, sizeof(flag));
   st.ready = true;
 }
 

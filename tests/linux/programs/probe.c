@@ -1,0 +1,124 @@
+/* probe: a static Linux program (musl) that checks the Linux personality's
+   answers to bad input and its process, pipe and memory calls. Built with
+   musl-gcc -static; runs unmodified on Linux too (tests/linux). Prints
+   "probe: all N checks passed" or one FAIL line per failed check. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int checks, failures;
+
+#define CHECK(cond, what)                                                        \
+  do {                                                                           \
+    checks++;                                                                    \
+    if (!(cond)) {                                                               \
+      failures++;                                                                \
+      printf("probe: FAIL %s (line %d, errno %d)\n", what, __LINE__, errno);     \
+    }                                                                            \
+  } while (0)
+
+int main(int argc, char** argv) {
+  (void)argc;
+  setvbuf(stdout, NULL, _IONBF, 0);
+  errno = 0;
+  CHECK(syscall(4000) == -1 && errno == ENOSYS, "an unknown system call gets ENOSYS");
+  CHECK(write(1, (void*)0x10, 4) == -1 && errno == EFAULT, "write from an unmapped address gets EFAULT");
+  CHECK(read(0, (void*)0xffff800000000000ull, 4) == -1 && errno == EFAULT, "read into a kernel address gets EFAULT");
+  CHECK(open((const char*)0x20, O_RDONLY) == -1 && errno == EFAULT, "open of a bad path pointer gets EFAULT");
+  CHECK(open("/nonexistent", O_RDONLY) == -1 && errno == ENOENT, "open of a missing file gets ENOENT");
+  CHECK(close(55) == -1 && errno == EBADF, "close of a bad descriptor gets EBADF");
+
+  int fd = open("/tmp/probe.txt", O_CREAT | O_RDWR | O_TRUNC, 0644);
+  CHECK(fd >= 0, "create a file");
+  CHECK(write(fd, "abc", 3) == 3, "write a file");
+  char buf[16] = {0};
+  CHECK(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, sizeof buf) == 3 && !memcmp(buf, "abc", 3), "read it back");
+  CHECK(read(fd, buf, sizeof buf) == 0, "read past the end gets 0");
+  close(fd);
+
+  char* m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(m != MAP_FAILED, "mmap 1 MiB anonymous");
+  if (m != MAP_FAILED) {
+    m[0] = 1, m[(1 << 20) - 1] = 2;
+    CHECK(m[0] == 1 && m[(1 << 20) - 1] == 2 && m[4096] == 0, "its pages are zeroed and writable");
+    CHECK(munmap(m, 1 << 20) == 0, "munmap it");
+  }
+  void* big = malloc(64 << 20);
+  CHECK(big != NULL, "malloc 64 MiB (reserved, not touched)");
+  free(big);
+
+  int p[2];
+  CHECK(pipe(p) == 0, "pipe");
+  pid_t child = fork();
+  if (child == 0) {
+    close(p[0]);
+    write(p[1], "from child", 10);
+    _exit(42);
+  }
+  close(p[1]);
+  int n = read(p[0], buf, sizeof buf);
+  CHECK(n == 10 && !memcmp(buf, "from child", 10), "a forked child writes into a pipe");
+  CHECK(read(p[0], buf, sizeof buf) == 0, "the pipe reads EOF once the child is gone");
+  int status = 0;
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 42,
+        "wait gets the child's exit status");
+  CHECK(waitpid(-1, &status, WNOHANG) == -1 && errno == ECHILD, "no children left: ECHILD");
+  close(p[0]);
+
+  CHECK(pipe(p) == 0, "a second pipe");
+  close(p[0]);  /* before the fork: no reader anywhere */
+  child = fork();
+  if (child == 0) {
+    write(p[1], "x", 1);  /* nobody reads: SIGPIPE */
+    _exit(0);
+  }
+  close(p[1]);
+  CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE,
+        "writing to a pipe nobody reads ends the writer with SIGPIPE");
+
+  child = fork();
+  if (child == 0) {
+    char* args[] = {"/tests/run-all.sh", NULL};
+    execve("/nonexistent", args, NULL);
+    int e1 = errno;
+    execve("/tests/run-all.sh", args, NULL); /* a script without its shell: ENOEXEC */
+    int e2 = errno;
+    execve("/bin/dynamic", args, NULL);
+    int e3 = errno;
+    _exit(e1 == ENOENT && e2 == ENOEXEC && e3 == ENOEXEC ? 0 : 1);
+  }
+  CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "execve refuses missing, non-ELF and dynamic programs and the caller goes on");
+
+  /* A fork bomb: forks until the system says no; everyone then exits. */
+  CHECK(pipe(p) == 0, "a third pipe");
+  int forks = 0;
+  for (;;) {
+    pid_t c = fork();
+    if (c < 0) break;
+    if (c == 0) {
+      close(p[1]);
+      read(p[0], buf, 1); /* until the parent closes its end */
+      _exit(0);
+    }
+    if (++forks > 1000) break;
+  }
+  CHECK(forks > 2 && forks <= 1000 && (errno == EAGAIN || errno == ENOMEM), "a fork bomb is bounded");
+  close(p[1]);
+  int reaped = 0;
+  while (wait(&status) > 0) reaped++;
+  CHECK(reaped == forks, "its processes all end and are reaped");
+  printf("probe: fork bomb stopped after %d processes\n", forks);
+
+  CHECK(getppid() > 0, "getppid");
+  if (failures) printf("probe: %s: %d of %d checks failed\n", argv[0], failures, checks);
+  else printf("probe: %s: all %d checks passed\n", argv[0], checks);
+  return failures ? 1 : 0;
+}
