@@ -16,7 +16,9 @@ using namespace exos::linux::abi;
 namespace {
 
 constexpr int kMaxLinkDepth = 8;
-constexpr uint64_t kArenaBytes = 8ull << 20;  // contents written since boot, all processes together
+// Contents written since boot, all processes together. Every page of it is
+// shared at every fork (fork costs grow with it), so it is kept small.
+constexpr uint64_t kArenaBytes = 2ull << 20;
 
 // A block of the arena: a header, then its bytes; free blocks are found by
 // walking (first fit) and merged with a free successor when freed.
