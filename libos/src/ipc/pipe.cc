@@ -272,7 +272,9 @@ inline void copy_in(volatile uint8_t* data, uint32_t to, const uint8_t* src, uin
   uint32_t avail;
   while ((avail = used(h)) == 0) {
     uint32_t writer = other_side(f, h, true);
-    if (!writer) {  // every write end is closed: end of file
+    if (!writer) {  // every write end is closed: end of file ...
+      // ... unless the last writer wrote and left between our two looks.
+      if (used(h)) continue;
       unlock(&h->read_lock);
       return 0;
     }

@@ -6,11 +6,13 @@
 // Pointers from the program are checked against the ranges a Linux image
 // may use before they are touched: a bad one gets -EFAULT.
 #include "context.h"
+#include "procfs.h"
 #include "exos/heap.h"
 #include "exos/ipc.h"
 #include "exos/linux.h"
 #include "exos/vm.h"
 #include "linux_abi.h"
+#include "procfs.h"
 #include "ramfs.h"
 #include "../internal.h"
 #include "common/elf.h"
@@ -36,15 +38,17 @@ constexpr uint64_t kPieBase = 0x02000000;
 constexpr uint64_t kMaxBrk = 256ull << 20;
 constexpr int kMaxFds = 64, kMaxFiles = 64, kMaxMaps = 32, kMaxSegs = 8;
 
-enum Kind : uint8_t { K_FREE = 0, K_CONSOLE, K_NULL, K_ZERO, K_FILE, K_DIR, K_PIPE };
+enum Kind : uint8_t { K_FREE = 0, K_CONSOLE, K_NULL, K_ZERO, K_FILE, K_DIR, K_PIPE, K_PROC, K_PROCDIR };
 // An open file description (shared by dup'd descriptors).
 struct File {
   uint32_t refs;
   Kind kind;
-  int node;        // K_FILE, K_DIR
+  int node;        // K_FILE, K_DIR; K_PROCDIR: its pid (0: /proc)
   int exos_fd;     // K_PIPE
   uint32_t flags;  // O_ACCMODE, O_APPEND, O_NONBLOCK
   uint64_t off;
+  char* snapshot;  // K_PROC: the contents rendered at open (heap)
+  uint64_t snapshot_len;
 };
 struct Fd {
   int file;  // index in files, -1 free
@@ -66,11 +70,17 @@ struct State {
   uint64_t sigactions[65][4];
   uint64_t sigmask;
   uint64_t fs_base;
+  uint64_t pending;         // signals waiting for delivery (Linux sigset bits: signal n is bit n-1)
+  uint64_t suspend_mask;    // the mask sigsuspend replaced, while it waits
+  bool suspended;
+  uint64_t table_changes;   // the process table's change count when we last looked for dead children
+  int32_t chld_seen[64];    // children whose end was signalled (SIGCHLD) and not yet reaped
   uint64_t unsupported[8];  // reported numbers (bitmap of 512)
   uint64_t unsupported_count;
   uint64_t random_state;
 };
 State st;
+void publish_dispositions();
 
 // ---- Checking the program's pointers ----------------------------------------------
 bool in_program_ranges(uint64_t a, uint64_t len) {
@@ -113,7 +123,7 @@ const char* str(uint64_t a) { return reinterpret_cast<const char*>(a); }
 int new_file(Kind kind, int node, int exos_fd, uint32_t flags) {
   for (int i = 0; i < kMaxFiles; i++)
     if (st.files[i].kind == K_FREE) {
-      st.files[i] = File{1, kind, node, exos_fd, flags, 0};
+      st.files[i] = File{1, kind, node, exos_fd, flags, 0, nullptr, 0};
       return i;
     }
   return -ENFILE;
@@ -130,6 +140,7 @@ void put_file(int f) {
   File& file = st.files[f];
   if (--file.refs) return;
   if (file.kind == K_PIPE) exos::ipc::close(file.exos_fd);
+  if (file.snapshot) free(file.snapshot);
   file = File{};
 }
 File* file_of(uint64_t fd) {
@@ -178,9 +189,22 @@ void fill_stat(Stat* s, int n) {
   s->blocks = (s->size + 511) / 512;
   s->atime = s->mtime = s->ctime = static_cast<int64_t>(node.mtime);
 }
+void fill_proc_stat(Stat* s, procfs::Kind kind, int pid) {
+  *s = Stat{};
+  s->dev = 2;
+  s->ino = 0x10000 + static_cast<uint64_t>(pid);
+  s->nlink = 1;
+  s->blksize = 4096;
+  s->mode = kind == procfs::DIR ? 0040555 : kind == procfs::LINK ? 0120777 : 0100444;
+}
+
 long stat_file(const File& f, Stat* s) {
   if (f.kind == K_FILE || f.kind == K_DIR) {
     fill_stat(s, f.node);
+    return 0;
+  }
+  if (f.kind == K_PROC || f.kind == K_PROCDIR) {
+    fill_proc_stat(s, f.kind == K_PROC ? procfs::FILE : procfs::DIR, f.node);
     return 0;
   }
   *s = Stat{};
@@ -192,8 +216,33 @@ long stat_file(const File& f, Stat* s) {
   return 0;
 }
 
+long proc_open(const char* path, uint64_t flags) {
+  if (flags & O_ACCMODE) return -EACCES;
+  procfs::Kind kind;
+  int pid;
+  char* data = nullptr;
+  uint64_t len = 0;
+  int r = procfs::open(path, &kind, &pid, &data, &len);
+  if (r < 0) return r;
+  if (kind == procfs::LINK) {  // /proc/self: the directory it names
+    char target[32] = "/proc/";
+    memcpy(target + 6, data, len < 20 ? len : 20);
+    target[6 + (len < 20 ? len : 20)] = 0;
+    free(data);
+    return proc_open(target, flags);
+  }
+  int f = new_file(kind == procfs::DIR ? K_PROCDIR : K_PROC, pid, -1, 0);
+  if (f < 0) return free(data), f;
+  st.files[f].snapshot = data;
+  st.files[f].snapshot_len = len;
+  int fd = new_fd(f, 0, flags & O_CLOEXEC);
+  if (fd < 0) put_file(f);
+  return fd;
+}
+
 long do_open(int dirfd, uint64_t path, uint64_t flags, uint64_t mode) {
   USER_PATH(path);
+  if (procfs::owns(str(path))) return proc_open(str(path), flags);
   int dir;
   if (int r = start_fd_from(dirfd, &dir); r < 0) return r;
   int n = fs::lookup(str(path), dir, !(flags & O_NOFOLLOW));
@@ -250,7 +299,16 @@ long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
     case K_CONSOLE: return 0;  // no console input yet: end of file
     case K_NULL: return 0;
     case K_ZERO: memset(b, 0, len); return static_cast<long>(len);
-    case K_DIR: return -EISDIR;
+    case K_DIR:
+    case K_PROCDIR: return -EISDIR;
+    case K_PROC: {
+      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : f->off;
+      if (off >= f->snapshot_len) return 0;
+      uint64_t n = f->snapshot_len - off < len ? f->snapshot_len - off : len;
+      memcpy(b, f->snapshot + off, n);
+      if (at < 0) f->off += n;
+      return static_cast<long>(n);
+    }
     case K_PIPE: {
       if (at >= 0) return -ESPIPE;
       int64_t r = exos::ipc::read(f->exos_fd, b, len);
@@ -350,10 +408,32 @@ long do_sendfile(uint64_t out, uint64_t in, uint64_t offp, uint64_t count) {
 long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
   File* f = file_of(fd);
   if (!f) return -EBADF;
-  if (f->kind != K_DIR) return -ENOTDIR;
+  if (f->kind != K_DIR && f->kind != K_PROCDIR) return -ENOTDIR;
   USER_PTR(buf, len, true);
   uint8_t* out = reinterpret_cast<uint8_t*>(buf);
   uint64_t used = 0;
+  if (f->kind == K_PROCDIR) {
+    char name[32];
+    uint8_t type;
+    uint64_t next;
+    while (procfs::entry(f->node, f->off, name, &type, &next)) {
+      uint64_t nlen = strlen(name);
+      uint64_t reclen = (sizeof(Dirent64) + nlen + 1 + 7) & ~7ull;
+      if (used + reclen > len) {
+        if (!used) return -EINVAL;
+        break;
+      }
+      auto* d = reinterpret_cast<Dirent64*>(out + used);
+      d->ino = 0x10000 + next;
+      d->off = static_cast<int64_t>(next);
+      d->reclen = static_cast<uint16_t>(reclen);
+      d->type = type;
+      memcpy(d->name, name, nlen + 1);
+      used += reclen;
+      f->off = next;
+    }
+    return static_cast<long>(used);
+  }
   for (;;) {
     // Positions 0 and 1 are "." and ".."; then 2 + the node's index.
     const char* name;
@@ -637,11 +717,13 @@ long exec_image(const char* path, const char* const* argv, const char* const* en
   uint64_t phdr, phnum;
   long r = load_elf(node.data, node.size, entry, &phdr, &phnum);
   if (r < 0) return r;
+  procfs::set_cmdline(argv);
   // Close-on-exec descriptors go; signal handlers fall back to default.
   for (int fd = 0; fd < kMaxFds; fd++)
     if (st.fds[fd].file >= 0 && st.fds[fd].cloexec) do_close(static_cast<uint64_t>(fd));
   for (auto& a : st.sigactions)
     if (a[0] != 1) a[0] = 0, a[1] = 0;
+  publish_dispositions();
   return build_stack(argv, envp, path, *entry, phdr, phnum, rsp);
 }
 
@@ -668,6 +750,8 @@ long do_wait(int64_t pid, uint64_t status, uint64_t options) {
   if (s == veneer::ERR_NO_CHILD) return -ECHILD;
   if (s != veneer::OK) return -EINVAL;
   if (reaped && status) *reinterpret_cast<int*>(status) = ws;
+  for (int32_t& p : st.chld_seen)
+    if (p == reaped) p = 0;
   return reaped;
 }
 
@@ -690,9 +774,29 @@ long path_call(uint64_t nr, int dirfd, uint64_t path, uint64_t a2, uint64_t a3) 
     File* f = file_of(static_cast<uint64_t>(dirfd));
     return f ? stat_file(*f, reinterpret_cast<Stat*>(a2)) : -EBADF;
   }
+  const char* p = str(path);
+  if (procfs::owns(p) && (nr == NR_newfstatat || nr == NR_faccessat || nr == NR_readlinkat)) {
+    procfs::Kind kind;
+    int pid;
+    char* data = nullptr;
+    uint64_t len = 0;
+    int r = procfs::open(p, &kind, &pid, &data, &len);
+    if (r < 0) return r;
+    long result = 0;
+    if (nr == NR_newfstatat) {
+      if (!user_ok(a2, sizeof(Stat), true)) result = -EFAULT;
+      else fill_proc_stat(reinterpret_cast<Stat*>(a2), kind == procfs::LINK && !(a3 & kAtSymlinkNofollow) ? procfs::DIR : kind, pid);
+    } else if (nr == NR_readlinkat) {
+      uint64_t n = len < a3 ? len : a3;
+      if (kind != procfs::LINK) result = -EINVAL;
+      else if (!user_ok(a2, n, true)) result = -EFAULT;
+      else memcpy(reinterpret_cast<void*>(a2), data, n), result = static_cast<long>(n);
+    }
+    free(data);
+    return result;
+  }
   int dir;
   if (int r = start_fd_from(dirfd, &dir); r < 0) return r;
-  const char* p = str(path);
   switch (nr) {
     case NR_newfstatat: {
       USER_PTR(a2, sizeof(Stat), true);
@@ -842,6 +946,185 @@ long do_sleep(uint64_t req) {
   uint64_t until = now_ns() + static_cast<uint64_t>(t.sec) * 1000000000 + static_cast<uint64_t>(t.nsec);
   while (now_ns() < until) exos::yield();
   return 0;
+}
+
+// ---- Signals ------------------------------------------------------------------------
+// Delivered when a system call returns (and while sigsuspend or pause
+// waits): the handler runs on the program's stack in a Linux rt_sigframe,
+// returning through its sa_restorer to rt_sigreturn. Signals from other
+// processes arrive through procfs's shared table; SIGCHLD is raised here
+// when the published process table shows a child of ours ended.
+constexpr uint64_t SA_RESTORER = 0x04000000, SA_NODEFER = 0x40000000, SA_RESETHAND = 0x80000000;
+constexpr int SIGKILL = 9, SIGSEGV = 11, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGURG = 23, SIGWINCH = 28;
+constexpr uint64_t sigbit(int sig) { return 1ull << (sig - 1); }
+constexpr uint64_t kUnblockable = sigbit(SIGKILL) | sigbit(SIGSTOP);
+bool ignored_by_default(int sig) {
+  return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH || (sig >= 19 && sig <= 22);
+}
+bool ignored(int sig) {
+  uint64_t h = st.sigactions[sig][0];
+  return h == 1 || (h == 0 && ignored_by_default(sig));
+}
+void publish_dispositions() {
+  uint64_t caught = 0, ign = 0;
+  for (int sig = 1; sig <= 64; sig++) {
+    if (st.sigactions[sig][0] > 1) caught |= sigbit(sig);
+    else if (st.sigactions[sig][0] == 1) ign |= sigbit(sig);
+  }
+  procfs::set_dispositions(caught, ign);
+}
+
+struct SigContext {
+  uint64_t r8, r9, r10, r11, r12, r13, r14, r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+  uint16_t cs, gs, fs, ss;
+  uint64_t err, trapno, oldmask, cr2, fpstate, reserved[8];
+};
+static_assert(sizeof(SigContext) == 256);
+struct UContext {
+  uint64_t flags, link, ss_sp;
+  int32_t ss_flags, pad;
+  uint64_t ss_size;
+  SigContext mc;
+  uint64_t sigmask;
+};
+static_assert(sizeof(UContext) == 304);
+struct SigFrame {
+  uint64_t pretcode;  // the handler returns here: sa_restorer, which calls rt_sigreturn
+  UContext uc;
+  uint8_t info[128];  // siginfo
+};
+constexpr uint64_t kFxBytes = 512;
+
+// What a stopped child, a posted signal or our own kill left for us.
+// `waiting`: look at the children even if the table has not changed (an
+// env that is gone changes nothing until the manager hears of it).
+void collect_signals(bool waiting = false) {
+  st.pending |= procfs::take_posted();
+  const proc::ProcTable* t = proc::table();
+  if (!t || (t->changes == st.table_changes && !waiting)) return;
+  st.table_changes = t->changes;
+  int me = proc::getpid();
+  for (uint32_t i = 0; i < proc::kMaxProcs; i++) {
+    const proc::ProcEntry& e = t->procs[i];
+    if (e.ppid != me || e.state == proc::PROC_FREE) continue;
+    // Ended: a zombie, or running in the table with its env already gone
+    // (the manager records that at the next request, wait4's).
+    bool ended = e.state == proc::PROC_ZOMBIE || (e.state == proc::PROC_RUNNING && env_info(e.env).id != e.env);
+    if (!ended) continue;
+    bool seen = false;
+    for (int32_t p : st.chld_seen) seen |= p == e.pid;
+    if (seen) continue;
+    for (int32_t& p : st.chld_seen)
+      if (!p) {
+        p = e.pid;
+        break;
+      }
+    st.pending |= sigbit(SIGCHLD);
+  }
+}
+// The pending signals that would do something now (ignored ones dropped).
+uint64_t deliverable(bool waiting = false) {
+  collect_signals(waiting);
+  for (uint64_t ready = st.pending & ~(st.sigmask & ~kUnblockable); ready; ready &= ready - 1) {
+    int sig = __builtin_ctzll(ready) + 1;
+    if (ignored(sig)) st.pending &= ~sigbit(sig);
+  }
+  return st.pending & ~(st.sigmask & ~kUnblockable);
+}
+
+// The program's argument registers, pushed by exception_entry.S just below
+// the frame (r11 lowest); its SSE state just below them.
+struct SavedRegs {
+  uint64_t r11, r10, r9, r8, rdi, rsi;
+};
+uint8_t* saved_fx(SavedRegs* r) { return reinterpret_cast<uint8_t*>(r) - kFxBytes; }
+
+// Runs the handler of one deliverable signal (or its default action).
+void deliver(veneer::ExceptionFrame* f, SavedRegs* r) {
+  uint64_t ready = deliverable();
+  if (!ready) return;
+  int sig = __builtin_ctzll(ready) + 1;
+  st.pending &= ~sigbit(sig);
+  uint64_t* act = st.sigactions[sig];
+  uint64_t old_mask = st.suspended ? st.suspend_mask : st.sigmask;
+  st.suspended = false;
+  if (act[0] == 0 || !(act[1] & SA_RESTORER)) proc::exit_signaled(sig);  // default: the end
+  uint64_t sp = f->rsp - 128;  // below the red zone
+  uint64_t fx = (sp - kFxBytes) & ~63ull;
+  sp = ((fx - sizeof(SigFrame)) & ~15ull) - 8;  // the handler starts as if called
+  if (!user_ok(sp, f->rsp - sp, true)) proc::exit_signaled(SIGSEGV);
+  auto* frame = reinterpret_cast<SigFrame*>(sp);
+  memset(frame, 0, sizeof(*frame));
+  frame->pretcode = act[2];
+  SigContext& mc = frame->uc.mc;
+  mc.r8 = r->r8, mc.r9 = r->r9, mc.r10 = r->r10, mc.r11 = r->r11, mc.rdi = r->rdi, mc.rsi = r->rsi;
+  mc.rdx = f->rdx, mc.rax = f->rax, mc.rcx = f->rcx, mc.rsp = f->rsp, mc.rip = f->rip, mc.eflags = f->rflags;
+  mc.oldmask = old_mask;
+  mc.fpstate = fx;
+  frame->uc.sigmask = old_mask;
+  memcpy(reinterpret_cast<void*>(fx), saved_fx(r), kFxBytes);
+  reinterpret_cast<int32_t*>(frame->info)[0] = sig;
+  if (!(act[1] & SA_NODEFER)) st.sigmask |= sigbit(sig);
+  st.sigmask |= act[3] & ~kUnblockable;
+  if (act[1] & SA_RESETHAND) act[0] = 0, publish_dispositions();
+  f->rip = act[0];
+  f->rsp = sp;
+  f->rflags &= ~(0x100ull | 0x400ull);  // no trap flag, DF clear (the ABI's)
+  f->rax = 0;
+  r->rdi = static_cast<uint64_t>(sig);
+  r->rsi = reinterpret_cast<uint64_t>(frame->info);
+  f->rdx = reinterpret_cast<uint64_t>(&frame->uc);
+}
+
+long do_sigreturn(veneer::ExceptionFrame* f, SavedRegs* r) {
+  uint64_t uc_va = f->rsp;  // the restorer's `syscall` runs with the frame's pretcode popped
+  if (!user_ok(uc_va, sizeof(UContext), false)) proc::exit_signaled(SIGSEGV);
+  const UContext& uc = *reinterpret_cast<const UContext*>(uc_va);
+  const SigContext& mc = uc.mc;
+  r->r8 = mc.r8, r->r9 = mc.r9, r->r10 = mc.r10, r->r11 = mc.r11, r->rdi = mc.rdi, r->rsi = mc.rsi;
+  f->rdx = mc.rdx, f->rcx = mc.rcx, f->rsp = mc.rsp, f->rip = mc.rip;
+  constexpr uint64_t kUserFlags = 0xCD5;  // CF PF AF ZF SF DF OF
+  f->rflags = (f->rflags & ~kUserFlags) | (mc.eflags & kUserFlags);
+  if (mc.fpstate && user_ok(mc.fpstate, kFxBytes, false) && !(mc.fpstate & 15))
+    memcpy(saved_fx(r), reinterpret_cast<const void*>(mc.fpstate), kFxBytes);
+  st.sigmask = uc.sigmask & ~kUnblockable;
+  return static_cast<long>(mc.rax);
+}
+
+long do_sigsuspend(uint64_t maskp, bool use_mask) {
+  uint64_t mask = st.sigmask;
+  if (use_mask) {
+    USER_PTR(maskp, 8, false);
+    mask = *reinterpret_cast<const uint64_t*>(maskp);
+  }
+  st.suspend_mask = st.sigmask;
+  st.suspended = true;
+  st.sigmask = mask & ~kUnblockable;
+  while (!deliverable(true)) exos::yield();
+  return -EINTR;  // deliver() runs the handler and puts the old mask in its frame
+}
+
+long do_kill(int64_t pid, int sig) {
+  if (sig < 0 || sig > 64) return -EINVAL;
+  int me = proc::getpid();
+  if (pid == 0) pid = me;  // our process group: (just) us
+  else if (pid == -1) return -EPERM;
+  else if (pid < 0) pid = -pid;
+  const proc::ProcTable* t = proc::table();
+  bool exists = false;
+  for (uint32_t i = 0; t && i < proc::kMaxProcs; i++)
+    exists |= t->procs[i].state == proc::PROC_RUNNING && t->procs[i].pid == pid;
+  if (!exists) return -ESRCH;
+  if (sig == 0) return 0;
+  if (pid == me) {
+    st.pending |= sigbit(sig);  // delivered as this call returns
+    return 0;
+  }
+  procfs::Disposition d = procfs::disposition(static_cast<int>(pid), sig);
+  if (sig != SIGKILL && d == procfs::CAUGHT) return procfs::post(static_cast<int>(pid), sig) ? 0 : -ESRCH;
+  if (sig != SIGKILL && (d == procfs::IGNORED || ignored_by_default(sig))) return 0;
+  Status s = proc::kill(static_cast<proc::Pid>(pid), sig);
+  return s == veneer::OK ? 0 : s == veneer::ERR_ACCESS_DENIED ? -EPERM : -ESRCH;
 }
 
 long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
@@ -1008,6 +1291,7 @@ long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
       if (a1) {
         USER_PTR(a1, 32, false);
         memcpy(st.sigactions[a0], reinterpret_cast<const void*>(a1), 32);
+        publish_dispositions();
       }
       return 0;
     }
@@ -1026,17 +1310,8 @@ long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
       }
       return 0;
     }
-    case NR_kill:
-    case NR_tgkill: {
-      int64_t pid = static_cast<int64_t>(nr == NR_tgkill ? a1 : a0);
-      int sig = static_cast<int>(nr == NR_tgkill ? a2 : a1);
-      if (sig < 0 || sig > 64) return -EINVAL;
-      if (pid <= 0) pid = proc::getpid();  // process groups: just us
-      if (sig == 0) return proc::kill(static_cast<proc::Pid>(pid), 0) == veneer::ERR_NO_CHILD ? -ESRCH : 0;
-      if (pid == proc::getpid() && st.sigactions[sig][0] == 1) return 0;  // ignored
-      Status s = proc::kill(static_cast<proc::Pid>(pid), sig);
-      return s == veneer::OK ? 0 : s == veneer::ERR_ACCESS_DENIED ? -EPERM : -ESRCH;
-    }
+    case NR_kill: return do_kill(static_cast<int32_t>(a0), static_cast<int>(a1));
+    case NR_tgkill: return do_kill(static_cast<int32_t>(a1), static_cast<int>(a2));
     case NR_exit:
     case NR_exit_group: proc::exit(static_cast<int>(a0 & 0xFF));
     case NR_wait4: return do_wait(static_cast<int64_t>(static_cast<int32_t>(a0)), a1, a2);
@@ -1130,6 +1405,9 @@ long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
       memset(reinterpret_cast<void*>(a0), 0, 112);
       reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(now_ns() / 1000000000);
       reinterpret_cast<uint64_t*>(a0)[4] = kernel_info().nframes * kPageSize;  // totalram
+      reinterpret_cast<uint64_t*>(a0)[5] = procfs::free_frames() * kPageSize;  // freeram
+      const exos::proc::ProcTable* t = proc::table();
+      reinterpret_cast<uint16_t*>(a0)[40] = static_cast<uint16_t>(t ? t->nprocs : 1);  // procs
       reinterpret_cast<uint32_t*>(a0)[26] = 1;                                  // mem_unit
       return 0;
     }
@@ -1143,21 +1421,24 @@ long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, u
   }
 }
 
-// The program's argument registers, pushed by exception_entry.S just below
-// the frame (r11 lowest).
-struct SavedRegs {
-  uint64_t r11, r10, r9, r8, rdi, rsi;
-};
-
 // Kernel command line `strace`: every call and its result on the console.
 bool tracing;
 
 void on_syscall(veneer::ExceptionFrame* f) {
   auto* r = reinterpret_cast<SavedRegs*>(reinterpret_cast<uint8_t*>(f) - sizeof(SavedRegs));
   uint64_t nr = f->error_code, a0 = r->rdi, a1 = r->rsi, a2 = f->rdx;
-  long result = dispatch(nr, a0, a1, a2, r->r10, r->r8, r->r9, f);
+  long result;
+  if (nr == NR_rt_sigreturn) result = do_sigreturn(f, r);
+  else if (nr == NR_rt_sigsuspend || nr == NR_pause) result = do_sigsuspend(a0, nr == NR_rt_sigsuspend);
+  else result = dispatch(nr, a0, a1, a2, r->r10, r->r8, r->r9, f);
   if (tracing) printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, a0, a1, a2, r->r10, result);
   f->rax = static_cast<uint64_t>(result);
+  // Signals, as the call returns (not where the call replaced the program
+  // or turned into a fork).
+  bool replaced = nr == NR_execve && result == 0;
+  bool forking = nr == NR_fork || nr == NR_vfork || (nr == NR_clone && result == 0);
+  const proc::ProcTable* t = proc::table();
+  if (!replaced && !forking && (st.pending || (t && t->changes != st.table_changes))) deliver(f, r);
 }
 
 void init_state() {
@@ -1181,7 +1462,7 @@ void init_state() {
 }  // namespace
 
 Status ramfs_load_cpio(const void* archive, uint64_t size) {
-  if (!fs::init()) return veneer::ERR_NO_MEMORY;
+  if (!fs::init() || !procfs::init()) return veneer::ERR_NO_MEMORY;
   int r = fs::load_cpio(static_cast<const uint8_t*>(archive), size);
   return r < 0 ? veneer::ERR_INVALID_ARGS : veneer::OK;
 }
@@ -1202,8 +1483,9 @@ uint64_t unsupported_calls() { return st.unsupported_count; }
 // linux_ctx; returns the program's result in both processes.
 extern "C" long linux_fork_body() {
   using namespace exos::linux::abi;
-  exos::proc::Pid child = 0;
+  exos::proc::Pid child = 0, parent = exos::proc::getpid();
   exos::Status s = exos::proc::fork(&child);
+  if (s == veneer::OK && child == 0) exos::linux::procfs::fork_child(parent);
   if (s != veneer::OK) return s == veneer::ERR_QUOTA || s == veneer::ERR_NO_MEMORY ? -ENOMEM : -EAGAIN;
   if (child == 0 && (linux_ctx.clone_flags & CLONE_CHILD_SETTID) && linux_ctx.child_tid)
     *reinterpret_cast<int*>(linux_ctx.child_tid) = exos::proc::getpid();

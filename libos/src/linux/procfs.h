@@ -1,0 +1,41 @@
+// Per-process facts other processes need, in a table shared by every
+// process (signal dispositions and posted signals, command lines), and
+// /proc for Linux programs, synthesised from the kernel's read-only tables
+// (frames, time) and ExOS's published process table, plus the command line
+// each process ran (kept here, in a page shared by every process). What
+// busybox's ps, free and uptime read: /proc/PID/{stat,cmdline,comm},
+// /proc/meminfo, /proc/uptime, /proc/loadavg, /proc/self.
+#pragma once
+
+#include <stdint.h>
+
+namespace exos::linux::procfs {
+
+bool init();  // the shared command-line table (before the first fork)
+// Records the command line of this process (exec).
+void set_cmdline(const char* const* argv);
+// Signals between processes: each process publishes which signals it
+// catches or ignores; a sender posts a caught signal to the target's
+// pending set, which the target takes at its next system call.
+enum Disposition { DEFAULT, CAUGHT, IGNORED };
+void set_dispositions(uint64_t caught, uint64_t ignored);
+Disposition disposition(int pid, int sig);
+bool post(int pid, int sig);
+uint64_t take_posted();
+// A forked child starts with its parent's command line and dispositions.
+void fork_child(int parent);
+// Frames nobody holds (meminfo, sysinfo).
+uint64_t free_frames();
+// Whether `path` (absolute) is in /proc.
+bool owns(const char* path);
+// A /proc path's meaning: a directory (dir_pid: 0 for /proc itself) or a
+// file whose contents are rendered into a heap buffer (*data, *len), or a
+// symlink (/proc/self: its target in the buffer). Negative errno if none.
+enum Kind { DIR, FILE, LINK };
+int open(const char* path, Kind* kind, int* dir_pid, char** data, uint64_t* len);
+// Directory entries of /proc (dir_pid 0) or /proc/PID from position pos:
+// the name, its type (4 dir, 8 file, 10 link), and where the next starts;
+// false at the end.
+bool entry(int dir_pid, uint64_t pos, char name[32], uint8_t* type, uint64_t* next);
+
+}  // namespace exos::linux::procfs
