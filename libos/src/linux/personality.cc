@@ -5,8 +5,9 @@
 // the frame by exception_entry.S; the result goes back in the frame's rax.
 // Pointers from the program are checked against the ranges a Linux image
 // may use before they are touched: a bad one gets -EFAULT.
+#include "../internal.h"
+#include "common/elf.h"
 #include "context.h"
-#include "procfs.h"
 #include "exos/heap.h"
 #include "exos/ipc.h"
 #include "exos/linux.h"
@@ -14,8 +15,6 @@
 #include "linux_abi.h"
 #include "procfs.h"
 #include "ramfs.h"
-#include "../internal.h"
-#include "common/elf.h"
 
 extern "C" exos::linux::LinuxContext linux_ctx;
 exos::linux::LinuxContext linux_ctx;
@@ -70,8 +69,10 @@ struct State {
   uint64_t sigactions[65][4];
   uint64_t sigmask;
   uint64_t fs_base;
-  uint64_t pending;         // signals waiting for delivery (Linux sigset bits: signal n is bit n-1)
-  uint64_t suspend_mask;    // the mask sigsuspend replaced, while it waits
+  const proc::ProcTable* table;  // the published process table (read-only)
+  bool no_signals;               // this call replaced the program or forks: no delivery now
+  uint64_t pending;              // signals waiting for delivery (Linux sigset bits: signal n is bit n-1)
+  uint64_t suspend_mask;         // the mask sigsuspend replaced, while it waits
   bool suspended;
   uint64_t table_changes;   // the process table's change count when we last looked for dead children
   int32_t chld_seen[64];    // children whose end was signalled (SIGCHLD) and not yet reaped
@@ -390,8 +391,10 @@ long do_sendfile(uint64_t out, uint64_t in, uint64_t offp, uint64_t count) {
     if (src->kind == K_FILE) {
       uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : src->off;
       r = fs::read(src->node, off, bounce, want);
-      if (r > 0 && at >= 0) at += r;
-      else if (r > 0) src->off += static_cast<uint64_t>(r);
+      if (r > 0 && at >= 0)
+        at += r;
+      else if (r > 0)
+        src->off += static_cast<uint64_t>(r);
     } else {
       return total ? total : -EINVAL;
     }
@@ -439,8 +442,10 @@ long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
     const char* name;
     int n;
     uint64_t next;
-    if (f->off == 0) name = ".", n = f->node, next = 1;
-    else if (f->off == 1) name = "..", n = fs::node(f->node).parent, next = 2;
+    if (f->off == 0)
+      name = ".", n = f->node, next = 1;
+    else if (f->off == 1)
+      name = "..", n = fs::node(f->node).parent, next = 2;
     else {
       uint64_t after;
       n = fs::dir_entry(f->node, f->off - 2, &after);
@@ -576,7 +581,8 @@ long load_elf(const uint8_t* img, uint64_t size, uint64_t* entry, uint64_t* phdr
     if (e < s || s < veneer::kUserBase || e > layout::kProgramTop - kMaxBrk) return -ENOEXEC;
     if (s < lo) lo = s;
     if (e > hi) hi = e;
-    if (!phdr_va && ph.offset <= h->phoff && h->phoff < ph.offset + ph.filesz) phdr_va = ph.vaddr + h->phoff - ph.offset;
+    if (!phdr_va && ph.offset <= h->phoff && h->phoff < ph.offset + ph.filesz)
+      phdr_va = ph.vaddr + h->phoff - ph.offset;
   }
   if (!hi) return -ENOEXEC;
   release_image();
@@ -633,8 +639,8 @@ uint64_t next_random() {
 }
 
 // Builds the stack Linux gives a new program; returns its rsp.
-long build_stack(const char* const* argv, const char* const* envp, const char* path, uint64_t entry,
-                 uint64_t phdr, uint64_t phnum, uint64_t* rsp) {
+long build_stack(const char* const* argv, const char* const* envp, const char* path, uint64_t entry, uint64_t phdr,
+                 uint64_t phnum, uint64_t* rsp) {
   uint64_t va = kStackTop - kStackSize;
   if (vm::map(&va, kStackSize, veneer::PERM_WRITE) != veneer::OK) return -ENOMEM;
   int argc = 0, envc = 0;
@@ -656,10 +662,10 @@ long build_stack(const char* const* argv, const char* const* envp, const char* p
   sp -= 16;
   uint64_t random = sp;
   for (int i = 0; i < 2; i++) reinterpret_cast<uint64_t*>(random)[i] = next_random();
-  uint64_t aux[][2] = {{AT_PHDR, phdr},   {AT_PHENT, 56},      {AT_PHNUM, phnum},     {AT_PAGESZ, kPageSize},
-                       {AT_BASE, 0},      {AT_FLAGS, 0},       {AT_ENTRY, entry},     {AT_UID, 0},
-                       {AT_EUID, 0},      {AT_GID, 0},         {AT_EGID, 0},          {AT_HWCAP, 0x178bfbff},
-                       {AT_CLKTCK, 100},  {AT_SECURE, 0},      {AT_RANDOM, random},   {AT_HWCAP2, 0},
+  uint64_t aux[][2] = {{AT_PHDR, phdr},     {AT_PHENT, 56}, {AT_PHNUM, phnum},   {AT_PAGESZ, kPageSize},
+                       {AT_BASE, 0},        {AT_FLAGS, 0},  {AT_ENTRY, entry},   {AT_UID, 0},
+                       {AT_EUID, 0},        {AT_GID, 0},    {AT_EGID, 0},        {AT_HWCAP, 0x178bfbff},
+                       {AT_CLKTCK, 100},    {AT_SECURE, 0}, {AT_RANDOM, random}, {AT_HWCAP2, 0},
                        {AT_EXECFN, execfn}, {AT_NULL, 0}};
   uint64_t words = 1 + argc + 1 + envc + 1 + sizeof(aux) / 8;
   sp -= words * 8;
@@ -733,6 +739,7 @@ uint64_t now_ns() {
   return k.ticks * k.slice_ns;
 }
 
+long unsupported(uint64_t nr);
 void report_unsupported(uint64_t nr) {
   st.unsupported_count++;
   if (nr < 512) {
@@ -740,6 +747,10 @@ void report_unsupported(uint64_t nr) {
     st.unsupported[nr / 64] |= 1ull << (nr % 64);
   }
   printf("linux: system call %lu is not supported (-ENOSYS)\n", nr);
+}
+long unsupported(uint64_t nr) {
+  report_unsupported(nr);
+  return -ENOSYS;
 }
 
 long do_wait(int64_t pid, uint64_t status, uint64_t options) {
@@ -784,13 +795,19 @@ long path_call(uint64_t nr, int dirfd, uint64_t path, uint64_t a2, uint64_t a3) 
     if (r < 0) return r;
     long result = 0;
     if (nr == NR_newfstatat) {
-      if (!user_ok(a2, sizeof(Stat), true)) result = -EFAULT;
-      else fill_proc_stat(reinterpret_cast<Stat*>(a2), kind == procfs::LINK && !(a3 & kAtSymlinkNofollow) ? procfs::DIR : kind, pid);
+      if (!user_ok(a2, sizeof(Stat), true))
+        result = -EFAULT;
+      else
+        fill_proc_stat(reinterpret_cast<Stat*>(a2),
+                       kind == procfs::LINK && !(a3 & kAtSymlinkNofollow) ? procfs::DIR : kind, pid);
     } else if (nr == NR_readlinkat) {
       uint64_t n = len < a3 ? len : a3;
-      if (kind != procfs::LINK) result = -EINVAL;
-      else if (!user_ok(a2, n, true)) result = -EFAULT;
-      else memcpy(reinterpret_cast<void*>(a2), data, n), result = static_cast<long>(n);
+      if (kind != procfs::LINK)
+        result = -EINVAL;
+      else if (!user_ok(a2, n, true))
+        result = -EFAULT;
+      else
+        memcpy(reinterpret_cast<void*>(a2), data, n), result = static_cast<long>(n);
     }
     free(data);
     return result;
@@ -900,8 +917,14 @@ long do_pipe(uint64_t fds, uint64_t flags) {
   int d1 = d0 >= 0 ? new_fd(f1, 0, flags & O_CLOEXEC) : -EMFILE;
   if (d1 < 0) {
     if (d0 >= 0) st.fds[d0].file = -1;
-    if (f1 >= 0) put_file(f1); else exos::ipc::close(e[1]);
-    if (f0 >= 0) put_file(f0); else exos::ipc::close(e[0]);
+    if (f1 >= 0)
+      put_file(f1);
+    else
+      exos::ipc::close(e[1]);
+    if (f0 >= 0)
+      put_file(f0);
+    else
+      exos::ipc::close(e[0]);
     return d1;
   }
   reinterpret_cast<int*>(fds)[0] = d0;
@@ -935,7 +958,8 @@ long do_poll(uint64_t fds, uint64_t n) {
 long do_clock(uint64_t ts) {
   USER_PTR(ts, sizeof(Timespec), true);
   uint64_t ns = now_ns();
-  *reinterpret_cast<Timespec*>(ts) = Timespec{static_cast<int64_t>(ns / 1000000000), static_cast<int64_t>(ns % 1000000000)};
+  *reinterpret_cast<Timespec*>(ts) =
+      Timespec{static_cast<int64_t>(ns / 1000000000), static_cast<int64_t>(ns % 1000000000)};
   return 0;
 }
 
@@ -968,8 +992,10 @@ bool ignored(int sig) {
 void publish_dispositions() {
   uint64_t caught = 0, ign = 0;
   for (int sig = 1; sig <= 64; sig++) {
-    if (st.sigactions[sig][0] > 1) caught |= sigbit(sig);
-    else if (st.sigactions[sig][0] == 1) ign |= sigbit(sig);
+    if (st.sigactions[sig][0] > 1)
+      caught |= sigbit(sig);
+    else if (st.sigactions[sig][0] == 1)
+      ign |= sigbit(sig);
   }
   procfs::set_dispositions(caught, ign);
 }
@@ -1038,6 +1064,9 @@ struct SavedRegs {
   uint64_t r11, r10, r9, r8, rdi, rsi;
 };
 uint8_t* saved_fx(SavedRegs* r) { return reinterpret_cast<uint8_t*>(r) - kFxBytes; }
+SavedRegs* saved_regs(veneer::ExceptionFrame* f) {
+  return reinterpret_cast<SavedRegs*>(reinterpret_cast<uint8_t*>(f) - sizeof(SavedRegs));
+}
 
 // Runs the handler of one deliverable signal (or its default action).
 void deliver(veneer::ExceptionFrame* f, SavedRegs* r) {
@@ -1049,7 +1078,7 @@ void deliver(veneer::ExceptionFrame* f, SavedRegs* r) {
   uint64_t old_mask = st.suspended ? st.suspend_mask : st.sigmask;
   st.suspended = false;
   if (act[0] == 0 || !(act[1] & SA_RESTORER)) proc::exit_signaled(sig);  // default: the end
-  uint64_t sp = f->rsp - 128;  // below the red zone
+  uint64_t sp = f->rsp - 128;                                            // below the red zone
   uint64_t fx = (sp - kFxBytes) & ~63ull;
   sp = ((fx - sizeof(SigFrame)) & ~15ull) - 8;  // the handler starts as if called
   if (!user_ok(sp, f->rsp - sp, true)) proc::exit_signaled(SIGSEGV);
@@ -1107,9 +1136,12 @@ long do_sigsuspend(uint64_t maskp, bool use_mask) {
 long do_kill(int64_t pid, int sig) {
   if (sig < 0 || sig > 64) return -EINVAL;
   int me = proc::getpid();
-  if (pid == 0) pid = me;  // our process group: (just) us
-  else if (pid == -1) return -EPERM;
-  else if (pid < 0) pid = -pid;
+  if (pid == 0)
+    pid = me;  // our process group: (just) us
+  else if (pid == -1)
+    return -EPERM;
+  else if (pid < 0)
+    pid = -pid;
   const proc::ProcTable* t = proc::table();
   bool exists = false;
   for (uint32_t i = 0; t && i < proc::kMaxProcs; i++)
@@ -1127,318 +1159,558 @@ long do_kill(int64_t pid, int sig) {
   return s == veneer::OK ? 0 : s == veneer::ERR_ACCESS_DENIED ? -EPERM : -ESRCH;
 }
 
-long dispatch(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
-              veneer::ExceptionFrame* f) {
+// One function per call (the dispatch is one indexed load and an indirect
+// call), with the six argument registers; the few that need the frame or
+// the number find them in `call`.
+using Handler = long (*)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+constexpr uint64_t kMaxCallNumber = 512;
+struct CallContext {
+  veneer::ExceptionFrame* frame;
+  uint64_t nr;
+} call;
+#define LX(name)                                                                                      \
+  long name([[maybe_unused]] uint64_t a0, [[maybe_unused]] uint64_t a1, [[maybe_unused]] uint64_t a2, \
+            [[maybe_unused]] uint64_t a3, [[maybe_unused]] uint64_t a4, [[maybe_unused]] uint64_t a5)
+LX(lx_read) { return do_read(a0, a1, a2, -1); }
+
+LX(lx_write) { return do_write(a0, a1, a2, -1); }
+
+LX(lx_pread64) { return do_read(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3)); }
+
+LX(lx_pwrite64) { return do_write(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3)); }
+
+LX(lx_readv) { return do_iov(a0, a1, a2, false); }
+
+LX(lx_writev) { return do_iov(a0, a1, a2, true); }
+
+LX(lx_open) { return do_open(kAtFdCwd, a0, a1, a2); }
+
+LX(lx_creat) { return do_open(kAtFdCwd, a0, O_CREAT | O_WRONLY | O_TRUNC, a1); }
+
+LX(lx_openat) {
   int d0 = static_cast<int>(a0);
-  switch (nr) {
-    case NR_read: return do_read(a0, a1, a2, -1);
-    case NR_write: return do_write(a0, a1, a2, -1);
-    case NR_pread64: return do_read(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3));
-    case NR_pwrite64: return do_write(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3));
-    case NR_readv: return do_iov(a0, a1, a2, false);
-    case NR_writev: return do_iov(a0, a1, a2, true);
-    case NR_open: return do_open(kAtFdCwd, a0, a1, a2);
-    case NR_creat: return do_open(kAtFdCwd, a0, O_CREAT | O_WRONLY | O_TRUNC, a1);
-    case NR_openat: return do_open(d0, a1, a2, a3);
-    case NR_close: return do_close(a0);
-    case NR_stat: return path_call(NR_newfstatat, kAtFdCwd, a0, a1, 0);
-    case NR_lstat: return path_call(NR_newfstatat, kAtFdCwd, a0, a1, kAtSymlinkNofollow);
-    case NR_newfstatat: return path_call(nr, d0, a1, a2, a3);
-    case NR_fstat: {
-      File* file = file_of(a0);
-      if (!file) return -EBADF;
-      USER_PTR(a1, sizeof(Stat), true);
-      return stat_file(*file, reinterpret_cast<Stat*>(a1));
-    }
-    case NR_lseek: {
-      File* file = file_of(a0);
-      if (!file) return -EBADF;
-      if (file->kind == K_PIPE) return -ESPIPE;
-      int64_t base = a2 == 0 ? 0 : a2 == 1 ? static_cast<int64_t>(file->off)
-                   : a2 == 2 && file->kind == K_FILE ? static_cast<int64_t>(fs::node(file->node).size) : -1;
-      if (base < 0) return -EINVAL;
-      int64_t to = base + static_cast<int64_t>(a1);
-      if (to < 0) return -EINVAL;
-      file->off = static_cast<uint64_t>(to);
-      return to;
-    }
-    case NR_getdents64: return do_getdents(a0, a1, a2);
-    case NR_access: return path_call(NR_faccessat, kAtFdCwd, a0, a1, 0);
-    case NR_faccessat:
-    case NR_faccessat2: return path_call(NR_faccessat, d0, a1, a2, 0);
-    case NR_mkdir: return path_call(NR_mkdirat, kAtFdCwd, a0, a1, 0);
-    case NR_mkdirat: return path_call(nr, d0, a1, a2, 0);
-    case NR_rmdir: return path_call(NR_unlinkat, kAtFdCwd, a0, kAtRemoveDir, 0);
-    case NR_unlink: return path_call(NR_unlinkat, kAtFdCwd, a0, 0, 0);
-    case NR_unlinkat: return path_call(nr, d0, a1, a2, 0);
-    case NR_readlink: return path_call(NR_readlinkat, kAtFdCwd, a0, a1, a2);
-    case NR_readlinkat: return path_call(nr, d0, a1, a2, a3);
-    case NR_symlink: return path_call(NR_symlinkat, kAtFdCwd, a1, a0, 0);
-    case NR_symlinkat: return path_call(nr, static_cast<int>(a1), a2, a0, 0);
-    case NR_chmod: return path_call(NR_fchmodat, kAtFdCwd, a0, a1, 0);
-    case NR_fchmodat: return path_call(nr, d0, a1, a2, 0);
-    case NR_chdir: return path_call(NR_chdir, kAtFdCwd, a0, 0, 0);
-    case NR_fchdir: {
-      File* file = file_of(a0);
-      if (!file) return -EBADF;
-      if (file->kind != K_DIR) return -ENOTDIR;
-      st.cwd = file->node;
-      return 0;
-    }
-    case NR_rename: return do_rename(kAtFdCwd, a0, kAtFdCwd, a1);
-    case NR_renameat: return do_rename(d0, a1, static_cast<int>(a2), a3);
-    case NR_ftruncate: {
-      File* file = file_of(a0);
-      if (!file) return -EBADF;
-      if (file->kind != K_FILE) return -EINVAL;
-      return fs::truncate(file->node, a1);
-    }
-    case NR_utimensat:
-      // (times are not kept; the file must exist, as touch relies on)
-      if (a1) {
-        USER_PATH(a1);
-        int dir;
-        if (int r = start_fd_from(d0, &dir); r < 0) return r;
-        int n = fs::lookup(str(a1), dir, !(a3 & kAtSymlinkNofollow));
-        return n < 0 ? n : 0;
-      }
-      return file_of(a0) ? 0 : -EBADF;
-    case NR_fchmod:
-    case NR_chown:
-    case NR_fchownat: return 0;
-    case NR_mremap: return do_mremap(a0, a1, a2, a3);
-    case NR_getcwd: {
-      char buf[512];
-      int n = fs::path_of(st.cwd, buf, sizeof(buf));
-      if (n < 0) return n;
-      if (static_cast<uint64_t>(n) + 1 > a1) return -ERANGE;
-      USER_PTR(a0, static_cast<uint64_t>(n) + 1, true);
-      memcpy(reinterpret_cast<void*>(a0), buf, static_cast<size_t>(n) + 1);
-      return n + 1;
-    }
-    case NR_dup: {
-      File* file = file_of(a0);
-      if (!file) return -EBADF;
-      int to = new_fd(st.fds[a0].file, 0, false);
-      if (to >= 0) file->refs++;
-      return to;
-    }
-    case NR_dup2: return file_of(a0) ? dup_to(a0, d0 == static_cast<int>(a1) ? d0 : static_cast<int>(a1), false) : -EBADF;
-    case NR_dup3: return a0 == a1 ? -EINVAL : dup_to(a0, static_cast<int>(a1), a2 & O_CLOEXEC);
-    case NR_fcntl: return do_fcntl(a0, a1, a2);
-    case NR_pipe: return do_pipe(a0, 0);
-    case NR_pipe2: return do_pipe(a0, a1);
-    case NR_ioctl: return do_ioctl(a0, a1, a2);
-    case NR_poll: return do_poll(a0, a1);
-    case NR_ppoll: return do_poll(a0, a1);
-    case NR_mmap: return do_mmap(a0, a1, a2, a3, a4, a5);
-    case NR_munmap: return do_munmap(a0, a1);
-    case NR_mprotect: {
-      if ((a0 & (kPageSize - 1)) || !in_program_ranges(a0, a1)) return -EINVAL;
-      vm::protect(a0, page_up(a1), perms_of(a2));
-      return 0;
-    }
-    case NR_madvise:
-    case NR_prctl: return 0;
-    case NR_sendfile: return do_sendfile(a0, a1, a2, a3);
-    case NR_brk: return do_brk(a0);
-    case NR_arch_prctl:
-      if (a0 == ARCH_SET_FS) {
-        if (a1 >= veneer::kUserTop) return -EPERM;
-        st.fs_base = a1;
-        internal::proc_self().fs_base = a1;  // a forked child gets it too
-        sys_env_set_fs_base(veneer::kSelfSlot, a1);
-        return 0;
-      }
-      if (a0 == ARCH_GET_FS) {
-        USER_PTR(a1, 8, true);
-        *reinterpret_cast<uint64_t*>(a1) = st.fs_base;
-        return 0;
-      }
-      return -EINVAL;
-    case NR_set_tid_address:
-    case NR_gettid:
-    case NR_getpid: return proc::getpid();
-    case NR_getppid: return proc::getppid();
-    case NR_getpgrp:
-    case NR_getpgid:
-    case NR_getsid:
-    case NR_setsid: return proc::getpid();
-    case NR_setpgid: return 0;
-    case NR_getuid:
-    case NR_geteuid:
-    case NR_getgid:
-    case NR_getegid:
-    case NR_setuid:
-    case NR_setgid:
-    case NR_getgroups: return 0;
-    case NR_umask: {
-      uint32_t old = st.umask;
-      st.umask = static_cast<uint32_t>(a0) & 0777;
-      return old;
-    }
-    case NR_uname: return fill_uname(a0);
-    case NR_set_robust_list:
-    case NR_sigaltstack: return 0;
-    case NR_rseq: return -ENOSYS;  // glibc probes it and does without
-    case NR_futex: return (a1 & 0x7F) == 1 ? 0 : -EAGAIN;
-    case NR_rt_sigaction: {
-      if (a0 == 0 || a0 > 64 || a0 == 9 || a0 == 19) return -EINVAL;
-      if (a2) {
-        USER_PTR(a2, 32, true);
-        memcpy(reinterpret_cast<void*>(a2), st.sigactions[a0], 32);
-      }
-      if (a1) {
-        USER_PTR(a1, 32, false);
-        memcpy(st.sigactions[a0], reinterpret_cast<const void*>(a1), 32);
-        publish_dispositions();
-      }
-      return 0;
-    }
-    case NR_rt_sigprocmask: {
-      if (a2) {
-        USER_PTR(a2, 8, true);
-        *reinterpret_cast<uint64_t*>(a2) = st.sigmask;
-      }
-      if (a1) {
-        USER_PTR(a1, 8, false);
-        uint64_t set = *reinterpret_cast<const uint64_t*>(a1);
-        if (a0 == 0) st.sigmask |= set;
-        else if (a0 == 1) st.sigmask &= ~set;
-        else if (a0 == 2) st.sigmask = set;
-        else return -EINVAL;
-      }
-      return 0;
-    }
-    case NR_kill: return do_kill(static_cast<int32_t>(a0), static_cast<int>(a1));
-    case NR_tgkill: return do_kill(static_cast<int32_t>(a1), static_cast<int>(a2));
-    case NR_exit:
-    case NR_exit_group: proc::exit(static_cast<int>(a0 & 0xFF));
-    case NR_wait4: return do_wait(static_cast<int64_t>(static_cast<int32_t>(a0)), a1, a2);
-    case NR_clone:
-      if (a0 & (CLONE_VM | CLONE_THREAD)) return -ENOSYS;  // threads: not yet
-      [[fallthrough]];
-    case NR_fork:
-    case NR_vfork: {
-      // Fork on our own stack, outside the exception handler (its stack is
-      // ExOS's private one): the frame resumes at the trampoline.
-      uint64_t* saved = reinterpret_cast<uint64_t*>(f);
-      linux_ctx.rip = f->rip;
-      linux_ctx.rsp = f->rsp;
-      linux_ctx.rflags = f->rflags;
-      linux_ctx.rdx = f->rdx;
-      linux_ctx.clone_flags = nr == NR_clone ? a0 : 0;
-      linux_ctx.child_tid = nr == NR_clone ? a3 : 0;
-      (void)saved;
-      f->rip = reinterpret_cast<uint64_t>(&linux_fork_trampoline);
-      f->rsp = kOwnStackTop;
-      return 0;
-    }
-    case NR_execve: {
-      USER_PATH(a0);
-      long err = 0;
-      char** argv = copy_vector(a1, &err);
-      char** envp = argv ? copy_vector(a2, &err) : nullptr;
-      char* path = nullptr;
-      if (envp) {
-        size_t n = strlen(str(a0)) + 1;
-        path = static_cast<char*>(malloc(n));
-        if (path) memcpy(path, str(a0), n);
-      }
-      long r = err;
-      uint64_t entry = 0, rsp = 0;
-      if (path) r = exec_image(path, argv, envp, &entry, &rsp);
-      else if (!err) r = -ENOMEM;
-      free(argv), free(envp), free(path);
-      if (r < 0) {
-        // Past the point of no return (the old image released): end.
-        if (r != -ENOENT && r != -ENOEXEC && r != -EACCES && r != -EFAULT && r != -E2BIG) proc::exit(127);
-        return r;
-      }
-      f->rip = entry;
-      f->rsp = rsp;
-      f->rdx = 0;
-      return 0;
-    }
-    case NR_sched_yield: exos::yield(); return 0;
-    case NR_nanosleep: return do_sleep(a0);
-    case NR_clock_nanosleep: return do_sleep(a2);
-    case NR_clock_gettime: return do_clock(a1);
-    case NR_clock_getres: {
-      if (a1) {
-        USER_PTR(a1, sizeof(Timespec), true);
-        *reinterpret_cast<Timespec*>(a1) = Timespec{0, static_cast<int64_t>(kernel_info().slice_ns)};
-      }
-      return 0;
-    }
-    case NR_gettimeofday: {
-      if (a0) {
-        USER_PTR(a0, 16, true);
-        uint64_t ns = now_ns();
-        reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(ns / 1000000000);
-        reinterpret_cast<int64_t*>(a0)[1] = static_cast<int64_t>(ns % 1000000000 / 1000);
-      }
-      return 0;
-    }
-    case NR_time: {
-      long t = static_cast<long>(now_ns() / 1000000000);
-      if (a0) {
-        USER_PTR(a0, 8, true);
-        *reinterpret_cast<long*>(a0) = t;
-      }
-      return t;
-    }
-    case NR_times: return static_cast<long>(now_ns() / 10000000);
-    case NR_getrlimit:
-    case NR_prlimit64: {
-      uint64_t res = nr == NR_getrlimit ? a0 : a1, out = nr == NR_getrlimit ? a1 : a3;
-      if (out) {
-        USER_PTR(out, 16, true);
-        uint64_t v = res == 3 ? kStackSize : res == 7 ? kMaxFds : ~0ull;  // STACK, NOFILE
-        reinterpret_cast<uint64_t*>(out)[0] = v;
-        reinterpret_cast<uint64_t*>(out)[1] = v;
-      }
-      return 0;
-    }
-    case NR_sysinfo: {
-      USER_PTR(a0, 112, true);
-      memset(reinterpret_cast<void*>(a0), 0, 112);
-      reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(now_ns() / 1000000000);
-      reinterpret_cast<uint64_t*>(a0)[4] = kernel_info().nframes * kPageSize;  // totalram
-      reinterpret_cast<uint64_t*>(a0)[5] = procfs::free_frames() * kPageSize;  // freeram
-      const exos::proc::ProcTable* t = proc::table();
-      reinterpret_cast<uint16_t*>(a0)[40] = static_cast<uint16_t>(t ? t->nprocs : 1);  // procs
-      reinterpret_cast<uint32_t*>(a0)[26] = 1;                                  // mem_unit
-      return 0;
-    }
-    case NR_getrandom: {
-      USER_PTR(a0, a1, true);
-      auto* b = reinterpret_cast<uint8_t*>(a0);
-      for (uint64_t i = 0; i < a1; i++) b[i] = static_cast<uint8_t>(next_random() >> 24);
-      return static_cast<long>(a1);
-    }
-    default: report_unsupported(nr); return -ENOSYS;
-  }
+  return do_open(d0, a1, a2, a3);
 }
+
+LX(lx_close) { return do_close(a0); }
+
+LX(lx_stat) { return path_call(NR_newfstatat, kAtFdCwd, a0, a1, 0); }
+
+LX(lx_lstat) { return path_call(NR_newfstatat, kAtFdCwd, a0, a1, kAtSymlinkNofollow); }
+
+LX(lx_newfstatat) {
+  int d0 = static_cast<int>(a0);
+  uint64_t nr = call.nr;
+  return path_call(nr, d0, a1, a2, a3);
+}
+
+LX(lx_fstat) {
+  File* file = file_of(a0);
+  if (!file) return -EBADF;
+  USER_PTR(a1, sizeof(Stat), true);
+  return stat_file(*file, reinterpret_cast<Stat*>(a1));
+}
+
+LX(lx_lseek) {
+  File* file = file_of(a0);
+  if (!file) return -EBADF;
+  if (file->kind == K_PIPE) return -ESPIPE;
+  int64_t base = a2 == 0                           ? 0
+                 : a2 == 1                         ? static_cast<int64_t>(file->off)
+                 : a2 == 2 && file->kind == K_FILE ? static_cast<int64_t>(fs::node(file->node).size)
+                                                   : -1;
+  if (base < 0) return -EINVAL;
+  int64_t to = base + static_cast<int64_t>(a1);
+  if (to < 0) return -EINVAL;
+  file->off = static_cast<uint64_t>(to);
+  return to;
+}
+
+LX(lx_getdents64) { return do_getdents(a0, a1, a2); }
+
+LX(lx_access) { return path_call(NR_faccessat, kAtFdCwd, a0, a1, 0); }
+
+LX(lx_faccessat) {
+  int d0 = static_cast<int>(a0);
+  return path_call(NR_faccessat, d0, a1, a2, 0);
+}
+
+LX(lx_mkdir) { return path_call(NR_mkdirat, kAtFdCwd, a0, a1, 0); }
+
+LX(lx_mkdirat) {
+  int d0 = static_cast<int>(a0);
+  uint64_t nr = call.nr;
+  return path_call(nr, d0, a1, a2, 0);
+}
+
+LX(lx_rmdir) { return path_call(NR_unlinkat, kAtFdCwd, a0, kAtRemoveDir, 0); }
+
+LX(lx_unlink) { return path_call(NR_unlinkat, kAtFdCwd, a0, 0, 0); }
+
+LX(lx_unlinkat) {
+  int d0 = static_cast<int>(a0);
+  uint64_t nr = call.nr;
+  return path_call(nr, d0, a1, a2, 0);
+}
+
+LX(lx_readlink) { return path_call(NR_readlinkat, kAtFdCwd, a0, a1, a2); }
+
+LX(lx_readlinkat) {
+  int d0 = static_cast<int>(a0);
+  uint64_t nr = call.nr;
+  return path_call(nr, d0, a1, a2, a3);
+}
+
+LX(lx_symlink) { return path_call(NR_symlinkat, kAtFdCwd, a1, a0, 0); }
+
+LX(lx_symlinkat) {
+  uint64_t nr = call.nr;
+  return path_call(nr, static_cast<int>(a1), a2, a0, 0);
+}
+
+LX(lx_chmod) { return path_call(NR_fchmodat, kAtFdCwd, a0, a1, 0); }
+
+LX(lx_fchmodat) {
+  int d0 = static_cast<int>(a0);
+  uint64_t nr = call.nr;
+  return path_call(nr, d0, a1, a2, 0);
+}
+
+LX(lx_chdir) { return path_call(NR_chdir, kAtFdCwd, a0, 0, 0); }
+
+LX(lx_fchdir) {
+  File* file = file_of(a0);
+  if (!file) return -EBADF;
+  if (file->kind != K_DIR) return -ENOTDIR;
+  st.cwd = file->node;
+  return 0;
+}
+
+LX(lx_rename) { return do_rename(kAtFdCwd, a0, kAtFdCwd, a1); }
+
+LX(lx_renameat) {
+  int d0 = static_cast<int>(a0);
+  return do_rename(d0, a1, static_cast<int>(a2), a3);
+}
+
+LX(lx_ftruncate) {
+  File* file = file_of(a0);
+  if (!file) return -EBADF;
+  if (file->kind != K_FILE) return -EINVAL;
+  return fs::truncate(file->node, a1);
+}
+
+LX(lx_utimensat) {
+  int d0 = static_cast<int>(a0);
+  // (times are not kept; the file must exist, as touch relies on)
+  if (a1) {
+    USER_PATH(a1);
+    int dir;
+    if (int r = start_fd_from(d0, &dir); r < 0) return r;
+    int n = fs::lookup(str(a1), dir, !(a3 & kAtSymlinkNofollow));
+    return n < 0 ? n : 0;
+  }
+  return file_of(a0) ? 0 : -EBADF;
+}
+
+LX(lx_fchmod) { return 0; }
+
+LX(lx_mremap) { return do_mremap(a0, a1, a2, a3); }
+
+LX(lx_getcwd) {
+  char buf[512];
+  int n = fs::path_of(st.cwd, buf, sizeof(buf));
+  if (n < 0) return n;
+  if (static_cast<uint64_t>(n) + 1 > a1) return -ERANGE;
+  USER_PTR(a0, static_cast<uint64_t>(n) + 1, true);
+  memcpy(reinterpret_cast<void*>(a0), buf, static_cast<size_t>(n) + 1);
+  return n + 1;
+}
+
+LX(lx_dup) {
+  File* file = file_of(a0);
+  if (!file) return -EBADF;
+  int to = new_fd(st.fds[a0].file, 0, false);
+  if (to >= 0) file->refs++;
+  return to;
+}
+
+LX(lx_dup2) {
+  int d0 = static_cast<int>(a0);
+  return file_of(a0) ? dup_to(a0, d0 == static_cast<int>(a1) ? d0 : static_cast<int>(a1), false) : -EBADF;
+}
+
+LX(lx_dup3) { return a0 == a1 ? -EINVAL : dup_to(a0, static_cast<int>(a1), a2 & O_CLOEXEC); }
+
+LX(lx_fcntl) { return do_fcntl(a0, a1, a2); }
+
+LX(lx_pipe) { return do_pipe(a0, 0); }
+
+LX(lx_pipe2) { return do_pipe(a0, a1); }
+
+LX(lx_ioctl) { return do_ioctl(a0, a1, a2); }
+
+LX(lx_poll) { return do_poll(a0, a1); }
+
+LX(lx_ppoll) { return do_poll(a0, a1); }
+
+LX(lx_mmap) { return do_mmap(a0, a1, a2, a3, a4, a5); }
+
+LX(lx_munmap) { return do_munmap(a0, a1); }
+
+LX(lx_mprotect) {
+  if ((a0 & (kPageSize - 1)) || !in_program_ranges(a0, a1)) return -EINVAL;
+  vm::protect(a0, page_up(a1), perms_of(a2));
+  return 0;
+}
+
+LX(lx_madvise) { return 0; }
+
+LX(lx_sendfile) { return do_sendfile(a0, a1, a2, a3); }
+
+LX(lx_brk) { return do_brk(a0); }
+
+LX(lx_arch_prctl) {
+  if (a0 == ARCH_SET_FS) {
+    if (a1 >= veneer::kUserTop) return -EPERM;
+    st.fs_base = a1;
+    internal::proc_self().fs_base = a1;  // a forked child gets it too
+    sys_env_set_fs_base(veneer::kSelfSlot, a1);
+    return 0;
+  }
+  if (a0 == ARCH_GET_FS) {
+    USER_PTR(a1, 8, true);
+    *reinterpret_cast<uint64_t*>(a1) = st.fs_base;
+    return 0;
+  }
+  return -EINVAL;
+}
+
+LX(lx_set_tid_address) { return proc::getpid(); }
+
+LX(lx_getppid) { return proc::getppid(); }
+
+LX(lx_getpgrp) { return proc::getpid(); }
+
+LX(lx_setpgid) { return 0; }
+
+LX(lx_getuid) { return 0; }
+
+LX(lx_umask) {
+  uint32_t old = st.umask;
+  st.umask = static_cast<uint32_t>(a0) & 0777;
+  return old;
+}
+
+LX(lx_uname) { return fill_uname(a0); }
+
+LX(lx_set_robust_list) { return 0; }
+
+LX(lx_rseq) {
+  return -ENOSYS;  // glibc probes it and does without
+}
+
+LX(lx_futex) { return (a1 & 0x7F) == 1 ? 0 : -EAGAIN; }
+
+LX(lx_rt_sigaction) {
+  if (a0 == 0 || a0 > 64 || a0 == 9 || a0 == 19) return -EINVAL;
+  if (a2) {
+    USER_PTR(a2, 32, true);
+    memcpy(reinterpret_cast<void*>(a2), st.sigactions[a0], 32);
+  }
+  if (a1) {
+    USER_PTR(a1, 32, false);
+    memcpy(st.sigactions[a0], reinterpret_cast<const void*>(a1), 32);
+    publish_dispositions();
+  }
+  return 0;
+}
+
+LX(lx_rt_sigprocmask) {
+  if (a2) {
+    USER_PTR(a2, 8, true);
+    *reinterpret_cast<uint64_t*>(a2) = st.sigmask;
+  }
+  if (a1) {
+    USER_PTR(a1, 8, false);
+    uint64_t set = *reinterpret_cast<const uint64_t*>(a1);
+    if (a0 == 0)
+      st.sigmask |= set;
+    else if (a0 == 1)
+      st.sigmask &= ~set;
+    else if (a0 == 2)
+      st.sigmask = set;
+    else
+      return -EINVAL;
+  }
+  return 0;
+}
+
+LX(lx_kill) { return do_kill(static_cast<int32_t>(a0), static_cast<int>(a1)); }
+
+LX(lx_tgkill) { return do_kill(static_cast<int32_t>(a1), static_cast<int>(a2)); }
+
+LX(lx_exit) { proc::exit(static_cast<int>(a0 & 0xFF)); }
+
+LX(lx_wait4) { return do_wait(static_cast<int64_t>(static_cast<int32_t>(a0)), a1, a2); }
+
+LX(lx_clone) {
+  veneer::ExceptionFrame* f = call.frame;
+  uint64_t nr = call.nr;
+  if (nr == NR_clone && (a0 & (CLONE_VM | CLONE_THREAD))) return -ENOSYS;  // threads: not yet
+  // Fork on our own stack, outside the exception handler (its stack is
+  // ExOS's private one): the frame resumes at the trampoline.
+  linux_ctx.rip = f->rip;
+  linux_ctx.rsp = f->rsp;
+  linux_ctx.rflags = f->rflags;
+  linux_ctx.rdx = f->rdx;
+  linux_ctx.clone_flags = nr == NR_clone ? a0 : 0;
+  linux_ctx.child_tid = nr == NR_clone ? a3 : 0;
+  f->rip = reinterpret_cast<uint64_t>(&linux_fork_trampoline);
+  f->rsp = kOwnStackTop;
+  st.no_signals = true;
+  return 0;
+}
+
+LX(lx_execve) {
+  veneer::ExceptionFrame* f = call.frame;
+  USER_PATH(a0);
+  long err = 0;
+  char** argv = copy_vector(a1, &err);
+  char** envp = argv ? copy_vector(a2, &err) : nullptr;
+  char* path = nullptr;
+  if (envp) {
+    size_t n = strlen(str(a0)) + 1;
+    path = static_cast<char*>(malloc(n));
+    if (path) memcpy(path, str(a0), n);
+  }
+  long r = err;
+  uint64_t entry = 0, rsp = 0;
+  if (path)
+    r = exec_image(path, argv, envp, &entry, &rsp);
+  else if (!err)
+    r = -ENOMEM;
+  free(argv), free(envp), free(path);
+  if (r < 0) {
+    // Past the point of no return (the old image released): end.
+    if (r != -ENOENT && r != -ENOEXEC && r != -EACCES && r != -EFAULT && r != -E2BIG) proc::exit(127);
+    return r;
+  }
+  f->rip = entry;
+  f->rsp = rsp;
+  f->rdx = 0;
+  st.no_signals = true;
+  return 0;
+}
+
+LX(lx_sched_yield) {
+  exos::yield();
+  return 0;
+}
+
+LX(lx_nanosleep) { return do_sleep(a0); }
+
+LX(lx_clock_nanosleep) { return do_sleep(a2); }
+
+LX(lx_clock_gettime) { return do_clock(a1); }
+
+LX(lx_clock_getres) {
+  if (a1) {
+    USER_PTR(a1, sizeof(Timespec), true);
+    *reinterpret_cast<Timespec*>(a1) = Timespec{0, static_cast<int64_t>(kernel_info().slice_ns)};
+  }
+  return 0;
+}
+
+LX(lx_gettimeofday) {
+  if (a0) {
+    USER_PTR(a0, 16, true);
+    uint64_t ns = now_ns();
+    reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(ns / 1000000000);
+    reinterpret_cast<int64_t*>(a0)[1] = static_cast<int64_t>(ns % 1000000000 / 1000);
+  }
+  return 0;
+}
+
+LX(lx_time) {
+  long t = static_cast<long>(now_ns() / 1000000000);
+  if (a0) {
+    USER_PTR(a0, 8, true);
+    *reinterpret_cast<long*>(a0) = t;
+  }
+  return t;
+}
+
+LX(lx_times) { return static_cast<long>(now_ns() / 10000000); }
+
+LX(lx_getrlimit) {
+  uint64_t nr = call.nr;
+  uint64_t res = nr == NR_getrlimit ? a0 : a1, out = nr == NR_getrlimit ? a1 : a3;
+  if (out) {
+    USER_PTR(out, 16, true);
+    uint64_t v = res == 3 ? kStackSize : res == 7 ? kMaxFds : ~0ull;  // STACK, NOFILE
+    reinterpret_cast<uint64_t*>(out)[0] = v;
+    reinterpret_cast<uint64_t*>(out)[1] = v;
+  }
+  return 0;
+}
+
+LX(lx_sysinfo) {
+  USER_PTR(a0, 112, true);
+  memset(reinterpret_cast<void*>(a0), 0, 112);
+  reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(now_ns() / 1000000000);
+  reinterpret_cast<uint64_t*>(a0)[4] = kernel_info().nframes * kPageSize;  // totalram
+  reinterpret_cast<uint64_t*>(a0)[5] = procfs::free_frames() * kPageSize;  // freeram
+  const exos::proc::ProcTable* t = proc::table();
+  reinterpret_cast<uint16_t*>(a0)[40] = static_cast<uint16_t>(t ? t->nprocs : 1);  // procs
+  reinterpret_cast<uint32_t*>(a0)[26] = 1;                                         // mem_unit
+  return 0;
+}
+
+LX(lx_getrandom) {
+  USER_PTR(a0, a1, true);
+  auto* b = reinterpret_cast<uint8_t*>(a0);
+  for (uint64_t i = 0; i < a1; i++) b[i] = static_cast<uint8_t>(next_random() >> 24);
+  return static_cast<long>(a1);
+}
+
+LX(lx_rt_sigreturn) { return do_sigreturn(call.frame, saved_regs(call.frame)); }
+LX(lx_rt_sigsuspend) { return do_sigsuspend(a0, true); }
+LX(lx_pause) { return do_sigsuspend(0, false); }
+
+struct HandlerTable {
+  Handler h[kMaxCallNumber];
+};
+constexpr HandlerTable make_table() {
+  HandlerTable table{};
+  auto& t = table.h;
+  t[NR_read] = lx_read;
+  t[NR_write] = lx_write;
+  t[NR_pread64] = lx_pread64;
+  t[NR_pwrite64] = lx_pwrite64;
+  t[NR_readv] = lx_readv;
+  t[NR_writev] = lx_writev;
+  t[NR_open] = lx_open;
+  t[NR_creat] = lx_creat;
+  t[NR_openat] = lx_openat;
+  t[NR_close] = lx_close;
+  t[NR_stat] = lx_stat;
+  t[NR_lstat] = lx_lstat;
+  t[NR_newfstatat] = lx_newfstatat;
+  t[NR_fstat] = lx_fstat;
+  t[NR_lseek] = lx_lseek;
+  t[NR_getdents64] = lx_getdents64;
+  t[NR_access] = lx_access;
+  t[NR_faccessat] = lx_faccessat;
+  t[NR_faccessat2] = lx_faccessat;
+  t[NR_mkdir] = lx_mkdir;
+  t[NR_mkdirat] = lx_mkdirat;
+  t[NR_rmdir] = lx_rmdir;
+  t[NR_unlink] = lx_unlink;
+  t[NR_unlinkat] = lx_unlinkat;
+  t[NR_readlink] = lx_readlink;
+  t[NR_readlinkat] = lx_readlinkat;
+  t[NR_symlink] = lx_symlink;
+  t[NR_symlinkat] = lx_symlinkat;
+  t[NR_chmod] = lx_chmod;
+  t[NR_fchmodat] = lx_fchmodat;
+  t[NR_chdir] = lx_chdir;
+  t[NR_fchdir] = lx_fchdir;
+  t[NR_rename] = lx_rename;
+  t[NR_renameat] = lx_renameat;
+  t[NR_ftruncate] = lx_ftruncate;
+  t[NR_utimensat] = lx_utimensat;
+  t[NR_fchmod] = lx_fchmod;
+  t[NR_chown] = lx_fchmod;
+  t[NR_fchownat] = lx_fchmod;
+  t[NR_mremap] = lx_mremap;
+  t[NR_getcwd] = lx_getcwd;
+  t[NR_dup] = lx_dup;
+  t[NR_dup2] = lx_dup2;
+  t[NR_dup3] = lx_dup3;
+  t[NR_fcntl] = lx_fcntl;
+  t[NR_pipe] = lx_pipe;
+  t[NR_pipe2] = lx_pipe2;
+  t[NR_ioctl] = lx_ioctl;
+  t[NR_poll] = lx_poll;
+  t[NR_ppoll] = lx_ppoll;
+  t[NR_mmap] = lx_mmap;
+  t[NR_munmap] = lx_munmap;
+  t[NR_mprotect] = lx_mprotect;
+  t[NR_madvise] = lx_madvise;
+  t[NR_prctl] = lx_madvise;
+  t[NR_sendfile] = lx_sendfile;
+  t[NR_brk] = lx_brk;
+  t[NR_arch_prctl] = lx_arch_prctl;
+  t[NR_set_tid_address] = lx_set_tid_address;
+  t[NR_gettid] = lx_set_tid_address;
+  t[NR_getpid] = lx_set_tid_address;
+  t[NR_getppid] = lx_getppid;
+  t[NR_getpgrp] = lx_getpgrp;
+  t[NR_getpgid] = lx_getpgrp;
+  t[NR_getsid] = lx_getpgrp;
+  t[NR_setsid] = lx_getpgrp;
+  t[NR_setpgid] = lx_setpgid;
+  t[NR_getuid] = lx_getuid;
+  t[NR_geteuid] = lx_getuid;
+  t[NR_getgid] = lx_getuid;
+  t[NR_getegid] = lx_getuid;
+  t[NR_setuid] = lx_getuid;
+  t[NR_setgid] = lx_getuid;
+  t[NR_getgroups] = lx_getuid;
+  t[NR_umask] = lx_umask;
+  t[NR_uname] = lx_uname;
+  t[NR_set_robust_list] = lx_set_robust_list;
+  t[NR_sigaltstack] = lx_set_robust_list;
+  t[NR_rseq] = lx_rseq;
+  t[NR_futex] = lx_futex;
+  t[NR_rt_sigaction] = lx_rt_sigaction;
+  t[NR_rt_sigprocmask] = lx_rt_sigprocmask;
+  t[NR_kill] = lx_kill;
+  t[NR_tgkill] = lx_tgkill;
+  t[NR_exit] = lx_exit;
+  t[NR_exit_group] = lx_exit;
+  t[NR_wait4] = lx_wait4;
+  t[NR_clone] = lx_clone;
+  t[NR_fork] = lx_clone;
+  t[NR_vfork] = lx_clone;
+  t[NR_execve] = lx_execve;
+  t[NR_sched_yield] = lx_sched_yield;
+  t[NR_nanosleep] = lx_nanosleep;
+  t[NR_clock_nanosleep] = lx_clock_nanosleep;
+  t[NR_clock_gettime] = lx_clock_gettime;
+  t[NR_clock_getres] = lx_clock_getres;
+  t[NR_gettimeofday] = lx_gettimeofday;
+  t[NR_time] = lx_time;
+  t[NR_times] = lx_times;
+  t[NR_getrlimit] = lx_getrlimit;
+  t[NR_prlimit64] = lx_getrlimit;
+  t[NR_sysinfo] = lx_sysinfo;
+  t[NR_getrandom] = lx_getrandom;
+  t[NR_rt_sigreturn] = lx_rt_sigreturn;
+  t[NR_rt_sigsuspend] = lx_rt_sigsuspend;
+  t[NR_pause] = lx_pause;
+  return table;
+}
+constexpr HandlerTable handlers = make_table();
 
 // Kernel command line `strace`: every call and its result on the console.
 bool tracing;
 
 void on_syscall(veneer::ExceptionFrame* f) {
   auto* r = reinterpret_cast<SavedRegs*>(reinterpret_cast<uint8_t*>(f) - sizeof(SavedRegs));
-  uint64_t nr = f->error_code, a0 = r->rdi, a1 = r->rsi, a2 = f->rdx;
-  long result;
-  if (nr == NR_rt_sigreturn) result = do_sigreturn(f, r);
-  else if (nr == NR_rt_sigsuspend || nr == NR_pause) result = do_sigsuspend(a0, nr == NR_rt_sigsuspend);
-  else result = dispatch(nr, a0, a1, a2, r->r10, r->r8, r->r9, f);
-  if (tracing) printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, a0, a1, a2, r->r10, result);
+  uint64_t nr = f->error_code;
+  call = CallContext{f, nr};
+  st.no_signals = false;
+  Handler h = nr < kMaxCallNumber ? handlers.h[nr] : nullptr;
+  long result = h ? h(r->rdi, r->rsi, f->rdx, r->r10, r->r8, r->r9) : unsupported(nr);
+  if (tracing) [[unlikely]]
+    printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, r->rdi, r->rsi, f->rdx, r->r10, result);
   f->rax = static_cast<uint64_t>(result);
-  // Signals, as the call returns (not where the call replaced the program
-  // or turned into a fork).
-  bool replaced = nr == NR_execve && result == 0;
-  bool forking = nr == NR_fork || nr == NR_vfork || (nr == NR_clone && result == 0);
-  const proc::ProcTable* t = proc::table();
-  if (!replaced && !forking && (st.pending || (t && t->changes != st.table_changes))) deliver(f, r);
+  // Signals, as the call returns (not where it replaced the program or
+  // turned into a fork: those set no_signals).
+  if ((st.pending || st.table->changes != st.table_changes) && !st.no_signals) [[unlikely]]
+    deliver(f, r);
 }
 
 void init_state() {
@@ -1453,6 +1725,7 @@ void init_state() {
   st.umask = 022;
   uint64_t va = kOwnStackTop - kOwnStackSize;
   vm::map(&va, kOwnStackSize, veneer::PERM_WRITE);
+  st.table = proc::table();
   set_exception_handler(veneer::kVecForeignSyscall, on_syscall);
   char flag[4];
   tracing = cmdline_get("strace", flag, sizeof(flag));
