@@ -1697,20 +1697,26 @@ constexpr HandlerTable handlers = make_table();
 // Kernel command line `strace`: every call and its result on the console.
 bool tracing;
 
+// After a call, off the common path: the trace line, then signals (not
+// where the call replaced the program or turned into a fork: those set
+// no_signals).
+[[gnu::noinline]] void after_call(veneer::ExceptionFrame* f, uint64_t nr, long result) {
+  SavedRegs* r = saved_regs(f);
+  if (tracing)
+    printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, r->rdi, r->rsi, f->rdx, r->r10, result);
+  if ((st.pending || st.table->changes != st.table_changes) && !st.no_signals) deliver(f, r);
+}
+
 void on_syscall(veneer::ExceptionFrame* f) {
-  auto* r = reinterpret_cast<SavedRegs*>(reinterpret_cast<uint8_t*>(f) - sizeof(SavedRegs));
+  SavedRegs* r = saved_regs(f);
   uint64_t nr = f->error_code;
   call = CallContext{f, nr};
   st.no_signals = false;
   Handler h = nr < kMaxCallNumber ? handlers.h[nr] : nullptr;
   long result = h ? h(r->rdi, r->rsi, f->rdx, r->r10, r->r8, r->r9) : unsupported(nr);
-  if (tracing) [[unlikely]]
-    printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, r->rdi, r->rsi, f->rdx, r->r10, result);
   f->rax = static_cast<uint64_t>(result);
-  // Signals, as the call returns (not where it replaced the program or
-  // turned into a fork: those set no_signals).
-  if ((st.pending || st.table->changes != st.table_changes) && !st.no_signals) [[unlikely]]
-    deliver(f, r);
+  if (tracing || st.pending || st.table->changes != st.table_changes) [[unlikely]]
+    after_call(f, nr, result);
 }
 
 void init_state() {
