@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr int kMaxArgs = 16;
+constexpr int kMaxArgs = 32;
 
 }  // namespace
 

@@ -22,14 +22,14 @@ enum Nr : uint64_t {
   NR_pause = 34, NR_nanosleep = 35, NR_getpid = 39, NR_sendfile = 40, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_execve = 59, NR_exit = 60,
   NR_wait4 = 61, NR_kill = 62, NR_uname = 63, NR_fcntl = 72, NR_ftruncate = 77, NR_getcwd = 79, NR_chdir = 80,
   NR_fchdir = 81, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84, NR_creat = 85, NR_link = 86, NR_unlink = 87,
-  NR_symlink = 88, NR_readlink = 89, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92, NR_umask = 95,
+  NR_symlink = 88, NR_readlink = 89, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92, NR_fchown = 93, NR_umask = 95,
   NR_gettimeofday = 96, NR_getrlimit = 97, NR_sysinfo = 99, NR_times = 100, NR_getuid = 102, NR_getgid = 104,
   NR_setuid = 105, NR_setgid = 106, NR_geteuid = 107, NR_getegid = 108, NR_setpgid = 109, NR_getppid = 110,
   NR_getpgrp = 111, NR_setsid = 112, NR_getgroups = 115, NR_getpgid = 121, NR_getsid = 124,
   NR_rt_sigsuspend = 130, NR_sigaltstack = 131, NR_prctl = 157, NR_arch_prctl = 158, NR_gettid = 186, NR_time = 201, NR_futex = 202,
   NR_getdents64 = 217, NR_set_tid_address = 218, NR_clock_gettime = 228, NR_clock_getres = 229,
   NR_clock_nanosleep = 230, NR_exit_group = 231, NR_tgkill = 234, NR_openat = 257, NR_mkdirat = 258,
-  NR_fchownat = 260, NR_newfstatat = 262, NR_unlinkat = 263, NR_renameat = 264, NR_symlinkat = 266,
+  NR_fchownat = 260, NR_newfstatat = 262, NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266,
   NR_readlinkat = 267, NR_fchmodat = 268, NR_faccessat = 269, NR_pselect6 = 270, NR_ppoll = 271,
   NR_set_robust_list = 273, NR_utimensat = 280, NR_dup3 = 292, NR_pipe2 = 293, NR_prlimit64 = 302,
   NR_getrandom = 318, NR_statx = 332, NR_rseq = 334, NR_clone3 = 435, NR_faccessat2 = 439,
@@ -45,7 +45,7 @@ constexpr int FD_CLOEXEC = 1;
 constexpr int PROT_WRITE = 2, PROT_EXEC = 4;
 constexpr int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20;
 constexpr int WNOHANG = 1;
-constexpr uint64_t CLONE_VM = 0x100, CLONE_THREAD = 0x10000, CLONE_CHILD_SETTID = 0x01000000;
+constexpr uint64_t CLONE_VM = 0x100, CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000, CLONE_CHILD_SETTID = 0x01000000;
 constexpr uint64_t ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003;
 constexpr uint64_t TCGETS = 0x5401, TIOCGPGRP = 0x540F, TIOCSPGRP = 0x5410, TIOCGWINSZ = 0x5413;
 

@@ -45,7 +45,8 @@ struct File {
   int node;        // K_FILE, K_DIR; K_PROCDIR: its pid (0: /proc)
   int exos_fd;     // K_PIPE
   uint32_t flags;  // O_ACCMODE, O_APPEND, O_NONBLOCK
-  uint64_t off;
+  uint64_t off;    // K_PROC, K_PROCDIR (the others' is shared: `cell`)
+  int32_t cell;    // K_FILE, K_DIR: the shared offset cell, else -1
   char* snapshot;  // K_PROC: the contents rendered at open (heap)
   uint64_t snapshot_len;
 };
@@ -70,6 +71,7 @@ struct State {
   uint64_t sigmask;
   uint64_t fs_base;
   const proc::ProcTable* table;  // the published process table (read-only)
+  uint32_t proc_slot;       // our entry in it, plus one (0: not looked up)
   bool no_signals;               // this call replaced the program or forks: no delivery now
   uint64_t pending;              // signals waiting for delivery (Linux sigset bits: signal n is bit n-1)
   uint64_t suspend_mask;         // the mask sigsuspend replaced, while it waits
@@ -121,10 +123,87 @@ bool user_str(uint64_t a, uint64_t max) {
 const char* str(uint64_t a) { return reinterpret_cast<const char*>(a); }
 
 // ---- Descriptors ---------------------------------------------------------------------
+// An open file's offset is shared by every descriptor that names it, in
+// this process (dup) and in the processes forked from it, as on Linux: it
+// lives in a cell of a table every process maps shared. A cell records
+// which processes (by their slot in the published process table) hold it;
+// one no live process holds is free again. `pins` keep a cell alive while a
+// fork is in flight (the child has not claimed it yet).
+struct OffsetCell {
+  uint64_t holders;  // bit i: process-table slot i holds it
+  uint32_t pins;
+  uint32_t used;
+  uint64_t off;
+};
+constexpr int kMaxCells = 512;
+OffsetCell* cells;
+
+uint64_t my_bit() {
+  if (!st.proc_slot) {
+    int me = proc::getpid();
+    for (uint32_t i = 0; i < proc::kMaxProcs && st.table; i++)
+      if (st.table->procs[i].state == proc::PROC_RUNNING && st.table->procs[i].pid == me) st.proc_slot = i + 1;
+  }
+  return st.proc_slot ? 1ull << (st.proc_slot - 1) : 0;
+}
+// Cells whose holders all ended are free again.
+void collect_cells() {
+  uint64_t live = 0;
+  for (uint32_t i = 0; i < proc::kMaxProcs && st.table; i++)
+    if (st.table->procs[i].state == proc::PROC_RUNNING) live |= 1ull << i;
+  for (int c = 0; c < kMaxCells; c++) {
+    OffsetCell& cell = cells[c];
+    if (!cell.used) continue;
+    __atomic_fetch_and(&cell.holders, live, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&cell.holders, __ATOMIC_ACQUIRE) && !__atomic_load_n(&cell.pins, __ATOMIC_ACQUIRE))
+      __atomic_store_n(&cell.used, 0, __ATOMIC_RELEASE);
+  }
+}
+int32_t alloc_cell() {
+  for (int pass = 0; pass < 2; pass++) {
+    for (int c = 0; c < kMaxCells; c++) {
+      uint32_t free_cell = 0;
+      if (__atomic_compare_exchange_n(&cells[c].used, &free_cell, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        cells[c].off = 0;
+        cells[c].pins = 0;
+        __atomic_store_n(&cells[c].holders, my_bit(), __ATOMIC_RELEASE);
+        return c;
+      }
+    }
+    collect_cells();
+  }
+  return -1;
+}
+void release_cell(int32_t c) {
+  OffsetCell& cell = cells[c];
+  uint64_t left = __atomic_and_fetch(&cell.holders, ~my_bit(), __ATOMIC_ACQ_REL);
+  if (!left && !__atomic_load_n(&cell.pins, __ATOMIC_ACQUIRE)) __atomic_store_n(&cell.used, 0, __ATOMIC_RELEASE);
+}
+// Around a fork: the parent pins its cells; the child claims them.
+void pin_cells(int delta) {
+  for (const File& f : st.files)
+    if (f.kind != K_FREE && f.cell >= 0) __atomic_add_fetch(&cells[f.cell].pins, static_cast<uint32_t>(delta), __ATOMIC_ACQ_REL);
+}
+void claim_cells_in_child() {
+  st.proc_slot = 0;
+  uint64_t me = my_bit();
+  for (int c = 0; c < kMaxCells; c++)  // whatever an ended process in our slot left
+    if (cells[c].used) __atomic_fetch_and(&cells[c].holders, ~me, __ATOMIC_RELAXED);
+  for (const File& f : st.files)
+    if (f.kind != K_FREE && f.cell >= 0) __atomic_fetch_or(&cells[f.cell].holders, me, __ATOMIC_RELEASE);
+  pin_cells(-1);
+}
+uint64_t& pos(File* f) { return f->cell >= 0 ? cells[f->cell].off : f->off; }
+
 int new_file(Kind kind, int node, int exos_fd, uint32_t flags) {
   for (int i = 0; i < kMaxFiles; i++)
     if (st.files[i].kind == K_FREE) {
-      st.files[i] = File{1, kind, node, exos_fd, flags, 0, nullptr, 0};
+      int32_t cell = -1;
+      if (kind == K_FILE || kind == K_DIR) {
+        cell = alloc_cell();
+        if (cell < 0) return -ENFILE;
+      }
+      st.files[i] = File{1, kind, node, exos_fd, flags, 0, cell, nullptr, 0};
       return i;
     }
   return -ENFILE;
@@ -142,6 +221,7 @@ void put_file(int f) {
   if (--file.refs) return;
   if (file.kind == K_PIPE) exos::ipc::close(file.exos_fd);
   if (file.snapshot) free(file.snapshot);
+  if (file.cell >= 0) release_cell(file.cell);
   file = File{};
 }
 File* file_of(uint64_t fd) {
@@ -182,7 +262,7 @@ void fill_stat(Stat* s, int n) {
   *s = Stat{};
   s->dev = 1;
   s->ino = static_cast<uint64_t>(n) + 1;
-  s->nlink = node.type == fs::T_DIR ? 2 : 1;
+  s->nlink = node.type == fs::T_DIR ? 2 : node.links;
   s->mode = fs::type_bits(node.type) | (node.mode & 07777);
   s->rdev = node.rdev;
   s->size = static_cast<int64_t>(node.type == fs::T_DIR ? 4096 : node.size);
@@ -316,8 +396,8 @@ long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
       return r < 0 ? -EIO : r;
     }
     case K_FILE: {
-      int64_t r = fs::read(f->node, at >= 0 ? static_cast<uint64_t>(at) : f->off, b, len);
-      if (r > 0 && at < 0) f->off += static_cast<uint64_t>(r);
+      int64_t r = fs::read(f->node, at >= 0 ? static_cast<uint64_t>(at) : pos(f), b, len);
+      if (r > 0 && at < 0) pos(f) += static_cast<uint64_t>(r);
       return r;
     }
     default: return -EBADF;
@@ -340,9 +420,9 @@ long write_file(File* f, const void* b, uint64_t len, int64_t at) {
       return -EPIPE;
     }
     case K_FILE: {
-      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : (f->flags & O_APPEND) ? fs::node(f->node).size : f->off;
+      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : (f->flags & O_APPEND) ? fs::node(f->node).size : pos(f);
       int64_t r = fs::write(f->node, off, b, len);
-      if (r > 0 && at < 0) f->off = off + static_cast<uint64_t>(r);
+      if (r > 0 && at < 0) pos(f) = off + static_cast<uint64_t>(r);
       return r;
     }
     default: return -EBADF;
@@ -389,12 +469,12 @@ long do_sendfile(uint64_t out, uint64_t in, uint64_t offp, uint64_t count) {
     uint64_t want = count - total < sizeof(bounce) ? count - total : sizeof(bounce);
     long r;
     if (src->kind == K_FILE) {
-      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : src->off;
+      uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : pos(src);
       r = fs::read(src->node, off, bounce, want);
       if (r > 0 && at >= 0)
         at += r;
       else if (r > 0)
-        src->off += static_cast<uint64_t>(r);
+        pos(src) += static_cast<uint64_t>(r);
     } else {
       return total ? total : -EINVAL;
     }
@@ -442,13 +522,13 @@ long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
     const char* name;
     int n;
     uint64_t next;
-    if (f->off == 0)
+    if (pos(f) == 0)
       name = ".", n = f->node, next = 1;
-    else if (f->off == 1)
+    else if (pos(f) == 1)
       name = "..", n = fs::node(f->node).parent, next = 2;
     else {
       uint64_t after;
-      n = fs::dir_entry(f->node, f->off - 2, &after);
+      n = fs::dir_entry(f->node, pos(f) - 2, &after);
       if (n < 0) break;
       name = fs::node(n).name;
       next = after + 2;
@@ -467,7 +547,7 @@ long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
     d->type = t == fs::T_DIR ? 4 : t == fs::T_LINK ? 10 : t == fs::T_CHAR ? 2 : 8;
     memcpy(d->name, name, nlen + 1);
     used += reclen;
-    f->off = next;
+    pos(f) = next;
   }
   return static_cast<long>(used);
 }
@@ -1216,13 +1296,13 @@ LX(lx_lseek) {
   if (!file) return -EBADF;
   if (file->kind == K_PIPE) return -ESPIPE;
   int64_t base = a2 == 0                           ? 0
-                 : a2 == 1                         ? static_cast<int64_t>(file->off)
+                 : a2 == 1                         ? static_cast<int64_t>(pos(file))
                  : a2 == 2 && file->kind == K_FILE ? static_cast<int64_t>(fs::node(file->node).size)
                                                    : -1;
   if (base < 0) return -EINVAL;
   int64_t to = base + static_cast<int64_t>(a1);
   if (to < 0) return -EINVAL;
-  file->off = static_cast<uint64_t>(to);
+  pos(file) = static_cast<uint64_t>(to);
   return to;
 }
 
@@ -1457,7 +1537,11 @@ LX(lx_wait4) { return do_wait(static_cast<int64_t>(static_cast<int32_t>(a0)), a1
 LX(lx_clone) {
   veneer::ExceptionFrame* f = call.frame;
   uint64_t nr = call.nr;
-  if (nr == NR_clone && (a0 & (CLONE_VM | CLONE_THREAD))) return -ENOSYS;  // threads: not yet
+  // Threads are not supported. clone(CLONE_VM | CLONE_VFORK) with a stack of
+  // its own (posix_spawn's, popen's) is a fork whose child starts on that
+  // stack: the child only execs or exits, so it need not share memory.
+  if (nr == NR_clone && ((a0 & CLONE_THREAD) || ((a0 & CLONE_VM) && !(a0 & CLONE_VFORK)))) return -ENOSYS;
+  if (nr == NR_clone && a1 && !in_program_ranges(a1 - 16, 16)) return -EINVAL;
   // Fork on our own stack, outside the exception handler (its stack is
   // ExOS's private one): the frame resumes at the trampoline.
   linux_ctx.rip = f->rip;
@@ -1466,6 +1550,7 @@ LX(lx_clone) {
   linux_ctx.rdx = f->rdx;
   linux_ctx.clone_flags = nr == NR_clone ? a0 : 0;
   linux_ctx.child_tid = nr == NR_clone ? a3 : 0;
+  linux_ctx.child_rsp = nr == NR_clone ? a1 : 0;
   f->rip = reinterpret_cast<uint64_t>(&linux_fork_trampoline);
   f->rsp = kOwnStackTop;
   st.no_signals = true;
@@ -1573,6 +1658,24 @@ LX(lx_getrandom) {
   for (uint64_t i = 0; i < a1; i++) b[i] = static_cast<uint8_t>(next_random() >> 24);
   return static_cast<long>(a1);
 }
+
+long do_link(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uint64_t flags) {
+  USER_PATH(oldpath);
+  USER_PATH(newpath);
+  int odir, ndir;
+  if (int r = start_fd_from(olddirfd, &odir); r < 0) return r;
+  if (int r = start_fd_from(newdirfd, &ndir); r < 0) return r;
+  int n = fs::lookup(str(oldpath), odir, flags & 0x400);  // AT_SYMLINK_FOLLOW
+  if (n < 0) return n;
+  char name[fs::kNameMax + 1];
+  int parent = fs::parent_of(str(newpath), ndir, name);
+  if (parent < 0) return parent;
+  return fs::link(n, parent, name);
+}
+LX(lx_link) { return do_link(kAtFdCwd, a0, kAtFdCwd, a1, 0); }
+LX(lx_linkat) { return do_link(static_cast<int>(a0), a1, static_cast<int>(a2), a3, a4); }
+LX(lx_fchown) { return file_of(a0) ? 0 : -EBADF; }
+LX(lx_clone3) { return -ENOSYS; }  // glibc tries it first, then clone
 
 LX(lx_rt_sigreturn) { return do_sigreturn(call.frame, saved_regs(call.frame)); }
 LX(lx_rt_sigsuspend) { return do_sigsuspend(a0, true); }
@@ -1687,6 +1790,10 @@ constexpr HandlerTable make_table() {
   t[NR_prlimit64] = lx_getrlimit;
   t[NR_sysinfo] = lx_sysinfo;
   t[NR_getrandom] = lx_getrandom;
+  t[NR_link] = lx_link;
+  t[NR_linkat] = lx_linkat;
+  t[NR_fchown] = lx_fchown;
+  t[NR_clone3] = lx_clone3;
   t[NR_rt_sigreturn] = lx_rt_sigreturn;
   t[NR_rt_sigsuspend] = lx_rt_sigsuspend;
   t[NR_pause] = lx_pause;
@@ -1742,6 +1849,10 @@ void init_state() {
 
 Status ramfs_load_cpio(const void* archive, uint64_t size) {
   if (!fs::init() || !procfs::init()) return veneer::ERR_NO_MEMORY;
+  uint64_t va = 0;  // the offset cells, shared like the file system
+  if (vm::map(&va, kMaxCells * sizeof(OffsetCell), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK)
+    return veneer::ERR_NO_MEMORY;
+  cells = reinterpret_cast<OffsetCell*>(va);
   int r = fs::load_cpio(static_cast<const uint8_t*>(archive), size);
   return r < 0 ? veneer::ERR_INVALID_ARGS : veneer::OK;
 }
@@ -1756,6 +1867,14 @@ long run(const char* path, const char* const* argv, const char* const* envp) {
 
 uint64_t unsupported_calls() { return st.unsupported_count; }
 
+// Around ExOS's fork of the program (linux_fork_body): what the child
+// shares with its parent is claimed for it.
+void fork_prepare() { pin_cells(+1); }
+void fork_done(bool in_child, bool ok) {
+  if (in_child) claim_cells_in_child();
+  else if (!ok) pin_cells(-1);
+}
+
 }  // namespace exos::linux
 
 // Runs on the personality's own stack with the program's registers in
@@ -1763,10 +1882,13 @@ uint64_t unsupported_calls() { return st.unsupported_count; }
 extern "C" long linux_fork_body() {
   using namespace exos::linux::abi;
   exos::proc::Pid child = 0, parent = exos::proc::getpid();
+  exos::linux::fork_prepare();
   exos::Status s = exos::proc::fork(&child);
+  exos::linux::fork_done(s == veneer::OK && child == 0, s == veneer::OK);
   if (s == veneer::OK && child == 0) exos::linux::procfs::fork_child(parent);
   if (s != veneer::OK) return s == veneer::ERR_QUOTA || s == veneer::ERR_NO_MEMORY ? -ENOMEM : -EAGAIN;
   if (child == 0 && (linux_ctx.clone_flags & CLONE_CHILD_SETTID) && linux_ctx.child_tid)
     *reinterpret_cast<int*>(linux_ctx.child_tid) = exos::proc::getpid();
+  if (child == 0 && linux_ctx.child_rsp) linux_ctx.rsp = linux_ctx.child_rsp;  // clone's new stack
   return child;
 }

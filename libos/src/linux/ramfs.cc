@@ -16,9 +16,11 @@ using namespace exos::linux::abi;
 namespace {
 
 constexpr int kMaxLinkDepth = 8;
-// Contents written since boot, all processes together. Every page of it is
-// shared at every fork (fork costs grow with it), so it is kept small.
-constexpr uint64_t kArenaBytes = 2ull << 20;
+// Contents written since boot, all processes together: 2 MiB unless the
+// kernel command line says ramfs_mb=N (up to 64). Every page of it is
+// shared at every fork (fork costs grow with it), so the default is small.
+constexpr uint64_t kDefaultArenaBytes = 2ull << 20, kMaxArenaBytes = 64ull << 20;
+uint64_t kArenaBytes = kDefaultArenaBytes;
 
 // A block of the arena: a header, then its bytes; free blocks are found by
 // walking (first fit) and merged with a free successor when freed.
@@ -131,7 +133,7 @@ int resolve(const char* path, int cwd, bool follow_last, int depth) {
       if (next < 0) return next;
     }
     if (!last && *p == '/' && nodes[next].type != T_DIR) return -ENOTDIR;
-    at = next;
+    at = nodes[next].primary >= 0 ? nodes[next].primary : next;
   }
 }
 
@@ -193,6 +195,12 @@ Node& node(int i) { return nodes[i]; }
 
 bool init() {
   if (!shared) {
+    char mb[8];
+    if (cmdline_get("ramfs_mb", mb, sizeof(mb))) {
+      uint64_t n = 0;
+      for (char* c = mb; *c >= '0' && *c <= '9'; c++) n = n * 10 + static_cast<uint64_t>(*c - '0');
+      if (n >= 1 && (n << 20) <= kMaxArenaBytes) kArenaBytes = n << 20;
+    }
     uint64_t va = 0, data = 0;
     if (vm::map(&va, sizeof(SharedState), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
     if (vm::map(&data, kArenaBytes, veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
@@ -276,7 +284,37 @@ int unlink(int dir, const char* name, bool dir_wanted) {
   } else if (nodes[i].type == T_DIR) {
     return -EISDIR;
   }
+  Node& n = nodes[i];
+  if (n.primary >= 0) {  // one name of several goes
+    nodes[n.primary].links--;
+    n = Node{};
+    return 0;
+  }
+  if (n.links > 1) {  // the contents pass to another name
+    int heir = -1;
+    for (int k = 1; k < kMaxNodes && heir < 0; k++)
+      if (nodes[k].type != T_FREE && nodes[k].primary == i) heir = k;
+    for (int k = 1; k < kMaxNodes; k++)
+      if (nodes[k].type != T_FREE && nodes[k].primary == i) nodes[k].primary = heir;
+    Node& h = nodes[heir];
+    h.primary = -1;
+    h.links = n.links - 1;
+    h.mode = n.mode, h.owned = n.owned, h.size = n.size, h.cap = n.cap, h.data = n.data, h.mtime = n.mtime;
+    n = Node{};
+    return 0;
+  }
   release(nodes[i]);
+  return 0;
+}
+
+int link(int n, int dir, const char* name) {
+  Locked l;
+  if (nodes[n].type != T_FILE) return -EPERM;
+  if (nodes[n].primary >= 0) n = nodes[n].primary;
+  int i = create(dir, name, T_FILE, nodes[n].mode);
+  if (i < 0) return i;
+  nodes[i].primary = n;
+  nodes[n].links++;
   return 0;
 }
 

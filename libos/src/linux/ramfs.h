@@ -24,6 +24,11 @@ struct Node {
   uint64_t size, cap;
   uint8_t* data;     // file contents, or a symlink's target
   uint64_t mtime;
+  // Hard links: every name of a file but one is a node whose `primary` is
+  // the node holding the contents (and `links`, the count of names); -1 on
+  // the primary itself. Paths resolve to the primary.
+  int32_t primary = -1;
+  uint32_t links = 1;
 };
 
 Node& node(int i);
@@ -38,6 +43,8 @@ int parent_of(const char* path, int cwd, char name[kNameMax + 1]);
 // A new node named `name` in directory `dir` (or -EEXIST...).
 int create(int dir, const char* name, Type type, uint32_t mode);
 int unlink(int dir, const char* name, bool dir_wanted);
+// A second name `name` in directory `dir` for regular file `n` (-EPERM for others).
+int link(int n, int dir, const char* name);
 int rename(int from_dir, const char* from, int to_dir, const char* to);
 // File contents: resizes (zero-filling), reads and writes at an offset.
 int truncate(int n, uint64_t size);
