@@ -330,6 +330,13 @@ bool security_only = getenv("SYSCALL_FUZZ_SECURITY_ONLY") != nullptr;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in{data, size};
   if (stop_after_calls && calls_checked >= stop_after_calls) exit(0);
+  // A line per million calls, so a run that is interrupted (libFuzzer's
+  // signal exits skip atexit) still says how far it got.
+  static uint64_t millions_reported;
+  if (calls_checked / 1000000 > millions_reported) {
+    millions_reported = calls_checked / 1000000;
+    fprintf(stderr, "syscall_fuzz: progress: %lu inputs, %lu calls checked\n", inputs_run, calls_checked);
+  }
   inputs_run++;
   Env* init = hosted::boot(kFrames);
   Shadow sh;
