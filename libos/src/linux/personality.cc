@@ -71,7 +71,7 @@ struct State {
   uint64_t sigmask;
   uint64_t fs_base;
   const proc::ProcTable* table;  // the published process table (read-only)
-  uint32_t proc_slot;       // our entry in it, plus one (0: not looked up)
+  uint32_t proc_slot;            // our entry in it, plus one (0: not looked up)
   bool no_signals;               // this call replaced the program or forks: no delivery now
   uint64_t pending;              // signals waiting for delivery (Linux sigset bits: signal n is bit n-1)
   uint64_t suspend_mask;         // the mask sigsuspend replaced, while it waits
@@ -182,7 +182,8 @@ void release_cell(int32_t c) {
 // Around a fork: the parent pins its cells; the child claims them.
 void pin_cells(int delta) {
   for (const File& f : st.files)
-    if (f.kind != K_FREE && f.cell >= 0) __atomic_add_fetch(&cells[f.cell].pins, static_cast<uint32_t>(delta), __ATOMIC_ACQ_REL);
+    if (f.kind != K_FREE && f.cell >= 0)
+      __atomic_add_fetch(&cells[f.cell].pins, static_cast<uint32_t>(delta), __ATOMIC_ACQ_REL);
 }
 void claim_cells_in_child() {
   st.proc_slot = 0;
@@ -429,17 +430,16 @@ long write_file(File* f, const void* b, uint64_t len, int64_t at) {
   }
 }
 
-long do_write(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
+// The open file `fd` names, if it was opened for writing.
+File* writable(uint64_t fd) {
   File* f = file_of(fd);
+  return f && ((f->flags & O_ACCMODE) != 0 || f->kind == K_CONSOLE) ? f : nullptr;
+}
+long do_write(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
+  File* f = writable(fd);
   if (!f) return -EBADF;
-  if ((f->flags & O_ACCMODE) == 0 && f->kind != K_CONSOLE) return -EBADF;
   USER_PTR(buf, len, false);
   return write_file(f, reinterpret_cast<const void*>(buf), len, at);
-}
-long write_from_runtime(uint64_t fd, const void* b, uint64_t len) {
-  File* f = file_of(fd);
-  if (!f || ((f->flags & O_ACCMODE) == 0 && f->kind != K_CONSOLE)) return -EBADF;
-  return write_file(f, b, len, -1);
 }
 
 long do_iov(uint64_t fd, uint64_t iov, uint64_t count, bool write) {
@@ -479,13 +479,31 @@ long do_sendfile(uint64_t out, uint64_t in, uint64_t offp, uint64_t count) {
       return total ? total : -EINVAL;
     }
     if (r <= 0) break;
-    long w = write_from_runtime(out, bounce, static_cast<uint64_t>(r));
+    File* dst = writable(out);
+    long w = dst ? write_file(dst, bounce, static_cast<uint64_t>(r), -1) : -EBADF;
     if (w < 0) return total ? total : w;
     total += w;
     if (w < r) break;
   }
   if (offp) *reinterpret_cast<int64_t*>(offp) = at;
   return total;
+}
+
+// Appends one linux_dirent64 to out (len bytes, `*used` taken); false when
+// it does not fit.
+bool put_dirent(uint8_t* out, uint64_t len, uint64_t* used, uint64_t ino, uint64_t next, uint8_t type,
+                const char* name) {
+  uint64_t nlen = strlen(name);
+  uint64_t reclen = (sizeof(Dirent64) + nlen + 1 + 7) & ~7ull;
+  if (*used + reclen > len) return false;
+  auto* d = reinterpret_cast<Dirent64*>(out + *used);
+  d->ino = ino;
+  d->off = static_cast<int64_t>(next);
+  d->reclen = static_cast<uint16_t>(reclen);
+  d->type = type;
+  memcpy(d->name, name, nlen + 1);
+  *used += reclen;
+  return true;
 }
 
 long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
@@ -500,19 +518,8 @@ long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
     uint8_t type;
     uint64_t next;
     while (procfs::entry(f->node, f->off, name, &type, &next)) {
-      uint64_t nlen = strlen(name);
-      uint64_t reclen = (sizeof(Dirent64) + nlen + 1 + 7) & ~7ull;
-      if (used + reclen > len) {
-        if (!used) return -EINVAL;
-        break;
-      }
-      auto* d = reinterpret_cast<Dirent64*>(out + used);
-      d->ino = 0x10000 + next;
-      d->off = static_cast<int64_t>(next);
-      d->reclen = static_cast<uint16_t>(reclen);
-      d->type = type;
-      memcpy(d->name, name, nlen + 1);
-      used += reclen;
+      if (!put_dirent(out, len, &used, 0x10000 + next, next, type, name))
+        return used ? static_cast<long>(used) : -EINVAL;
       f->off = next;
     }
     return static_cast<long>(used);
@@ -533,20 +540,10 @@ long do_getdents(uint64_t fd, uint64_t buf, uint64_t len) {
       name = fs::node(n).name;
       next = after + 2;
     }
-    uint64_t nlen = strlen(name);
-    uint64_t reclen = (sizeof(Dirent64) + nlen + 1 + 7) & ~7ull;
-    if (used + reclen > len) {
-      if (!used) return -EINVAL;
-      break;
-    }
-    auto* d = reinterpret_cast<Dirent64*>(out + used);
-    d->ino = static_cast<uint64_t>(n) + 1;
-    d->off = static_cast<int64_t>(next);
-    d->reclen = static_cast<uint16_t>(reclen);
     fs::Type t = fs::node(n).type;
-    d->type = t == fs::T_DIR ? 4 : t == fs::T_LINK ? 10 : t == fs::T_CHAR ? 2 : 8;
-    memcpy(d->name, name, nlen + 1);
-    used += reclen;
+    uint8_t type = t == fs::T_DIR ? 4 : t == fs::T_LINK ? 10 : t == fs::T_CHAR ? 2 : 8;
+    if (!put_dirent(out, len, &used, static_cast<uint64_t>(n) + 1, next, type, name))
+      return used ? static_cast<long>(used) : -EINVAL;
     pos(f) = next;
   }
   return static_cast<long>(used);
@@ -647,7 +644,7 @@ long load_elf(const uint8_t* img, uint64_t size, uint64_t* entry, uint64_t* phdr
   if (h->phentsize != sizeof(ProgramHeader) || !h->phnum || h->phnum > 64) return -ENOEXEC;
   if (h->phoff > size || h->phnum * sizeof(ProgramHeader) > size - h->phoff) return -ENOEXEC;
   uint64_t base = h->type == 3 ? kPieBase : 0;
-  uint64_t lo = ~0ull, hi = 0, phdr_va = 0;
+  uint64_t hi = 0, phdr_va = 0;
   for (uint16_t i = 0; i < h->phnum; i++) {
     const ProgramHeader& ph = veneer::elf::program_header(img, i);
     if (ph.type == 3) {  // PT_INTERP: needs a dynamic linker
@@ -659,7 +656,6 @@ long load_elf(const uint8_t* img, uint64_t size, uint64_t* entry, uint64_t* phdr
     if (ph.offset > size || ph.filesz > size - ph.offset || ph.filesz > ph.memsz) return -ENOEXEC;
     uint64_t s = base + ph.vaddr, e = s + ph.memsz;
     if (e < s || s < veneer::kUserBase || e > layout::kProgramTop - kMaxBrk) return -ENOEXEC;
-    if (s < lo) lo = s;
     if (e > hi) hi = e;
     if (!phdr_va && ph.offset <= h->phoff && h->phoff < ph.offset + ph.filesz)
       phdr_va = ph.vaddr + h->phoff - ph.offset;
@@ -667,7 +663,6 @@ long load_elf(const uint8_t* img, uint64_t size, uint64_t* entry, uint64_t* phdr
   if (!hi) return -ENOEXEC;
   release_image();
   uint64_t mapped_to = 0;
-  int first_seg = 0;
   struct {
     uint64_t start, end, perms;
   } segs[kMaxSegs];
@@ -693,7 +688,6 @@ long load_elf(const uint8_t* img, uint64_t size, uint64_t* entry, uint64_t* phdr
     }
     memcpy(reinterpret_cast<void*>(base + ph.vaddr), img + ph.offset, ph.filesz);
   }
-  (void)first_seg;
   for (int i = 0; i < st.nsegs; i++)
     if (segs[i].perms != veneer::PERM_WRITE) vm::protect(segs[i].start, segs[i].end - segs[i].start, segs[i].perms);
   st.brk_base = st.brk_cur = page_up(hi);
@@ -798,8 +792,7 @@ long exec_image(const char* path, const char* const* argv, const char* const* en
   int n = fs::lookup(path, st.cwd, true);
   if (n < 0) return n;
   const fs::Node& node = fs::node(n);
-  if (node.type == fs::T_DIR) return -EACCES;
-  if (node.type != fs::T_FILE) return -EACCES;
+  if (node.type != fs::T_FILE) return -EACCES;  // directories, devices
   uint64_t phdr, phnum;
   long r = load_elf(node.data, node.size, entry, &phdr, &phnum);
   if (r < 0) return r;
@@ -819,17 +812,12 @@ uint64_t now_ns() {
   return k.ticks * k.slice_ns;
 }
 
-long unsupported(uint64_t nr);
-void report_unsupported(uint64_t nr) {
-  st.unsupported_count++;
-  if (nr < 512) {
-    if (st.unsupported[nr / 64] & (1ull << (nr % 64))) return;
-    st.unsupported[nr / 64] |= 1ull << (nr % 64);
-  }
-  printf("linux: system call %lu is not supported (-ENOSYS)\n", nr);
-}
+// A call the personality does not emulate: -ENOSYS, reported once per number.
 long unsupported(uint64_t nr) {
-  report_unsupported(nr);
+  st.unsupported_count++;
+  bool reported = nr < 512 && (st.unsupported[nr / 64] & (1ull << (nr % 64)));
+  if (nr < 512) st.unsupported[nr / 64] |= 1ull << (nr % 64);
+  if (!reported) printf("linux: system call %lu is not supported (-ENOSYS)\n", nr);
   return -ENOSYS;
 }
 
@@ -1106,7 +1094,7 @@ constexpr uint64_t kFxBytes = 512;
 // env that is gone changes nothing until the manager hears of it).
 void collect_signals(bool waiting = false) {
   st.pending |= procfs::take_posted();
-  const proc::ProcTable* t = proc::table();
+  const proc::ProcTable* t = st.table;
   if (!t || (t->changes == st.table_changes && !waiting)) return;
   st.table_changes = t->changes;
   int me = proc::getpid();
@@ -1222,7 +1210,7 @@ long do_kill(int64_t pid, int sig) {
     return -EPERM;
   else if (pid < 0)
     pid = -pid;
-  const proc::ProcTable* t = proc::table();
+  const proc::ProcTable* t = st.table;
   bool exists = false;
   for (uint32_t i = 0; t && i < proc::kMaxProcs; i++)
     exists |= t->procs[i].state == proc::PROC_RUNNING && t->procs[i].pid == pid;
@@ -1267,10 +1255,7 @@ LX(lx_open) { return do_open(kAtFdCwd, a0, a1, a2); }
 
 LX(lx_creat) { return do_open(kAtFdCwd, a0, O_CREAT | O_WRONLY | O_TRUNC, a1); }
 
-LX(lx_openat) {
-  int d0 = static_cast<int>(a0);
-  return do_open(d0, a1, a2, a3);
-}
+LX(lx_openat) { return do_open(static_cast<int>(a0), a1, a2, a3); }
 
 LX(lx_close) { return do_close(a0); }
 
@@ -1278,11 +1263,7 @@ LX(lx_stat) { return path_call(NR_newfstatat, kAtFdCwd, a0, a1, 0); }
 
 LX(lx_lstat) { return path_call(NR_newfstatat, kAtFdCwd, a0, a1, kAtSymlinkNofollow); }
 
-LX(lx_newfstatat) {
-  int d0 = static_cast<int>(a0);
-  uint64_t nr = call.nr;
-  return path_call(nr, d0, a1, a2, a3);
-}
+LX(lx_newfstatat) { return path_call(NR_newfstatat, static_cast<int>(a0), a1, a2, a3); }
 
 LX(lx_fstat) {
   File* file = file_of(a0);
@@ -1310,51 +1291,29 @@ LX(lx_getdents64) { return do_getdents(a0, a1, a2); }
 
 LX(lx_access) { return path_call(NR_faccessat, kAtFdCwd, a0, a1, 0); }
 
-LX(lx_faccessat) {
-  int d0 = static_cast<int>(a0);
-  return path_call(NR_faccessat, d0, a1, a2, 0);
-}
+LX(lx_faccessat) { return path_call(NR_faccessat, static_cast<int>(a0), a1, a2, 0); }
 
 LX(lx_mkdir) { return path_call(NR_mkdirat, kAtFdCwd, a0, a1, 0); }
 
-LX(lx_mkdirat) {
-  int d0 = static_cast<int>(a0);
-  uint64_t nr = call.nr;
-  return path_call(nr, d0, a1, a2, 0);
-}
+LX(lx_mkdirat) { return path_call(NR_mkdirat, static_cast<int>(a0), a1, a2, 0); }
 
 LX(lx_rmdir) { return path_call(NR_unlinkat, kAtFdCwd, a0, kAtRemoveDir, 0); }
 
 LX(lx_unlink) { return path_call(NR_unlinkat, kAtFdCwd, a0, 0, 0); }
 
-LX(lx_unlinkat) {
-  int d0 = static_cast<int>(a0);
-  uint64_t nr = call.nr;
-  return path_call(nr, d0, a1, a2, 0);
-}
+LX(lx_unlinkat) { return path_call(NR_unlinkat, static_cast<int>(a0), a1, a2, 0); }
 
 LX(lx_readlink) { return path_call(NR_readlinkat, kAtFdCwd, a0, a1, a2); }
 
-LX(lx_readlinkat) {
-  int d0 = static_cast<int>(a0);
-  uint64_t nr = call.nr;
-  return path_call(nr, d0, a1, a2, a3);
-}
+LX(lx_readlinkat) { return path_call(NR_readlinkat, static_cast<int>(a0), a1, a2, a3); }
 
 LX(lx_symlink) { return path_call(NR_symlinkat, kAtFdCwd, a1, a0, 0); }
 
-LX(lx_symlinkat) {
-  uint64_t nr = call.nr;
-  return path_call(nr, static_cast<int>(a1), a2, a0, 0);
-}
+LX(lx_symlinkat) { return path_call(NR_symlinkat, static_cast<int>(a1), a2, a0, 0); }
 
 LX(lx_chmod) { return path_call(NR_fchmodat, kAtFdCwd, a0, a1, 0); }
 
-LX(lx_fchmodat) {
-  int d0 = static_cast<int>(a0);
-  uint64_t nr = call.nr;
-  return path_call(nr, d0, a1, a2, 0);
-}
+LX(lx_fchmodat) { return path_call(NR_fchmodat, static_cast<int>(a0), a1, a2, 0); }
 
 LX(lx_chdir) { return path_call(NR_chdir, kAtFdCwd, a0, 0, 0); }
 
@@ -1368,10 +1327,7 @@ LX(lx_fchdir) {
 
 LX(lx_rename) { return do_rename(kAtFdCwd, a0, kAtFdCwd, a1); }
 
-LX(lx_renameat) {
-  int d0 = static_cast<int>(a0);
-  return do_rename(d0, a1, static_cast<int>(a2), a3);
-}
+LX(lx_renameat) { return do_rename(static_cast<int>(a0), a1, static_cast<int>(a2), a3); }
 
 LX(lx_ftruncate) {
   File* file = file_of(a0);
@@ -1381,19 +1337,21 @@ LX(lx_ftruncate) {
 }
 
 LX(lx_utimensat) {
-  int d0 = static_cast<int>(a0);
   // (times are not kept; the file must exist, as touch relies on)
   if (a1) {
     USER_PATH(a1);
     int dir;
-    if (int r = start_fd_from(d0, &dir); r < 0) return r;
+    if (int r = start_fd_from(static_cast<int>(a0), &dir); r < 0) return r;
     int n = fs::lookup(str(a1), dir, !(a3 & kAtSymlinkNofollow));
     return n < 0 ? n : 0;
   }
   return file_of(a0) ? 0 : -EBADF;
 }
 
-LX(lx_fchmod) { return 0; }
+// Calls that succeed doing nothing: modes and owners beyond chmod's are not
+// kept (everyone is root), advice and hints are ignored, and so are
+// process groups (each process is its own).
+LX(lx_accept) { return 0; }
 
 LX(lx_mremap) { return do_mremap(a0, a1, a2, a3); }
 
@@ -1415,10 +1373,7 @@ LX(lx_dup) {
   return to;
 }
 
-LX(lx_dup2) {
-  int d0 = static_cast<int>(a0);
-  return file_of(a0) ? dup_to(a0, d0 == static_cast<int>(a1) ? d0 : static_cast<int>(a1), false) : -EBADF;
-}
+LX(lx_dup2) { return file_of(a0) ? dup_to(a0, static_cast<int>(a1), false) : -EBADF; }
 
 LX(lx_dup3) { return a0 == a1 ? -EINVAL : dup_to(a0, static_cast<int>(a1), a2 & O_CLOEXEC); }
 
@@ -1444,8 +1399,6 @@ LX(lx_mprotect) {
   return 0;
 }
 
-LX(lx_madvise) { return 0; }
-
 LX(lx_sendfile) { return do_sendfile(a0, a1, a2, a3); }
 
 LX(lx_brk) { return do_brk(a0); }
@@ -1466,15 +1419,13 @@ LX(lx_arch_prctl) {
   return -EINVAL;
 }
 
-LX(lx_set_tid_address) { return proc::getpid(); }
+LX(lx_getpid) { return proc::getpid(); }  // also gettid and set_tid_address: one thread
 
 LX(lx_getppid) { return proc::getppid(); }
 
-LX(lx_getpgrp) { return proc::getpid(); }
+LX(lx_own_group) { return proc::getpid(); }  // process group and session ids
 
-LX(lx_setpgid) { return 0; }
-
-LX(lx_getuid) { return 0; }
+LX(lx_root) { return 0; }  // user and group ids: root, no supplementary groups
 
 LX(lx_umask) {
   uint32_t old = st.umask;
@@ -1484,11 +1435,7 @@ LX(lx_umask) {
 
 LX(lx_uname) { return fill_uname(a0); }
 
-LX(lx_set_robust_list) { return 0; }
-
-LX(lx_rseq) {
-  return -ENOSYS;  // glibc probes it and does without
-}
+LX(lx_refused_quietly) { return -ENOSYS; }  // rseq, clone3: glibc probes them and does without
 
 LX(lx_futex) { return (a1 & 0x7F) == 1 ? 0 : -EAGAIN; }
 
@@ -1646,7 +1593,7 @@ LX(lx_sysinfo) {
   reinterpret_cast<int64_t*>(a0)[0] = static_cast<int64_t>(now_ns() / 1000000000);
   reinterpret_cast<uint64_t*>(a0)[4] = kernel_info().nframes * kPageSize;  // totalram
   reinterpret_cast<uint64_t*>(a0)[5] = procfs::free_frames() * kPageSize;  // freeram
-  const exos::proc::ProcTable* t = proc::table();
+  const exos::proc::ProcTable* t = st.table;
   reinterpret_cast<uint16_t*>(a0)[40] = static_cast<uint16_t>(t ? t->nprocs : 1);  // procs
   reinterpret_cast<uint32_t*>(a0)[26] = 1;                                         // mem_unit
   return 0;
@@ -1675,7 +1622,6 @@ long do_link(int olddirfd, uint64_t oldpath, int newdirfd, uint64_t newpath, uin
 LX(lx_link) { return do_link(kAtFdCwd, a0, kAtFdCwd, a1, 0); }
 LX(lx_linkat) { return do_link(static_cast<int>(a0), a1, static_cast<int>(a2), a3, a4); }
 LX(lx_fchown) { return file_of(a0) ? 0 : -EBADF; }
-LX(lx_clone3) { return -ENOSYS; }  // glibc tries it first, then clone
 
 LX(lx_rt_sigreturn) { return do_sigreturn(call.frame, saved_regs(call.frame)); }
 LX(lx_rt_sigsuspend) { return do_sigsuspend(a0, true); }
@@ -1723,9 +1669,9 @@ constexpr HandlerTable make_table() {
   t[NR_renameat] = lx_renameat;
   t[NR_ftruncate] = lx_ftruncate;
   t[NR_utimensat] = lx_utimensat;
-  t[NR_fchmod] = lx_fchmod;
-  t[NR_chown] = lx_fchmod;
-  t[NR_fchownat] = lx_fchmod;
+  t[NR_fchmod] = lx_accept;
+  t[NR_chown] = lx_accept;
+  t[NR_fchownat] = lx_accept;
   t[NR_mremap] = lx_mremap;
   t[NR_getcwd] = lx_getcwd;
   t[NR_dup] = lx_dup;
@@ -1740,32 +1686,32 @@ constexpr HandlerTable make_table() {
   t[NR_mmap] = lx_mmap;
   t[NR_munmap] = lx_munmap;
   t[NR_mprotect] = lx_mprotect;
-  t[NR_madvise] = lx_madvise;
-  t[NR_prctl] = lx_madvise;
+  t[NR_madvise] = lx_accept;
+  t[NR_prctl] = lx_accept;
   t[NR_sendfile] = lx_sendfile;
   t[NR_brk] = lx_brk;
   t[NR_arch_prctl] = lx_arch_prctl;
-  t[NR_set_tid_address] = lx_set_tid_address;
-  t[NR_gettid] = lx_set_tid_address;
-  t[NR_getpid] = lx_set_tid_address;
+  t[NR_set_tid_address] = lx_getpid;
+  t[NR_gettid] = lx_getpid;
+  t[NR_getpid] = lx_getpid;
   t[NR_getppid] = lx_getppid;
-  t[NR_getpgrp] = lx_getpgrp;
-  t[NR_getpgid] = lx_getpgrp;
-  t[NR_getsid] = lx_getpgrp;
-  t[NR_setsid] = lx_getpgrp;
-  t[NR_setpgid] = lx_setpgid;
-  t[NR_getuid] = lx_getuid;
-  t[NR_geteuid] = lx_getuid;
-  t[NR_getgid] = lx_getuid;
-  t[NR_getegid] = lx_getuid;
-  t[NR_setuid] = lx_getuid;
-  t[NR_setgid] = lx_getuid;
-  t[NR_getgroups] = lx_getuid;
+  t[NR_getpgrp] = lx_own_group;
+  t[NR_getpgid] = lx_own_group;
+  t[NR_getsid] = lx_own_group;
+  t[NR_setsid] = lx_own_group;
+  t[NR_setpgid] = lx_accept;
+  t[NR_getuid] = lx_root;
+  t[NR_geteuid] = lx_root;
+  t[NR_getgid] = lx_root;
+  t[NR_getegid] = lx_root;
+  t[NR_setuid] = lx_root;
+  t[NR_setgid] = lx_root;
+  t[NR_getgroups] = lx_root;
   t[NR_umask] = lx_umask;
   t[NR_uname] = lx_uname;
-  t[NR_set_robust_list] = lx_set_robust_list;
-  t[NR_sigaltstack] = lx_set_robust_list;
-  t[NR_rseq] = lx_rseq;
+  t[NR_set_robust_list] = lx_accept;
+  t[NR_sigaltstack] = lx_accept;
+  t[NR_rseq] = lx_refused_quietly;
   t[NR_futex] = lx_futex;
   t[NR_rt_sigaction] = lx_rt_sigaction;
   t[NR_rt_sigprocmask] = lx_rt_sigprocmask;
@@ -1793,7 +1739,7 @@ constexpr HandlerTable make_table() {
   t[NR_link] = lx_link;
   t[NR_linkat] = lx_linkat;
   t[NR_fchown] = lx_fchown;
-  t[NR_clone3] = lx_clone3;
+  t[NR_clone3] = lx_refused_quietly;
   t[NR_rt_sigreturn] = lx_rt_sigreturn;
   t[NR_rt_sigsuspend] = lx_rt_sigsuspend;
   t[NR_pause] = lx_pause;
@@ -1871,8 +1817,10 @@ uint64_t unsupported_calls() { return st.unsupported_count; }
 // shares with its parent is claimed for it.
 void fork_prepare() { pin_cells(+1); }
 void fork_done(bool in_child, bool ok) {
-  if (in_child) claim_cells_in_child();
-  else if (!ok) pin_cells(-1);
+  if (in_child)
+    claim_cells_in_child();
+  else if (!ok)
+    pin_cells(-1);
 }
 
 }  // namespace exos::linux
