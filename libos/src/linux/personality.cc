@@ -84,6 +84,8 @@ struct State {
 };
 State st;
 void publish_dispositions();
+// A signal for this process, delivered as the current call returns.
+void raise_signal(int sig) { st.pending |= 1ull << (sig - 1); }
 
 // ---- Checking the program's pointers ----------------------------------------------
 bool in_program_ranges(uint64_t a, uint64_t len) {
@@ -369,8 +371,6 @@ long console_write(const void* buf, uint64_t len) {
   return static_cast<long>(len);
 }
 
-[[noreturn]] void die_of_signal(int sig) { proc::exit_signaled(sig); }
-
 long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
   File* f = file_of(fd);
   if (!f) return -EBADF;
@@ -416,8 +416,9 @@ long write_file(File* f, const void* b, uint64_t len, int64_t at) {
       if (at >= 0) return -ESPIPE;
       int64_t r = exos::ipc::write(f->exos_fd, b, len);
       if (r >= 0) return r;
-      // The reading end is gone: SIGPIPE (its default ends us), else EPIPE.
-      if (st.sigactions[13][0] != 1) die_of_signal(13);
+      // The reading end is gone: EPIPE, and SIGPIPE, delivered as the call
+      // returns like any signal (its default action ends us).
+      raise_signal(13);
       return -EPIPE;
     }
     case K_FILE: {
@@ -1217,7 +1218,7 @@ long do_kill(int64_t pid, int sig) {
   if (!exists) return -ESRCH;
   if (sig == 0) return 0;
   if (pid == me) {
-    st.pending |= sigbit(sig);  // delivered as this call returns
+    raise_signal(sig);
     return 0;
   }
   procfs::Disposition d = procfs::disposition(static_cast<int>(pid), sig);
@@ -1243,9 +1244,9 @@ LX(lx_read) { return do_read(a0, a1, a2, -1); }
 
 LX(lx_write) { return do_write(a0, a1, a2, -1); }
 
-LX(lx_pread64) { return do_read(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3)); }
+LX(lx_pread64) { return static_cast<int64_t>(a3) < 0 ? -EINVAL : do_read(a0, a1, a2, static_cast<int64_t>(a3)); }
 
-LX(lx_pwrite64) { return do_write(a0, a1, a2, static_cast<int64_t>(a3) < 0 ? -2 : static_cast<int64_t>(a3)); }
+LX(lx_pwrite64) { return static_cast<int64_t>(a3) < 0 ? -EINVAL : do_write(a0, a1, a2, static_cast<int64_t>(a3)); }
 
 LX(lx_readv) { return do_iov(a0, a1, a2, false); }
 

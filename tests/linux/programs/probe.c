@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 static int checks, failures;
+static volatile int sigpipes;
+static void on_sigpipe(int sig) { sigpipes += sig == SIGPIPE; }
 
 #define CHECK(cond, what)                                                        \
   do {                                                                           \
@@ -83,6 +85,19 @@ int main(int argc, char** argv) {
   CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE,
         "writing to a pipe nobody reads ends the writer with SIGPIPE");
 
+  /* With a handler, SIGPIPE runs it and the write fails with EPIPE. */
+  CHECK(pipe(p) == 0, "a third pipe");
+  close(p[0]);
+  signal(SIGPIPE, on_sigpipe);
+  errno = 0;
+  CHECK(write(p[1], "x", 1) == -1 && errno == EPIPE && sigpipes == 1,
+        "a caught SIGPIPE runs its handler and the write fails with EPIPE");
+  signal(SIGPIPE, SIG_IGN);
+  CHECK(write(p[1], "x", 1) == -1 && errno == EPIPE && sigpipes == 1, "an ignored SIGPIPE: only EPIPE");
+  signal(SIGPIPE, SIG_DFL);
+  close(p[1]);
+  CHECK(pread(0, buf, 1, -1) == -1 && errno == EINVAL, "pread at a negative offset gets EINVAL");
+
   child = fork();
   if (child == 0) {
     char* args[] = {"/tests/run-all.sh", NULL};
@@ -98,7 +113,7 @@ int main(int argc, char** argv) {
         "execve refuses missing, non-ELF and dynamic programs and the caller goes on");
 
   /* A fork bomb: forks until the system says no; everyone then exits. */
-  CHECK(pipe(p) == 0, "a third pipe");
+  CHECK(pipe(p) == 0, "a fourth pipe");
   int forks = 0;
   for (;;) {
     pid_t c = fork();
