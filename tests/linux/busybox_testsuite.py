@@ -19,8 +19,8 @@ import tarfile
 import tempfile
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RUN_GUEST = os.path.join(HERE, "..", "qemu", "run_guest.py")
+import exos_guest
+
 APPLETS = ("sed awk sort grep cut tr wc head tail uniq xargs printf expr basename dirname echo cat cp mv "
            "rm mkdir ln find").split()
 KNOWN_GAPS = {
@@ -97,11 +97,8 @@ def exos_run(args, suite):
         os.chmod(script, 0o755)
         rootfs = os.path.join(tmp, "rootfs.cpio")
         subprocess.run(["bash", args.make_rootfs, args.busybox, rootfs, extra], check=True)
-        cmd = [sys.executable, RUN_GUEST, "--kernel", args.kernel, "--modules", f"{args.init},{rootfs}",
-               "--no-summary", "--timeout", str(args.timeout), "--append", "args=/tests/busybox-testsuite.sh",
-               "--expect-output", "=== busybox testsuite done"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout + 60)
-        return out.stdout + out.stderr, out.returncode
+        return exos_guest.boot(args.kernel, args.init, rootfs, "/tests/busybox-testsuite.sh", args.timeout,
+                               ["=== busybox testsuite done"])
 
 
 def main():

@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RUN_GUEST = os.path.join(HERE, "..", "qemu", "run_guest.py")
+import exos_guest
+
 SECTION = re.compile(r"^=== begin (\S+)\r?\n(.*?)^=== end \1 status (\d+)\r?$", re.S | re.M)
 
 
@@ -42,11 +42,8 @@ def host_run(busybox, scripts):
 
 
 def exos_run(args):
-    cmd = [sys.executable, RUN_GUEST, "--kernel", args.kernel, "--modules", f"{args.init},{args.rootfs}",
-           "--no-summary", "--timeout", str(args.timeout), "--append", "args=/tests/run-all.sh",
-           "--expect-output", r"=== all \d+ scripts ran", "--expect-output", "linux: /bin/sh exited with status 0"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout + 60)
-    return out.stdout + out.stderr, out.returncode
+    return exos_guest.boot(args.kernel, args.init, args.rootfs, "/tests/run-all.sh", args.timeout,
+                           [r"=== all \d+ scripts ran", "linux: /bin/sh exited with status 0"])
 
 
 def main():
