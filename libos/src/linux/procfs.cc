@@ -12,14 +12,15 @@ using namespace abi;
 namespace {
 
 constexpr uint64_t kCmdlineBytes = 60;
-struct Cmdline {
+// What other processes need to know of a process, one record per process.
+struct ProcInfo {
   int32_t pid;
   uint32_t reserved;
   uint64_t pending;           // signals posted to it by other processes (Linux sigset bits)
   uint64_t caught, ignored;   // its dispositions, for senders
   char bytes[kCmdlineBytes];  // NUL-separated arguments, as /proc/PID/cmdline
 };
-Cmdline* table;  // kMaxProcs entries, shared (vm::Kind::Shared)
+ProcInfo* infos;  // kMaxProcs records, shared (vm::Kind::Shared)
 
 const char* const kFiles[] = {"meminfo", "uptime", "loadavg", "version", "mounts"};
 const char* const kPidFiles[] = {"stat", "cmdline", "comm"};
@@ -56,16 +57,16 @@ const proc::ProcEntry* find(int pid) {
   return nullptr;
 }
 
-const Cmdline* cmdline_of(int pid) {
-  if (!table) return nullptr;
+ProcInfo* info_of(int pid) {
+  if (!infos) return nullptr;
   for (uint32_t i = 0; i < proc::kMaxProcs; i++)
-    if (table[i].pid == pid) return &table[i];
+    if (infos[i].pid == pid) return &infos[i];
   return nullptr;
 }
 
 // The command's name: the basename of argv[0] (15 characters, as Linux's comm).
 void comm_of(int pid, char out[16]) {
-  const Cmdline* c = cmdline_of(pid);
+  const ProcInfo* c = info_of(pid);
   const char* name = c && c->bytes[0] ? c->bytes : pid == proc::kInitPid ? "init" : "exos";
   for (const char* p = name; *p; p++)
     if (*p == '/') name = p + 1;
@@ -74,15 +75,16 @@ void comm_of(int pid, char out[16]) {
   out[n] = 0;
 }
 
-Cmdline* slot_for(int pid) {
-  if (!table) return nullptr;
+// Process pid's record, made (in a free one, or one whose process has
+// ended) if it has none.
+ProcInfo* slot_for(int pid) {
+  if (!infos) return nullptr;
+  if (ProcInfo* mine = info_of(pid)) return mine;
   for (uint32_t i = 0; i < proc::kMaxProcs; i++)
-    if (table[i].pid == pid) return &table[i];
-  for (uint32_t i = 0; i < proc::kMaxProcs; i++)
-    if (!table[i].pid || !find(table[i].pid)) {
-      table[i] = Cmdline{};
-      table[i].pid = pid;
-      return &table[i];
+    if (!infos[i].pid || !find(infos[i].pid)) {
+      infos[i] = ProcInfo{};
+      infos[i].pid = pid;
+      return &infos[i];
     }
   return nullptr;
 }
@@ -103,16 +105,16 @@ uint64_t now_s() {
 }  // namespace
 
 bool init() {
-  if (table) return true;
+  if (infos) return true;
   uint64_t va = 0;
-  if (vm::map(&va, proc::kMaxProcs * sizeof(Cmdline), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK)
+  if (vm::map(&va, proc::kMaxProcs * sizeof(ProcInfo), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK)
     return false;
-  table = reinterpret_cast<Cmdline*>(va);
+  infos = reinterpret_cast<ProcInfo*>(va);
   return true;
 }
 
 void set_cmdline(const char* const* argv) {
-  Cmdline* slot = slot_for(proc::getpid());
+  ProcInfo* slot = slot_for(proc::getpid());
   if (!slot) return;
   uint64_t at = 0;
   for (int i = 0; argv && argv[i] && at < kCmdlineBytes - 1; i++) {
@@ -126,11 +128,11 @@ void set_cmdline(const char* const* argv) {
 }
 
 void set_dispositions(uint64_t caught, uint64_t ignored) {
-  if (Cmdline* c = slot_for(proc::getpid())) c->caught = caught, c->ignored = ignored;
+  if (ProcInfo* c = slot_for(proc::getpid())) c->caught = caught, c->ignored = ignored;
 }
 
 Disposition disposition(int pid, int sig) {
-  const Cmdline* c = cmdline_of(pid);
+  const ProcInfo* c = info_of(pid);
   uint64_t bit = 1ull << (sig - 1);
   if (c && (c->caught & bit)) return CAUGHT;
   if (c && (c->ignored & bit)) return IGNORED;
@@ -138,24 +140,24 @@ Disposition disposition(int pid, int sig) {
 }
 
 bool post(int pid, int sig) {
-  Cmdline* c = const_cast<Cmdline*>(cmdline_of(pid));
+  ProcInfo* c = info_of(pid);
   if (!c) return false;
   __atomic_fetch_or(&c->pending, 1ull << (sig - 1), __ATOMIC_RELEASE);
   return true;
 }
 
 uint64_t take_posted() {
-  Cmdline* c = const_cast<Cmdline*>(cmdline_of(proc::getpid()));
+  ProcInfo* c = info_of(proc::getpid());
   return c && c->pending ? __atomic_exchange_n(&c->pending, 0, __ATOMIC_ACQUIRE) : 0;
 }
 
 void fork_child(int parent) {
-  const Cmdline* from = cmdline_of(parent);
+  const ProcInfo* from = info_of(parent);
   if (!from) return;
   char bytes[kCmdlineBytes];
   memcpy(bytes, from->bytes, kCmdlineBytes);
   uint64_t caught = from->caught, ignored = from->ignored;
-  Cmdline* slot = slot_for(proc::getpid());
+  ProcInfo* slot = slot_for(proc::getpid());
   if (!slot) return;
   memcpy(slot->bytes, bytes, kCmdlineBytes);
   slot->caught = caught, slot->ignored = ignored, slot->pending = 0;
@@ -236,7 +238,7 @@ int open(const char* path, Kind* kind, int* dir_pid, char** data, uint64_t* len)
       return done(FILE);
     }
     if (!strcmp(rest, "cmdline")) {
-      const Cmdline* c = cmdline_of(pid);
+      const ProcInfo* c = info_of(pid);
       if (c) {
         uint64_t n = 0;
         while (n < kCmdlineBytes && (c->bytes[n] || (n + 1 < kCmdlineBytes && c->bytes[n + 1]))) n++;

@@ -8,7 +8,6 @@
 
 #include "linux_abi.h"
 #include "exos/exos.h"
-#include "exos/heap.h"
 #include "exos/vm.h"
 
 namespace exos::linux::fs {
@@ -20,7 +19,7 @@ constexpr int kMaxLinkDepth = 8;
 // kernel command line says ramfs_mb=N (up to 64). Every page of it is
 // shared at every fork (fork costs grow with it), so the default is small.
 constexpr uint64_t kDefaultArenaBytes = 2ull << 20, kMaxArenaBytes = 64ull << 20;
-uint64_t kArenaBytes = kDefaultArenaBytes;
+uint64_t arena_bytes = kDefaultArenaBytes;
 
 // A block of the arena: a header, then its bytes; free blocks are found by
 // walking (first fit) and merged with a free successor when freed.
@@ -63,13 +62,13 @@ struct Locked {
 
 void* arena_alloc(uint64_t size) {
   size = (size + 15) & ~15ull;
-  for (uint64_t at = 0; at < kArenaBytes;) {
+  for (uint64_t at = 0; at < arena_bytes;) {
     auto* b = reinterpret_cast<Block*>(arena + at);
     if (b->free) {
       // Merge free successors first.
       for (;;) {
         uint64_t next = at + sizeof(Block) + b->size;
-        if (next >= kArenaBytes) break;
+        if (next >= arena_bytes) break;
         auto* n = reinterpret_cast<Block*>(arena + next);
         if (!n->free) break;
         b->size += sizeof(Block) + n->size;
@@ -199,17 +198,17 @@ bool init() {
     if (cmdline_get("ramfs_mb", mb, sizeof(mb))) {
       uint64_t n = 0;
       for (char* c = mb; *c >= '0' && *c <= '9'; c++) n = n * 10 + static_cast<uint64_t>(*c - '0');
-      if (n >= 1 && (n << 20) <= kMaxArenaBytes) kArenaBytes = n << 20;
+      if (n >= 1 && (n << 20) <= kMaxArenaBytes) arena_bytes = n << 20;
     }
     uint64_t va = 0, data = 0;
     if (vm::map(&va, sizeof(SharedState), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
-    if (vm::map(&data, kArenaBytes, veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
+    if (vm::map(&data, arena_bytes, veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return false;
     shared = reinterpret_cast<SharedState*>(va);
     arena = reinterpret_cast<uint8_t*>(data);
   }
   Locked l;
   auto* first = reinterpret_cast<Block*>(arena);
-  first->size = kArenaBytes - sizeof(Block);
+  first->size = arena_bytes - sizeof(Block);
   first->free = 1;
   for (Node& n : nodes) n = Node{};
   nodes[kRoot].type = T_DIR;

@@ -1,5 +1,5 @@
-// The Linux personality's RAM file system: a tree of nodes in the process's
-// own memory (so fork passes it on copy-on-write), filled from a newc cpio
+// The Linux personality's RAM file system: a tree of nodes in memory every
+// process of the instance shares (ramfs.cc says how), filled from a newc cpio
 // archive. Paths resolve against a current directory; symlinks are followed
 // up to a depth.
 #pragma once
@@ -19,7 +19,7 @@ struct Node {
   int32_t parent;
   uint32_t mode;     // permission bits and the file type bits, as st_mode
   Type type;
-  bool owned;        // data is ours (malloc'd), not the archive's
+  bool owned;        // data is in the shared arena, not the archive's copy
   uint32_t rdev;     // character devices: (major << 8) | minor
   uint64_t size, cap;
   uint8_t* data;     // file contents, or a symlink's target
