@@ -4,8 +4,7 @@
 # it is built position-independent, with ExOS's exos_pie build).
 function(veneer_user_program name)
   cmake_parse_arguments(PARSE_ARGV 1 UP "" "LINKED_AT" "")
-  set(ARGN ${UP_UNPARSED_ARGUMENTS})
-  add_executable(${name} ${ARGN})
+  add_executable(${name} ${UP_UNPARSED_ARGUMENTS})
   set_target_properties(${name} PROPERTIES SUFFIX ".elf")
   target_include_directories(${name} PRIVATE ${VENEER_INCLUDES} ${VENEER_ROOT}/libos/include)
   target_compile_options(${name} PRIVATE ${VENEER_FREESTANDING_FLAGS})
