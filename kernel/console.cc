@@ -9,6 +9,7 @@
 #include "kernel/core/log_ring.h"
 #include "kernel/dev/acpi.h"
 #include "kernel/dev/framebuffer.h"
+#include "kernel/ioports.h"
 
 namespace veneer {
 namespace {
@@ -54,6 +55,8 @@ void flush_blocking() {
 }  // namespace
 
 void console_init() {
+  reserve_kernel_ports(kCom1, 8);
+  reserve_kernel_ports(kDebugExitPort, 1);
   arch::outb(kCom1 + 1, 0x00);  // no interrupts
   arch::outb(kCom1 + 3, 0x80);  // DLAB
   arch::outb(kCom1 + 0, 0x01);  // 115200 baud

@@ -73,6 +73,7 @@ Status env_create(Env* creator, Env** out) {
   e->consecutive_overruns = 0;
   e->pct_entry = e->pct_stack = 0;
   e->pct_slow = 0;
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++) e->io_first[r] = e->io_count[r] = 0;
   e->recv = RECV_NONE;
   e->waiting_on = e->reply_to = 0;
   e->reclaim_count = 0;
@@ -99,6 +100,11 @@ void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg) {
   e->tf.rsi = e->id;
 }
 
+void env_io_ports(const Env* e, bool open) {
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++)
+    if (e->io_count[r]) arch::set_io_ports(e->io_first[r], e->io_count[r], open);
+}
+
 void env_destroy(Env* e) {
   // Its children go with it: nobody else may hold a capability to them, and
   // an env no one can name would keep its frames forever.
@@ -109,8 +115,10 @@ void env_destroy(Env* e) {
     if (child.id && child.info->parent == id && child.info->state != ENV_DYING) env_destroy(&child);
   if (cpu0.current == e) {
     write_cr3(kernel_pml4_pa);  // its page tables are about to be freed
+    env_io_ports(e, false);
     cpu0.current = nullptr;
   }
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++) e->io_count[r] = 0;
   sched_env_gone(e);
   // Time proportional to what it holds: its mappings (each record unlinked
   // in O(1)), then its frames, each unmapped wherever others map it.

@@ -63,6 +63,10 @@ struct Env {
   uint64_t reclaim_target;    // frames it must own at most by then
   bool reclaim_notified;
 
+  // I/O ports it may use (ioport_bind): open in the TSS bitmap while it runs.
+  uint16_t io_first[kMaxIoPortRanges];
+  uint16_t io_count[kMaxIoPortRanges];  // 0: the range is unused
+
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;
 };
@@ -70,6 +74,7 @@ constexpr uint64_t kNoLeafRegion = ~0ull;  // no user address is in it
 enum PctSlow : uint32_t {
   PCT_SLOW_TLS = 1,    // it has an FS base to switch
   PCT_SLOW_GRACE = 2,  // it is in its epilogue's grace period
+  PCT_SLOW_PORTS = 4,  // it has I/O ports to open and close (the fast path keeps the bitmap)
 };
 // recv: an env is receptive (EnvInfo.state == ENV_BLOCKED) at its return
 // point (blocked in pct_sync) or at its entry point (blocked in pct_wait).
@@ -106,6 +111,9 @@ inline Env* env_from_id(uint32_t id) {
   *out = e;
   return OK;
 }
+// Opens or closes e's bound I/O port ranges in the TSS bitmap (switch_to
+// calls it for the envs it switches between).
+void env_io_ports(const Env* e, bool open);
 // Sets the registers an env starts with.
 void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
 

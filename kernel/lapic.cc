@@ -4,6 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/dev/acpi.h"
 #include "kernel/dev/ports.h"
+#include "kernel/ioports.h"
 #include "kernel/memory.h"
 
 namespace veneer {
@@ -28,6 +29,10 @@ void wr(uint32_t reg, uint32_t v) {
 }
 
 void mask_legacy_pics() {
+  reserve_kernel_ports(0x20, 2);
+  reserve_kernel_ports(0xA0, 2);
+  reserve_kernel_ports(0x40, 4);  // the PIT, a reference clock
+  reserve_kernel_ports(0x61, 1);  // its channel 2 gate
   // Remap to 0x20..0x2F (out of the exception range) and mask everything.
   outb(0x20, 0x11); outb(0xA0, 0x11);
   outb(0x21, 0x20); outb(0xA1, 0x28);

@@ -104,6 +104,8 @@ void switch_to(Env* e, bool handover) {
       load_user_state(e);
     }
     wrmsr(MSR_FS_BASE, e->fs_base);  // after the fs load, which may reset it
+    if (prev && (prev->pct_slow & PCT_SLOW_PORTS)) env_io_ports(prev, false);
+    if (e->pct_slow & PCT_SLOW_PORTS) env_io_ports(e, true);
     set_entry_stack(reinterpret_cast<uint64_t>(&e->tf + 1));  // its traps are saved in its TrapFrame
     cpu0.current = e;
     e->info->runs++;

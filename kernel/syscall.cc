@@ -8,6 +8,7 @@
 #include "kernel/core/validate.h"
 #include "kernel/env.h"
 #include "kernel/invariants.h"
+#include "kernel/ioports.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -484,6 +485,49 @@ SysResult sys_invariant_scan(uint64_t machine_slot) {
     if (reported++ < 20) kprintf("veneer: invariant violated: %s (%lx, %lx)\n", what, a, b);
   });
   return ok(violations);
+}
+
+// I/O ports (kernel/ioports.h). Making a port capability needs MACHINE:
+// a port can reach a DMA-capable device, and so all of memory; the kernel
+// refuses only the ports it drives itself. The capability goes in the
+// caller's table (GRANT lets it pass on like any other).
+SysResult sys_ioport_create(uint64_t machine_slot, uint64_t first, uint64_t count, uint64_t dest_slot) {
+  Capability* c;
+  Status s = self()->caps.lookup(machine_slot, CAP_MACHINE, 0, &c);
+  if (s != OK) return fail(s);
+  if (count == 0 || count > kMaxIoPortCount || first > 0xFFFF || first + count > 0x10000)
+    return fail(ERR_INVALID_ARGS);
+  if (kernel_uses_ports(first, count)) return fail(ERR_ACCESS_DENIED);
+  if ((s = self()->caps.check_free(dest_slot)) != OK) return fail(s);
+  self()->caps.put(dest_slot, Capability{CAP_IOPORT, kRightsAll, 0, static_cast<uint32_t>(first | count << 16), 0});
+  return ok();
+}
+
+namespace {
+// Resolves the env (CONTROL) and the port range (READ and WRITE: in and out).
+Status port_binding(uint64_t env_slot, uint64_t port_slot, Env** env, uint16_t* first, uint16_t* count) {
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, env);
+  if (s != OK) return s;
+  Capability* c;
+  if ((s = self()->caps.lookup(port_slot, CAP_IOPORT, RIGHT_READ | RIGHT_WRITE, &c)) != OK) return s;
+  *first = static_cast<uint16_t>(c->object);
+  *count = static_cast<uint16_t>(c->object >> 16);
+  return OK;
+}
+}  // namespace
+
+SysResult sys_ioport_bind(uint64_t env_slot, uint64_t port_slot) {
+  Env* e;
+  uint16_t first, count;
+  Status s = port_binding(env_slot, port_slot, &e, &first, &count);
+  return fail(s != OK ? s : io_ports_bind(e, first, count));
+}
+
+SysResult sys_ioport_unbind(uint64_t env_slot, uint64_t port_slot) {
+  Env* e;
+  uint16_t first, count;
+  Status s = port_binding(env_slot, port_slot, &e, &first, &count);
+  return fail(s != OK ? s : io_ports_unbind(e, first, count));
 }
 
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }

@@ -1,7 +1,8 @@
 """The QEMU command line shared by the demo, the guest tests and the benchmarks.
 
 One place, so every run uses the same machine: TCG, one CPU, 256 MiB, the
-serial port on stdio, and isa-debug-exit so the guest can end QEMU with a
+serial port on stdio (COM1, the kernel's log; COM2 is a second UART whose
+output is dropped: the device the I/O-port tests use), and isa-debug-exit so the guest can end QEMU with a
 result code ((code << 1) | 1).
 """
 
@@ -12,7 +13,7 @@ QEMU = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
 MACHINE = [
     "-machine", "pc", "-cpu", "max", "-m", "256M", "-smp", "1",
     "-nographic", "-no-reboot", "-display", "none", "-monitor", "none",
-    "-serial", "stdio",
+    "-serial", "stdio", "-serial", "null",
     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
 ]
 

@@ -41,7 +41,15 @@ constexpr uint64_t kCapSlots = 4096;
 constexpr uint64_t kSelfSlot = 0;     // every env: an ENV capability to itself
 constexpr uint64_t kMachineSlot = 1;  // init only: the MACHINE capability
 
-enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE = 3 };
+enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE = 3, CAP_IOPORT = 4 };
+
+// I/O ports: an IOPORT capability names ports [first, first + count)
+// (ioport_create, from the MACHINE capability; count <= kMaxIoPortCount, and
+// never a port the kernel itself uses). ioport_bind with it lets an env use
+// in/out on exactly those ports (the TSS I/O permission bitmap, switched
+// with the env); an env binds at most kMaxIoPortRanges ranges.
+constexpr uint64_t kMaxIoPortCount = 64;
+constexpr uint64_t kMaxIoPortRanges = 4;
 
 // Rights. READ/WRITE/EXEC bound the mapping permissions a frame capability
 // allows; GRANT allows copying it to another env; REVOKE allows freeing the

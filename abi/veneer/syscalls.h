@@ -58,6 +58,9 @@
   X(24, invariant_scan, FAST, (machine_slot))                                 \
   X(25, page_share, FAST, (env_slot, dst_va, src_va, count, perms))           \
   X(26, page_protect_range, FAST, (env_slot, va, count, perms))               \
+  X(27, ioport_create, FAST, (machine_slot, first, count, dest_slot))         \
+  X(28, ioport_bind, FAST, (env_slot, port_slot))                             \
+  X(29, ioport_unbind, FAST, (env_slot, port_slot))                           \
   X(32, yield, SLOW, ())                                                     \
   X(33, env_destroy, SLOW, (env_slot))                                       \
   X(34, poweroff, SLOW, (machine_slot, code))                                \

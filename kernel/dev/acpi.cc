@@ -3,6 +3,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/console.h"
 #include "kernel/dev/ports.h"
+#include "kernel/ioports.h"
 #include "kernel/memory.h"
 
 namespace veneer {
@@ -124,6 +125,9 @@ void parse_fadt(const SdtHeader* fadt) {
 }  // namespace
 
 void acpi_init(const BootInfo& boot) {
+  reserve_kernel_ports(0xCF8, 8);  // PCI configuration, and 0xCF9's reset (machine_reset)
+  reserve_kernel_ports(0x60, 1);   // the keyboard controller, whose reset line machine_reset pulses
+  reserve_kernel_ports(0x64, 1);
   const Rsdp* rsdp = nullptr;
   if (boot.has_rsdp && sums_to_zero(boot.rsdp, 20)) rsdp = reinterpret_cast<const Rsdp*>(boot.rsdp);
   if (!rsdp) {
@@ -155,6 +159,13 @@ void acpi_init(const BootInfo& boot) {
       if (h[40] == 0 && base + 0x100 <= direct_map_end) info.hpet_pa = base;  // GAS in system memory
     }
   }
+  // The ports machine_reset and acpi_power_off write, and the timer the
+  // clock calibration reads: no env may be granted them.
+  reserve_kernel_ports(info.pm_timer_port, info.pm_timer_port ? 4 : 0);
+  reserve_kernel_ports(info.pm1a_cnt, info.pm1a_cnt ? 2 : 0);
+  reserve_kernel_ports(info.pm1b_cnt, info.pm1b_cnt ? 2 : 0);
+  if (info.smi_cmd && info.smi_cmd < 0x10000) reserve_kernel_ports(static_cast<uint16_t>(info.smi_cmd), 1);
+  if (info.reset_space == 1 && info.reset_addr < 0x10000) reserve_kernel_ports(static_cast<uint16_t>(info.reset_addr), 1);
   kprintf("acpi: PM timer %s, HPET %s, S5 %s\n", info.pm_timer_port ? "yes" : "no", info.hpet_pa ? "yes" : "no",
           info.s5_found && info.pm1a_cnt ? "yes" : "no");
 }

@@ -51,6 +51,7 @@ enum ChildMode : uint64_t {
   CHILD_TABLE_HOARDER = 20,     // holds its memory as page tables, ignores requests to give it back
   CHILD_SPAWN_MODULE = 21,      // tries to spawn a boot module (only init has them mapped)
   CHILD_GRACE_DODGER = 22,      // answers its epilogue by a directed yield to a spinning helper
+  CHILD_PORT_PROBE = 23,        // reads an I/O port each time it is asked, reports faults and values
 };
 
 // Selectors the segment setter loads: the user code and data descriptors,
@@ -109,7 +110,16 @@ struct Mailbox {
   volatile uint64_t hoard_tables;
   volatile uint64_t spawn_done;
   volatile int64_t spawn_status;
+  volatile uint64_t port_probe_go;     // set by the test: probe once more
+  volatile uint64_t port_probe_done;   // the probe's answer to port_probe_go
+  volatile uint64_t port_probe_faults;
+  volatile uint64_t port_probe_value;
 };
+
+// The I/O port the port tests use: COM2's scratch register (the test
+// machine has a second UART, tools/qemu_args.py), which reads back what was
+// written and drives nothing.
+constexpr uint16_t kScratchPort = 0x2FF;
 
 // The PCT server's private word: at this address the server and its caller
 // hold different values, which proves the server ran in its own space.

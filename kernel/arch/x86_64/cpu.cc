@@ -20,6 +20,11 @@ struct [[gnu::packed]] Tss {
   uint64_t reserved2;
   uint16_t reserved3;
   uint16_t iomap_base;
+  // The I/O permission bitmap: a clear bit lets ring 3 use that port. Only
+  // the running env's bound ranges are ever clear (set_io_ports at each
+  // switch); the byte after it must be all ones.
+  uint8_t io_bitmap[65536 / 8];
+  uint8_t io_bitmap_end;
 };
 
 PerCpu cpu0;
@@ -108,7 +113,10 @@ void cpu_init() {
   // #PF: the exception fast path pushes frames onto user exception stacks
   // in ring 0, where a bad stack raises #PF: it must get a stack of its own.
   tss.ist[2] = reinterpret_cast<uint64_t>(pf_stack_top);
-  tss.iomap_base = sizeof(Tss);  // no I/O bitmap: ring 3 has no port access
+  // Every port denied to ring 3 until an env binds a range (ioport_bind).
+  for (uint8_t& b : tss.io_bitmap) b = 0xFF;
+  tss.io_bitmap_end = 0xFF;
+  tss.iomap_base = offsetof(Tss, io_bitmap);
   uint64_t base = reinterpret_cast<uint64_t>(&tss), limit = sizeof(Tss) - 1;
   gdt[6] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ull << 40) |
            (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
@@ -171,5 +179,12 @@ void cpu_init() {
 }
 
 void set_entry_stack(uint64_t top) { tss.rsp[0] = top; }
+
+void set_io_ports(uint16_t first, uint16_t count, bool allowed) {
+  for (uint32_t p = first; p < uint32_t{first} + count; p++) {
+    uint8_t bit = static_cast<uint8_t>(1u << (p % 8));
+    tss.io_bitmap[p / 8] = allowed ? tss.io_bitmap[p / 8] & ~bit : tss.io_bitmap[p / 8] | bit;
+  }
+}
 
 }  // namespace veneer::arch

@@ -87,6 +87,7 @@ inline void pause() {}
 inline void fpu_save(uint8_t*) {}
 inline void fpu_restore(const uint8_t*) {}
 inline void set_entry_stack(uint64_t) {}
+inline void set_io_ports(uint16_t, uint16_t, bool) {}
 inline void save_segments(SegmentSelectors* s) { *s = {}; }
 inline void load_segments(const SegmentSelectors*) {}
 inline uint64_t rdmsr(uint32_t) { return 0; }
@@ -125,6 +126,10 @@ constexpr uint64_t PTE_ADDR = 0x000FFFFFFFFFF000ull;
 // running env's TrapFrame, so traps are saved in place.
 void set_entry_stack(uint64_t top);
 constexpr uint64_t kTssRsp0Offset = 4;
+// Opens (allowed) or closes ports [first, first + count) to ring 3 in the
+// TSS's I/O permission bitmap: the kernel opens the running env's bound
+// ranges at each switch and closes the previous env's.
+void set_io_ports(uint16_t first, uint16_t count, bool allowed);
 
 // The kernel's code and data descriptors (cpu.cc's GDT, and boot.S's
 // temporary one, which has the same layout).

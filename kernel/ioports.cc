@@ -1,0 +1,68 @@
+#include "kernel/ioports.h"
+
+#include "kernel/arch/x86_64/cpu.h"
+#include "kernel/arch/x86_64/percpu.h"
+#include "kernel/console.h"
+#include "kernel/env.h"
+
+namespace veneer {
+namespace {
+
+struct PortRange {
+  uint16_t first, count;
+};
+// Boot registers a handful (kMaxReserved is generous); a full table panics
+// rather than leave a kernel port grantable.
+constexpr uint64_t kMaxReserved = 32;
+PortRange reserved[kMaxReserved];
+uint64_t reserved_count;
+
+bool overlaps(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return a < b + bn && b < a + an; }
+
+}  // namespace
+
+void reserve_kernel_ports(uint16_t first, uint16_t count) {
+  if (!count) return;
+  // Every caller runs at boot: too many is a build defect, never input.
+  if (reserved_count == kMaxReserved) panic("ioports: more than %lu kernel port ranges", kMaxReserved);
+  reserved[reserved_count++] = PortRange{first, count};
+}
+
+bool kernel_uses_ports(uint64_t first, uint64_t count) {
+  for (uint64_t i = 0; i < reserved_count; i++)
+    if (overlaps(first, count, reserved[i].first, reserved[i].count)) return true;
+  return false;
+}
+
+Status io_ports_bind(Env* e, uint16_t first, uint16_t count) {
+  uint64_t free = kMaxIoPortRanges;
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++) {
+    if (!e->io_count[r]) {
+      if (free == kMaxIoPortRanges) free = r;
+    } else if (overlaps(first, count, e->io_first[r], e->io_count[r])) {
+      return ERR_BUSY;
+    }
+  }
+  if (free == kMaxIoPortRanges) return ERR_NO_RESOURCES;
+  e->io_first[free] = first;
+  e->io_count[free] = count;
+  e->pct_slow |= PCT_SLOW_PORTS;
+  if (arch::cpu0.current == e) arch::set_io_ports(first, count, true);
+  return OK;
+}
+
+Status io_ports_unbind(Env* e, uint16_t first, uint16_t count) {
+  bool any = false, found = false;
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++) {
+    if (e->io_count[r] && e->io_first[r] == first && e->io_count[r] == count) {
+      e->io_count[r] = 0;
+      found = true;
+      if (arch::cpu0.current == e) arch::set_io_ports(first, count, false);
+    }
+    any |= e->io_count[r] != 0;
+  }
+  if (!any) e->pct_slow &= ~PCT_SLOW_PORTS;
+  return found ? OK : ERR_NOT_FOUND;
+}
+
+}  // namespace veneer
