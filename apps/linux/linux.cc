@@ -36,7 +36,17 @@ int main() {
     if (*a) *a++ = 0;
   }
   argv[argc] = nullptr;
-  static const char* const envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", "TERM=dumb", "PWD=/", nullptr};
+  // tty=1: the programs talk to a terminal on COM2 (the kernel keeps COM1).
+  char flag[4];
+  bool terminal = exos::cmdline_get("tty", flag, sizeof(flag)) && flag[0] == '1';
+  if (terminal) {
+    if (veneer::Status s = exos::linux::terminal_start(); s != veneer::OK) {
+      exos::printf("linux: cannot drive the terminal on COM2: %s\n", veneer::status_name(s));
+      exos::panic("linux: no terminal");
+    }
+  }
+  static const char* envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", "TERM=dumb", "PWD=/", nullptr};
+  if (terminal) envp[2] = "TERM=vt100";
 
   if (exos::proc::start_manager() != veneer::OK) exos::panic("linux: cannot start the process manager");
   exos::proc::Pid child = 0;
@@ -53,7 +63,22 @@ int main() {
   // the blocking wait, about one run in three of busybox's test suite, and
   // of a loop of 1,200 forks, stopped making progress; the cause inside
   // ExOS is not found yet, see docs/linux-personality.md.)
-  while (exos::proc::wait(child, &reaped, &status, true) == veneer::OK && !reaped) exos::yield();
+  constexpr uint64_t kShutdownSignals = 1u << (10 - 1) | 1u << (12 - 1) | 1u << (15 - 1);  // USR1 USR2 TERM
+  bool shutdown = false;
+  while (exos::proc::wait(child, &reaped, &status, true) == veneer::OK && !reaped) {
+    exos::linux::terminal_service();
+    if (exos::linux::init_signals() & kShutdownSignals) {
+      shutdown = true;
+      break;
+    }
+    exos::yield();
+  }
+  if (shutdown) {
+    exos::printf("linux: init was asked to stop the machine (halt, poweroff or reboot): powering off\n");
+    exos::linux::terminal_service();  // what is left of the output
+    exos::proc::stop_manager();
+    exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffSuccess);
+  }
   if (exos::proc::exited(status))
     exos::printf("linux: %s exited with status %d\n", init, exos::proc::exit_code(status));
   else

@@ -20,6 +20,18 @@ Status ramfs_load_cpio(const void* archive, uint64_t size);
 // with a negative Linux errno (-ENOENT, -ENOEXEC...).
 long run(const char* path, const char* const* argv, const char* const* envp);
 
+// The console terminal (tty=1 on the kernel command line): COM2, driven
+// from this process through an I/O-port capability (it must hold the
+// MACHINE capability: init), with a line discipline, shared by every
+// process forked after. terminal_service moves bytes between the UART and
+// the processes: the owner calls it whenever it runs.
+Status terminal_start();
+void terminal_service();
+
+// Signals Linux programs sent to init (pid 1), as Linux signal bits:
+// busybox's halt, poweroff and reboot send SIGUSR1, SIGUSR2, SIGTERM.
+uint64_t init_signals();
+
 // Foreign system calls this process made that the personality does not
 // emulate (each reported once on the console, answered -ENOSYS).
 uint64_t unsupported_calls();

@@ -32,7 +32,7 @@ enum Nr : uint64_t {
   NR_fchownat = 260, NR_newfstatat = 262, NR_unlinkat = 263, NR_renameat = 264, NR_linkat = 265, NR_symlinkat = 266,
   NR_readlinkat = 267, NR_fchmodat = 268, NR_faccessat = 269, NR_pselect6 = 270, NR_ppoll = 271,
   NR_set_robust_list = 273, NR_utimensat = 280, NR_dup3 = 292, NR_pipe2 = 293, NR_prlimit64 = 302,
-  NR_getrandom = 318, NR_statx = 332, NR_rseq = 334, NR_clone3 = 435, NR_faccessat2 = 439,
+  NR_sync = 162, NR_reboot = 169, NR_getrandom = 318, NR_statx = 332, NR_rseq = 334, NR_clone3 = 435, NR_faccessat2 = 439,
 };
 
 constexpr int kAtFdCwd = -100;
@@ -47,7 +47,10 @@ constexpr int MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS =
 constexpr int WNOHANG = 1;
 constexpr uint64_t CLONE_VM = 0x100, CLONE_VFORK = 0x4000, CLONE_THREAD = 0x10000, CLONE_CHILD_SETTID = 0x01000000;
 constexpr uint64_t ARCH_SET_FS = 0x1002, ARCH_GET_FS = 0x1003;
-constexpr uint64_t TCGETS = 0x5401, TIOCGPGRP = 0x540F, TIOCSPGRP = 0x5410, TIOCGWINSZ = 0x5413;
+// Terminal ioctls.
+constexpr uint64_t TCGETS = 0x5401, TCSETS = 0x5402, TCSETSW = 0x5403, TCSETSF = 0x5404, TCXONC = 0x540A,
+                   TCFLSH = 0x540B, TIOCSCTTY = 0x540E, TIOCGPGRP = 0x540F, TIOCSPGRP = 0x5410,
+                   TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414, FIONREAD = 0x541B, TIOCNOTTY = 0x5422;
 
 struct Stat {
   uint64_t dev, ino, nlink;

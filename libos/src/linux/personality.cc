@@ -15,6 +15,7 @@
 #include "linux_abi.h"
 #include "procfs.h"
 #include "ramfs.h"
+#include "tty.h"
 
 extern "C" exos::linux::LinuxContext linux_ctx;
 exos::linux::LinuxContext linux_ctx;
@@ -84,6 +85,8 @@ struct State {
 };
 State st;
 void publish_dispositions();
+uint64_t deliverable(bool waiting = false);
+bool interrupted() { return deliverable(true) != 0; }
 // A signal for this process, delivered as the current call returns.
 void raise_signal(int sig) { st.pending |= 1ull << (sig - 1); }
 
@@ -362,6 +365,7 @@ long do_open(int dirfd, uint64_t path, uint64_t flags, uint64_t mode) {
 }
 
 long console_write(const void* buf, uint64_t len) {
+  if (tty::active()) return tty::write(buf, len);
   const char* p = static_cast<const char*>(buf);
   for (uint64_t done = 0; done < len;) {
     uint64_t n = len - done < veneer::kMaxConsoleWrite ? len - done : veneer::kMaxConsoleWrite;
@@ -378,7 +382,7 @@ long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
   USER_PTR(buf, len, true);
   void* b = reinterpret_cast<void*>(buf);
   switch (f->kind) {
-    case K_CONSOLE: return 0;  // no console input yet: end of file
+    case K_CONSOLE: return tty::active() ? tty::read(b, len, f->flags & O_NONBLOCK, interrupted) : 0;
     case K_NULL: return 0;
     case K_ZERO: memset(b, 0, len); return static_cast<long>(len);
     case K_DIR:
@@ -1001,27 +1005,43 @@ long do_pipe(uint64_t fds, uint64_t flags) {
   return 0;
 }
 
+// Terminal requests reach the terminal (tty.h) when there is one; every
+// other file, and the console without one, is not a terminal.
 long do_ioctl(uint64_t fd, uint64_t req, uint64_t arg) {
   File* f = file_of(fd);
   if (!f) return -EBADF;
-  (void)req, (void)arg;
-  return -ENOTTY;  // no terminal yet: programs see files and pipes
+  if (f->kind != K_CONSOLE || !tty::active()) return -ENOTTY;
+  USER_PTR(arg, tty::arg_size(req), true);
+  return tty::ioctl(req, reinterpret_cast<void*>(arg), procfs::pgid_of(proc::getpid()));
 }
 
-long do_poll(uint64_t fds, uint64_t n) {
+// Waits until a descriptor is ready, the timeout passes (timeout_ns < 0:
+// never) or a signal comes (-EINTR). The terminal is readable when a read
+// would return at once; files, pipes and the console without a terminal
+// always count as ready (their reads wait, or return at once).
+long do_poll(uint64_t fds, uint64_t n, int64_t timeout_ns) {
   if (n > kMaxFds) return -EINVAL;
   USER_PTR(fds, n * 8, true);
   struct PollFd {
     int fd;
     short events, revents;
   };
+  constexpr short POLLIN = 1, POLLOUT = 4, POLLNVAL = 0x20;
   auto* p = reinterpret_cast<PollFd*>(fds);
-  long ready = 0;
-  for (uint64_t i = 0; i < n; i++) {
-    p[i].revents = p[i].fd < 0 ? 0 : file_of(static_cast<uint64_t>(p[i].fd)) ? (p[i].events & 5) : 0x20;
-    if (p[i].revents) ready++;
+  uint64_t until = timeout_ns < 0 ? ~0ull : now_ns() + static_cast<uint64_t>(timeout_ns);
+  for (;;) {
+    long ready = 0;
+    for (uint64_t i = 0; i < n; i++) {
+      File* f = p[i].fd < 0 ? nullptr : file_of(static_cast<uint64_t>(p[i].fd));
+      short ev = static_cast<short>(p[i].events & (POLLIN | POLLOUT));
+      if (f && f->kind == K_CONSOLE && tty::active() && !tty::readable()) ev &= ~POLLIN;
+      p[i].revents = p[i].fd < 0 ? 0 : f ? ev : POLLNVAL;
+      if (p[i].revents) ready++;
+    }
+    if (ready || now_ns() >= until) return ready;
+    if (interrupted()) return -EINTR;
+    exos::yield();
   }
-  return ready;
 }
 
 long do_clock(uint64_t ts) {
@@ -1118,7 +1138,7 @@ void collect_signals(bool waiting = false) {
   }
 }
 // The pending signals that would do something now (ignored ones dropped).
-uint64_t deliverable(bool waiting = false) {
+uint64_t deliverable(bool waiting) {
   collect_signals(waiting);
   for (uint64_t ready = st.pending & ~(st.sigmask & ~kUnblockable); ready; ready &= ready - 1) {
     int sig = __builtin_ctzll(ready) + 1;
@@ -1205,12 +1225,20 @@ long do_sigsuspend(uint64_t maskp, bool use_mask) {
 long do_kill(int64_t pid, int sig) {
   if (sig < 0 || sig > 64) return -EINVAL;
   int me = proc::getpid();
-  if (pid == 0)
-    pid = me;  // our process group: (just) us
-  else if (pid == -1)
-    return -EPERM;
-  else if (pid < 0)
-    pid = -pid;
+  if (pid == -1) return -EPERM;
+  if (pid <= 0) {  // a process group: 0 is ours
+    int pids[proc::kMaxProcs];
+    int n = procfs::group_members(pid ? static_cast<int>(-pid) : procfs::pgid_of(me), pids, proc::kMaxProcs);
+    if (n == 0) return -ESRCH;
+    for (int i = 0; sig && i < n; i++)
+      if (pids[i] == me) raise_signal(sig);
+      else procfs::send(pids[i], sig, ignored_by_default(sig));
+    return 0;
+  }
+  if (pid == proc::kInitPid) {  // ExOS's init: it takes halt, poweroff and reboot requests
+    if (sig) procfs::post_to_init(sig);
+    return 0;
+  }
   const proc::ProcTable* t = st.table;
   bool exists = false;
   for (uint32_t i = 0; t && i < proc::kMaxProcs; i++)
@@ -1386,9 +1414,18 @@ LX(lx_pipe2) { return do_pipe(a0, a1); }
 
 LX(lx_ioctl) { return do_ioctl(a0, a1, a2); }
 
-LX(lx_poll) { return do_poll(a0, a1); }
+LX(lx_poll) {
+  int32_t ms = static_cast<int32_t>(a2);
+  return do_poll(a0, a1, ms < 0 ? -1 : int64_t{ms} * 1000000);
+}
 
-LX(lx_ppoll) { return do_poll(a0, a1); }
+LX(lx_ppoll) {
+  if (!a2) return do_poll(a0, a1, -1);
+  USER_PTR(a2, sizeof(Timespec), false);
+  const Timespec& t = *reinterpret_cast<const Timespec*>(a2);
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
+  return do_poll(a0, a1, t.sec * 1000000000 + t.nsec);
+}
 
 LX(lx_mmap) { return do_mmap(a0, a1, a2, a3, a4, a5); }
 
@@ -1420,11 +1457,34 @@ LX(lx_arch_prctl) {
   return -EINVAL;
 }
 
-LX(lx_getpid) { return proc::getpid(); }  // also gettid and set_tid_address: one thread
+LX(lx_getpid) { return proc::getpid(); }
+// reboot(2), what `poweroff -f` and friends call: the request goes to init,
+// which alone may power the machine off; the caller waits for the end.
+LX(lx_reboot) {
+  constexpr uint64_t kMagic1 = 0xfee1dead, kRestart = 0x01234567, kHalt = 0xCDEF0123, kPowerOff = 0x4321FEDC;
+  if (static_cast<uint32_t>(a0) != kMagic1) return -EINVAL;
+  constexpr int SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
+  uint32_t cmd = static_cast<uint32_t>(a2);
+  if (cmd != kRestart && cmd != kHalt && cmd != kPowerOff) return -EINVAL;
+  procfs::post_to_init(cmd == kRestart ? SIGTERM : cmd == kHalt ? SIGUSR1 : SIGUSR2);
+  for (;;) exos::yield();
+}  // also gettid and set_tid_address: one thread
 
 LX(lx_getppid) { return proc::getppid(); }
 
-LX(lx_own_group) { return proc::getpid(); }  // process group and session ids
+LX(lx_own_group) { return proc::getpid(); }  // session ids
+LX(lx_getpgrp) { return procfs::pgid_of(proc::getpid()); }
+LX(lx_getpgid) { return procfs::pgid_of(a0 ? static_cast<int>(a0) : proc::getpid()); }
+LX(lx_setpgid) {
+  int pid = a0 ? static_cast<int>(a0) : proc::getpid();
+  int64_t pgid = a1 ? static_cast<int64_t>(a1) : pid;
+  if (pgid < 0 || static_cast<int64_t>(a0) < 0) return -EINVAL;
+  return procfs::set_pgid(pid, static_cast<int>(pgid)) ? 0 : -ESRCH;
+}
+LX(lx_setsid) {
+  procfs::set_pgid(proc::getpid(), proc::getpid());
+  return proc::getpid();
+}
 
 LX(lx_root) { return 0; }  // user and group ids: root, no supplementary groups
 
@@ -1695,12 +1755,14 @@ constexpr HandlerTable make_table() {
   t[NR_set_tid_address] = lx_getpid;
   t[NR_gettid] = lx_getpid;
   t[NR_getpid] = lx_getpid;
+  t[NR_reboot] = lx_reboot;
+  t[NR_sync] = lx_accept;  // the RAM file system has nothing to write back
   t[NR_getppid] = lx_getppid;
-  t[NR_getpgrp] = lx_own_group;
-  t[NR_getpgid] = lx_own_group;
+  t[NR_getpgrp] = lx_getpgrp;
+  t[NR_getpgid] = lx_getpgid;
   t[NR_getsid] = lx_own_group;
-  t[NR_setsid] = lx_own_group;
-  t[NR_setpgid] = lx_accept;
+  t[NR_setsid] = lx_setsid;
+  t[NR_setpgid] = lx_setpgid;
   t[NR_getuid] = lx_root;
   t[NR_geteuid] = lx_root;
   t[NR_getgid] = lx_root;

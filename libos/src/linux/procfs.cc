@@ -15,7 +15,7 @@ constexpr uint64_t kCmdlineBytes = 60;
 // What other processes need to know of a process, one record per process.
 struct ProcInfo {
   int32_t pid;
-  uint32_t reserved;
+  int32_t pgid;               // its process group (0: its own pid)
   uint64_t pending;           // signals posted to it by other processes (Linux sigset bits)
   uint64_t caught, ignored;   // its dispositions, for senders
   char bytes[kCmdlineBytes];  // NUL-separated arguments, as /proc/PID/cmdline
@@ -146,6 +146,23 @@ bool post(int pid, int sig) {
   return true;
 }
 
+bool send(int pid, int sig, bool ignored_by_default) {
+  Disposition d = disposition(pid, sig);
+  constexpr int kSigKill = 9;
+  if (sig != kSigKill && d == CAUGHT) return post(pid, sig);
+  if (sig != kSigKill && (d == IGNORED || ignored_by_default)) return find(pid) != nullptr;
+  return proc::kill(static_cast<proc::Pid>(pid), sig) == veneer::OK;
+}
+
+void post_to_init(int sig) {
+  if (ProcInfo* c = slot_for(proc::kInitPid)) __atomic_fetch_or(&c->pending, 1ull << (sig - 1), __ATOMIC_RELEASE);
+}
+
+uint64_t take_init_signals() {
+  ProcInfo* c = info_of(proc::kInitPid);
+  return c && c->pending ? __atomic_exchange_n(&c->pending, 0, __ATOMIC_ACQUIRE) : 0;
+}
+
 uint64_t take_posted() {
   ProcInfo* c = info_of(proc::getpid());
   return c && c->pending ? __atomic_exchange_n(&c->pending, 0, __ATOMIC_ACQUIRE) : 0;
@@ -157,10 +174,35 @@ void fork_child(int parent) {
   char bytes[kCmdlineBytes];
   memcpy(bytes, from->bytes, kCmdlineBytes);
   uint64_t caught = from->caught, ignored = from->ignored;
+  int32_t pgid = from->pgid ? from->pgid : parent;
   ProcInfo* slot = slot_for(proc::getpid());
   if (!slot) return;
   memcpy(slot->bytes, bytes, kCmdlineBytes);
   slot->caught = caught, slot->ignored = ignored, slot->pending = 0;
+  if (!slot->pgid) slot->pgid = pgid;  // the parent's setpgid may have come first
+}
+
+int pgid_of(int pid) {
+  const ProcInfo* c = info_of(pid);
+  return c && c->pgid ? c->pgid : pid;
+}
+
+bool set_pgid(int pid, int pgid) {
+  ProcInfo* c = slot_for(pid);
+  if (!c) return false;
+  c->pgid = pgid;
+  return true;
+}
+
+int group_members(int pgid, int* out, int max) {
+  const proc::ProcTable* t = proc::table();
+  int n = 0;
+  for (uint32_t i = 0; t && i < proc::kMaxProcs && n < max; i++) {
+    const proc::ProcEntry& e = t->procs[i];
+    if (e.state == proc::PROC_RUNNING && e.pid != proc::kInitPid && (!pgid || pgid_of(e.pid) == pgid))
+      out[n++] = e.pid;
+  }
+  return n;
 }
 
 uint64_t free_frames() {

@@ -21,8 +21,24 @@ enum Disposition { DEFAULT, CAUGHT, IGNORED };
 void set_dispositions(uint64_t caught, uint64_t ignored);
 Disposition disposition(int pid, int sig);
 bool post(int pid, int sig);
+// Sends sig to another process as kill does: posted when it catches the
+// signal, nothing when it ignores it (or ignored_by_default and it has no
+// handler), else the default action through the process manager.
+// False: no such process.
+bool send(int pid, int sig, bool ignored_by_default = false);
 uint64_t take_posted();
-// A forked child starts with its parent's command line and dispositions.
+// Signals for init (pid 1, ExOS's own, not a Linux program): busybox's
+// halt, poweroff and reboot send it SIGUSR1, SIGUSR2 and SIGTERM. init
+// takes them with take_init_signals.
+void post_to_init(int sig);
+uint64_t take_init_signals();
+// Process groups: a process's group is its own pid until setpgid moves it
+// (a forked child starts in its parent's). group_members lists the running
+// processes of a group (init excepted; pgid 0: every process), at most max.
+int pgid_of(int pid);
+bool set_pgid(int pid, int pgid);
+int group_members(int pgid, int* out, int max);
+// A forked child starts with its parent's command line, dispositions and group.
 void fork_child(int parent);
 // Frames nobody holds (meminfo, sysinfo).
 uint64_t free_frames();

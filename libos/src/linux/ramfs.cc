@@ -7,6 +7,7 @@
 #include "ramfs.h"
 
 #include "linux_abi.h"
+#include "shared_lock.h"
 #include "exos/exos.h"
 #include "exos/vm.h"
 
@@ -28,8 +29,7 @@ struct Block {
   uint64_t free;
 };
 struct SharedState {
-  volatile uint32_t lock;  // env id of the holder, 0 if free
-  uint32_t depth;          // the holder's nested acquisitions
+  SharedLock lock;
   Node nodes[kMaxNodes];
 };
 SharedState* shared;
@@ -37,27 +37,8 @@ uint8_t* arena;
 #define nodes (shared->nodes)
 
 // Everything below runs under the lock (Locked in each entry point).
-struct Locked {
-  Locked() {
-    uint32_t me = self_id();
-    if (shared->lock == me) {
-      shared->depth++;
-      return;
-    }
-    for (;;) {
-      uint32_t expected = 0;
-      if (__atomic_compare_exchange_n(&shared->lock, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) break;
-      const veneer::EnvInfo& holder = env_info(expected);
-      if (holder.id != expected || holder.state == veneer::ENV_FREE || holder.state == veneer::ENV_DYING)
-        __atomic_compare_exchange_n(&shared->lock, &expected, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-      else
-        yield();
-    }
-    shared->depth = 1;
-  }
-  ~Locked() {
-    if (--shared->depth == 0) __atomic_store_n(&shared->lock, 0, __ATOMIC_RELEASE);
-  }
+struct Locked : linux::Locked {
+  Locked() : linux::Locked(shared->lock) {}
 };
 
 void* arena_alloc(uint64_t size) {
