@@ -4,6 +4,8 @@
   tools/boot.py --kernel build/kernel/veneer.elf --modules init.elf,hello.elf
   tools/boot.py --iso build/veneer.iso            (BIOS; add --uefi for OVMF)
   tools/boot.py --gdb --kernel ... --modules ...  (halted, gdb stub on :1234)
+  tools/boot.py --terminal --kernel ... --modules build/apps/linux.elf,...  (ExOS's terminal
+      on COM2 takes this terminal's keyboard; the kernel log shares the screen; no timeout)
 
 Exits with 0 when the guest powers off with success, 1 otherwise. A guest
 that has not finished after --timeout seconds (default 300; 0: no limit) is
@@ -31,11 +33,15 @@ def main():
                     help="start halted with QEMU's gdb stub on localhost:1234 (see docs/debugging.md); "
                          "no timeout")
     ap.add_argument("--gdb-port", type=int, default=1234)
+    ap.add_argument("--terminal", action="store_true",
+                    help="interactive: keyboard to the guest's second UART (ExOS's terminal, tty=1); "
+                         "Ctrl-A X quits QEMU; no timeout")
     args = ap.parse_args()
     if args.iso:
         cmd = qemu_args.iso_command(args.iso, uefi=args.uefi, icount=args.icount)
     elif args.kernel and args.modules:
-        cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append, args.icount)
+        cmd = qemu_args.veneer_command(args.kernel, args.modules.split(","), args.append, args.icount,
+                                       serials=qemu_args.TERMINAL_SERIALS if args.terminal else None)
     else:
         ap.error("give --kernel and --modules, or --iso")
     timeout = args.timeout or None
@@ -44,8 +50,10 @@ def main():
         timeout = None
         print(f"veneer: QEMU is halted, waiting for gdb on 127.0.0.1:{args.gdb_port}. In another terminal:\n"
               f"  gdb -x tools/veneer.gdb -ex 'veneer-connect {args.gdb_port}'\n", flush=True)
+    if args.terminal:
+        timeout = None
     print("$ " + " ".join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdin=None if args.terminal else subprocess.DEVNULL)
     try:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

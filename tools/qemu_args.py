@@ -28,9 +28,35 @@ EXIT_INIT_GONE = (0x12 << 1) | 1  # 37: init exited or died (the kernel powered 
 EXIT_PANIC = (0x7F << 1) | 1    # 255: kernel panic
 
 
-def veneer_command(kernel, modules, append="", icount=False):
-    """QEMU command booting the Veneer kernel with boot modules (init first)."""
-    cmd = [QEMU] + MACHINE
+# A terminal session: the kernel's log (COM1) and ExOS's terminal (COM2)
+# share this terminal, keyboard input going to COM2; Ctrl-C reaches the
+# guest instead of stopping QEMU (Ctrl-A X quits QEMU).
+TERMINAL_SERIALS = ["-chardev", "stdio,id=console,mux=on,signal=off",
+                    "-serial", "chardev:console", "-serial", "chardev:console"]
+# For a program driving the terminal: the kernel's log to a file, COM2 on
+# stdin/stdout alone.
+def logged_serials(log_path):
+    return ["-serial", f"file:{log_path}", "-serial", "stdio"]
+
+
+def with_serials(cmd, serials):
+    """cmd with MACHINE's serial ports replaced by `serials`."""
+    out, i = [], 0
+    while i < len(cmd):
+        if cmd[i] == "-serial":
+            i += 2
+            continue
+        out.append(cmd[i])
+        i += 1
+    at = out.index("-device")
+    return out[:at] + serials + out[at:]
+
+
+def veneer_command(kernel, modules, append="", icount=False, serials=None):
+    """QEMU command booting the Veneer kernel with boot modules (init first).
+
+    serials: replaces the default serial ports (TERMINAL_SERIALS, logged_serials)."""
+    cmd = [QEMU] + (with_serials(MACHINE, serials) if serials else MACHINE)
     if icount:
         cmd += ICOUNT
     cmd += ["-kernel", str(kernel), "-initrd", ",".join(str(m) for m in modules)]
