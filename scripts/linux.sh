@@ -9,7 +9,8 @@
 #   STRACE=1 bash scripts/linux.sh ...         # every system call on the console
 #
 # Arguments may not contain spaces or commas (they travel on the kernel
-# command line). There is no console input yet: the program reads EOF.
+# command line). The program reads end of file from its terminal; bash scripts/demo.sh
+# gives it a real one (tty=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null

@@ -129,10 +129,7 @@ void receive(char c) {
     int sig = c == static_cast<char>(t.cc[VINTR]) ? SIGINT : c == static_cast<char>(t.cc[VQUIT]) ? SIGQUIT : 0;
     if (sig && c) {
       shared->line_len = 0;  // the line being typed goes
-      if (echoing) {
-        echo(c);
-        put_out('\n');
-      }
+      if (echoing) echo(c);  // "^C", as Linux shows it (the shell adds the newline)
       signal_foreground(sig);
       return;
     }
