@@ -2,6 +2,7 @@
 
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/env.h"
+#include "kernel/ioports.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -186,6 +187,32 @@ void check_capabilities(Scan& s, Env& e) {
   }
 }
 
+// I/O ports: every capability and every bound range names at most
+// kMaxIoPortCount ports below 0x10000 and none the kernel drives; an env's
+// ranges do not overlap, and the PCT fast path is told to step aside
+// exactly when it has some.
+void check_ports(Scan& s, Env& e) {
+  auto range_ok = [](uint64_t first, uint64_t count) {
+    return count >= 1 && count <= kMaxIoPortCount && first + count <= 0x10000 && !kernel_uses_ports(first, count);
+  };
+  for (uint64_t slot = 0; slot < kCapSlots; slot++) {
+    const core::Capability& c = e.caps.at(slot);
+    if (c.type == CAP_IOPORT)
+      s.expect(range_ok(c.object & 0xFFFF, c.object >> 16), "port capability to a bad or kernel range", e.id, slot);
+  }
+  bool any = false;
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++) {
+    if (!e.io_count[r]) continue;
+    any = true;
+    s.expect(range_ok(e.io_first[r], e.io_count[r]), "bound port range bad or the kernel's", e.id, e.io_first[r]);
+    for (uint64_t q = r + 1; q < kMaxIoPortRanges; q++)
+      s.expect(!e.io_count[q] || e.io_first[q] + e.io_count[q] <= e.io_first[r] ||
+                   e.io_first[r] + e.io_count[r] <= e.io_first[q],
+               "bound port ranges overlap", e.id, e.io_first[r]);
+  }
+  s.expect(any == ((e.pct_slow & PCT_SLOW_PORTS) != 0), "PCT_SLOW_PORTS differs from the bound ranges", e.id, any);
+}
+
 void check_slices(Scan& s) {
   for (uint32_t p = 0; p < kSlices; p++) {
     uint32_t owner = slice_table->owner[p];
@@ -233,6 +260,7 @@ uint64_t check_invariants(InvariantReport report) {
     if (!live(e)) continue;
     check_address_space(s, e);
     check_capabilities(s, e);
+    check_ports(s, e);
   }
   check_reverse_maps(s);
   check_slices(s);

@@ -19,6 +19,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/core/validate.h"
 #include "kernel/invariants.h"
+#include "kernel/ioports.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 #include "tests/hosted/hosted_kernel.h"
@@ -56,6 +57,7 @@ struct MEnv {
   uint32_t parent, state;
   std::map<uint64_t, MCap> caps;
   std::map<uint64_t, MPte> ptes;
+  std::set<std::pair<uint64_t, uint64_t>> ports;  // bound I/O port ranges (first, count)
   bool operator==(const MEnv&) const = default;
 };
 struct Model {
@@ -73,6 +75,8 @@ Model extract() {
     MEnv& me = m.envs[e.id];
     me.parent = e.info->parent;
     me.state = e.info->state;
+    for (uint64_t r = 0; r < kMaxIoPortRanges; r++)
+      if (e.io_count[r]) me.ports.insert({e.io_first[r], e.io_count[r]});
     for (uint64_t s = 0; s < kCapSlots; s++) {
       const core::Capability& c = e.caps.at(s);
       if (c.type != CAP_NONE) me.caps[s] = MCap{c.type, c.rights, c.object, c.guard};
@@ -117,6 +121,10 @@ std::string describe(const Model& m) {
     for (auto& [slot, c] : e.caps) {
       snprintf(buf, sizeof buf, "    cap %lu: type %u rights %x object %x guard %lu\n", slot, c.type, c.rights,
                c.object, c.guard);
+      s += buf;
+    }
+    for (auto& [first, count] : e.ports) {
+      snprintf(buf, sizeof buf, "    ports %lx+%lu\n", first, count);
       s += buf;
     }
     for (auto& [va, p] : e.ptes) {
@@ -177,6 +185,14 @@ struct Shadow {
     return pfn;
   }
   bool slot_free(MEnv& e, uint64_t slot) { return slot < kCapSlots && !e.caps.count(slot); }
+  // An IOPORT capability with read and write (what binding needs): its range.
+  bool port_cap(uint64_t slot, uint64_t* first, uint64_t* count) {
+    const MCap* c = cap(slot);
+    if (!c || c->type != CAP_IOPORT || (c->rights & (RIGHT_READ | RIGHT_WRITE)) != (RIGHT_READ | RIGHT_WRITE))
+      return false;
+    *first = c->object & 0xFFFF, *count = c->object >> 16;
+    return true;
+  }
 
   void unmap_everywhere(uint64_t pfn, uint32_t keep) {
     for (auto& [id, e] : m.envs) {
@@ -287,7 +303,8 @@ struct Input {
 
 enum Call : uint8_t {
   C_FRAME_ALLOC, C_FRAME_FREE, C_MAP, C_UNMAP, C_PROTECT, C_BATCH, C_GRANT, C_REVOKE,
-  C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_SHARE, C_PROTECT_RANGE, C_COUNT
+  C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_SHARE, C_PROTECT_RANGE,
+  C_IOPORT_CREATE, C_IOPORT_BIND, C_IOPORT_UNBIND, C_COUNT
 };
 
 const char* syscall_name(uint64_t num) {
@@ -316,8 +333,18 @@ void report_totals() {
 // SYSCALL_FUZZ_STOP_AFTER_CALLS=N: end the run cleanly (exit 0, totals
 // printed) once N calls have been checked, for runs sized in calls.
 uint64_t stop_after_calls;
+// Ports the hosted kernel reserves as the real one's drivers do (COM1,
+// the exit port, the PIT), so refusing them is fuzzed too.
+constexpr uint64_t kKernelPorts[][2] = {{0x3F8, 8}, {0xF4, 1}, {0x40, 4}};
+bool model_kernel_port(uint64_t first, uint64_t count) {
+  for (auto& k : kKernelPorts)
+    if (first < k[0] + k[1] && k[0] < first + count) return true;
+  return false;
+}
+
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   atexit(report_totals);
+  for (auto& k : kKernelPorts) reserve_kernel_ports(static_cast<uint16_t>(k[0]), static_cast<uint16_t>(k[1]));
   if (const char* n = getenv("SYSCALL_FUZZ_STOP_AFTER_CALLS")) stop_after_calls = strtoull(n, nullptr, 10);
   return 0;
 }
@@ -329,7 +356,14 @@ bool security_only = getenv("SYSCALL_FUZZ_SECURITY_ONLY") != nullptr;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in{data, size};
-  if (stop_after_calls && calls_checked >= stop_after_calls) exit(0);
+  // The stop target: report and leave with _Exit, not exit: libFuzzer
+  // counts an exit() inside the target as a failure ("fuzz target exited")
+  // and saves the input as a crash.
+  if (stop_after_calls && calls_checked >= stop_after_calls) {
+    fprintf(stderr, "syscall_fuzz: stop target reached, no failure: ");
+    report_totals();
+    _Exit(0);
+  }
   // A line per million calls, so a run that is interrupted (libFuzzer's
   // signal exits skip atexit) still says how far it got.
   static uint64_t millions_reported;
@@ -504,7 +538,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case C_GRANT: {
         num = SYS_cap_grant;
-        a[0] = in.slot(me, in.u8() & 1 ? CAP_FRAME : CAP_ENV), a[1] = in.slot(me, CAP_ENV), a[2] = in.slot(me, CAP_NONE);
+        uint8_t type = in.u8() % 3;
+        a[0] = in.slot(me, type == 0 ? CAP_FRAME : type == 1 ? CAP_ENV : CAP_IOPORT);
+        a[1] = in.slot(me, CAP_ENV), a[2] = in.slot(me, CAP_NONE);
         uint8_t r = in.u8();
         a[3] = r < 250 ? r & kRightsAll : 0x100;
         uint32_t t = sh.env_cap(a[1], RIGHT_DEPOSIT);
@@ -513,16 +549,49 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 a[3] <= kRightsAll && sh.slot_free(sh.m.envs.at(t), a[2]);
         break;
       }
+      case C_IOPORT_CREATE: {
+        num = SYS_ioport_create;
+        a[0] = in.slot(me, CAP_MACHINE);
+        static const uint64_t firsts[] = {0x2F8, 0x2E8, 0x3F8, 0x3F0, 0xF4, 0x40, 0x3C, 0xFFFF, 0x10000, ~0ull};
+        static const uint64_t counts[] = {1, 8, 64, 2, 65, 0, 4, 1ull << 32};
+        uint8_t f = in.u8(), c = in.u8();
+        a[1] = f < 200 ? firsts[f % 10] : 0x2F0 + f % 32;
+        a[2] = counts[c % 8];
+        a[3] = in.slot(me, CAP_NONE);
+        const MCap* m = sh.cap(a[0]);
+        valid = m && m->type == CAP_MACHINE && a[2] >= 1 && a[2] <= kMaxIoPortCount && a[1] <= 0xFFFF &&
+                a[1] + a[2] <= 0x10000 && !model_kernel_port(a[1], a[2]) && sh.slot_free(me, a[3]);
+        break;
+      }
+      case C_IOPORT_BIND:
+      case C_IOPORT_UNBIND: {
+        num = kind == C_IOPORT_BIND ? SYS_ioport_bind : SYS_ioport_unbind;
+        a[0] = in.slot(me, CAP_ENV), a[1] = in.slot(me, CAP_IOPORT);
+        uint32_t t = sh.env_cap(a[0], RIGHT_CONTROL);
+        uint64_t first, count;
+        if (!t || !sh.port_cap(a[1], &first, &count)) break;
+        const auto& ports = sh.m.envs.at(t).ports;
+        if (kind == C_IOPORT_UNBIND) {
+          valid = ports.count({first, count});
+          break;
+        }
+        valid = ports.size() < kMaxIoPortRanges;
+        for (auto& [f, n] : ports)
+          if (first < f + n && f < first + count) valid = false;
+        break;
+      }
       case C_REVOKE:
         num = SYS_cap_revoke;
         a[0] = in.slot(me, CAP_FRAME);
         valid = sh.frame_cap(a[0], RIGHT_REVOKE) != ~0ull;
         break;
-      case C_DELETE:
+      case C_DELETE: {
         num = SYS_cap_delete;
-        a[0] = in.slot(me, in.u8() & 1 ? CAP_FRAME : CAP_ENV);
+        uint8_t type = in.u8() % 3;
+        a[0] = in.slot(me, type == 0 ? CAP_FRAME : type == 1 ? CAP_ENV : CAP_IOPORT);
         valid = a[0] < kCapSlots && me.caps.count(a[0]);
         break;
+      }
       case C_ENV_CREATE:
         num = SYS_env_create;
         a[0] = in.slot(me, CAP_NONE);
@@ -679,6 +748,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           break;
         }
         case C_DELETE: sh.me().caps.erase(a[0]); break;
+        case C_IOPORT_CREATE:
+          sh.me().caps[a[3]] = MCap{CAP_IOPORT, kRightsAll, static_cast<uint32_t>(a[1] | a[2] << 16), 0};
+          break;
+        case C_IOPORT_BIND:
+        case C_IOPORT_UNBIND: {
+          uint64_t first, count;
+          sh.port_cap(a[1], &first, &count);
+          auto& ports = sh.m.envs.at(sh.env_cap(a[0], 0)).ports;
+          if (kind == C_IOPORT_BIND) ports.insert({first, count});
+          else ports.erase({first, count});
+          break;
+        }
         case C_ENV_CREATE: {
           uint32_t id = static_cast<uint32_t>(r.value);
           sh.m.envs[id] = MEnv{sh.caller, ENV_NEW, {{kSelfSlot, MCap{CAP_ENV, kRightsAll, id, 0}}}, {}};
