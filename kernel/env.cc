@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
 #include "kernel/core/env_ids.h"
+#include "kernel/irq.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -74,6 +75,7 @@ Status env_create(Env* creator, Env** out) {
   e->pct_entry = e->pct_stack = 0;
   e->pct_slow = 0;
   for (uint64_t r = 0; r < kMaxIoPortRanges; r++) e->io_first[r] = e->io_count[r] = 0;
+  e->irq_lines = e->irq_pending = 0;
   e->recv = RECV_NONE;
   e->waiting_on = e->reply_to = 0;
   e->reclaim_count = 0;
@@ -119,6 +121,7 @@ void env_destroy(Env* e) {
     cpu0.current = nullptr;
   }
   for (uint64_t r = 0; r < kMaxIoPortRanges; r++) e->io_count[r] = 0;
+  irq_env_gone(e);
   sched_env_gone(e);
   // Time proportional to what it holds: its mappings (each record unlinked
   // in O(1)), then its frames, each unmapped wherever others map it.

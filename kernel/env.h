@@ -66,6 +66,10 @@ struct Env {
   // I/O ports it may use (ioport_bind): open in the TSS bitmap while it runs.
   uint16_t io_first[kMaxIoPortRanges];
   uint16_t io_count[kMaxIoPortRanges];  // 0: the range is unused
+  // Interrupt context: the lines bound to it (irq_bind), and those that
+  // fired and await their upcall.
+  uint16_t irq_lines;
+  uint16_t irq_pending;
 
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;

@@ -5,6 +5,7 @@
 #include "kernel/dev/acpi.h"
 #include "kernel/dev/ports.h"
 #include "kernel/ioports.h"
+#include "kernel/irq.h"
 #include "kernel/memory.h"
 
 namespace veneer {
@@ -18,7 +19,8 @@ bool x2apic;  // firmware left the LAPIC in x2APIC mode: registers are MSRs
 uint64_t timer_hz;
 uint64_t tsc_per_sec;
 
-constexpr uint32_t kRegEoi = 0xB0, kRegSvr = 0xF0, kRegLvtTimer = 0x320;
+constexpr uint32_t kRegEoi = 0xB0, kRegSvr = 0xF0, kRegLvtTimer = 0x320, kRegLvtLint0 = 0x350;
+constexpr uint32_t kLvtExtInt = 0x700;  // delivery mode ExtINT, unmasked
 constexpr uint32_t kRegInitCount = 0x380, kRegCurCount = 0x390, kRegDivide = 0x3E0;
 constexpr uint64_t kApicBaseX2 = 1 << 10, kApicBaseEnable = 1 << 11;
 
@@ -28,18 +30,6 @@ void wr(uint32_t reg, uint32_t v) {
   else lapic[reg / 4] = v;
 }
 
-void mask_legacy_pics() {
-  reserve_kernel_ports(0x20, 2);
-  reserve_kernel_ports(0xA0, 2);
-  reserve_kernel_ports(0x40, 4);  // the PIT, a reference clock
-  reserve_kernel_ports(0x61, 1);  // its channel 2 gate
-  // Remap to 0x20..0x2F (out of the exception range) and mask everything.
-  outb(0x20, 0x11); outb(0xA0, 0x11);
-  outb(0x21, 0x20); outb(0xA1, 0x28);
-  outb(0x21, 0x04); outb(0xA1, 0x02);
-  outb(0x21, 0x01); outb(0xA1, 0x01);
-  outb(0x21, 0xFF); outb(0xA1, 0xFF);
-}
 
 // ---- Reference clocks ----------------------------------------------------------
 // Each clock is read between two TSC reads, so every reading comes with the
@@ -283,7 +273,7 @@ void calibrate() {
 }  // namespace
 
 void lapic_init() {
-  mask_legacy_pics();
+  irq_init();  // the PICs: remapped, masked until an env binds a line
   uint64_t base = rdmsr(MSR_APIC_BASE);
   x2apic = (base & (kApicBaseEnable | kApicBaseX2)) == (kApicBaseEnable | kApicBaseX2);
   if (!x2apic) {
@@ -291,6 +281,9 @@ void lapic_init() {
     lapic = phys_to_virt<volatile uint32_t>(base & 0xFFFFF000);
   }
   wr(kRegSvr, 0x100 | kSpuriousVector);
+  wr(kRegLvtLint0, kLvtExtInt);  // the PICs' interrupts reach the CPU (virtual wire)
+  reserve_kernel_ports(0x40, 4);  // the PIT, a reference clock
+  reserve_kernel_ports(0x61, 1);  // its channel 2 gate
   calibrate();
   wr(kRegDivide, 0xB);
   wr(kRegLvtTimer, kTimerVector);  // one-shot

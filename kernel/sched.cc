@@ -12,6 +12,7 @@
 #include "kernel/console.h"
 #include "kernel/core/slice_vector.h"
 #include "kernel/env.h"
+#include "kernel/irq.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
@@ -174,6 +175,7 @@ void check_reclaims() {
     deliver_upcall(e, kVecReclaim, e->reclaim_count, e->reclaim_deadline, e->xhandler);
     e->reclaim_notified = true;
   }
+  irq_deliver(e);  // lines that fired while it was not running
   env_run(e);
 }
 

@@ -9,6 +9,7 @@
 #include "kernel/env.h"
 #include "kernel/invariants.h"
 #include "kernel/ioports.h"
+#include "kernel/irq.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -530,6 +531,29 @@ SysResult sys_ioport_unbind(uint64_t env_slot, uint64_t port_slot) {
   return fail(s != OK ? s : io_ports_unbind(e, first, count));
 }
 
+// Interrupt lines (kernel/irq.h): made from MACHINE like ports; bound to
+// one env at a time.
+SysResult sys_irq_create(uint64_t machine_slot, uint64_t line, uint64_t dest_slot) {
+  Capability* c;
+  Status s = self()->caps.lookup(machine_slot, CAP_MACHINE, 0, &c);
+  if (s != OK) return fail(s);
+  if (line >= kIrqLines) return fail(ERR_INVALID_ARGS);
+  if (irq_line_reserved(line)) return fail(ERR_ACCESS_DENIED);
+  if ((s = self()->caps.check_free(dest_slot)) != OK) return fail(s);
+  self()->caps.put(dest_slot, Capability{CAP_IRQ, kRightsAll, 0, static_cast<uint32_t>(line), 0});
+  return ok();
+}
+
+SysResult sys_irq_bind(uint64_t env_slot, uint64_t irq_slot, uint64_t bind) {
+  Env* e;
+  Status s = env_from_cap(self(), env_slot, RIGHT_CONTROL, &e);
+  if (s != OK) return fail(s);
+  Capability* c;
+  if ((s = self()->caps.lookup(irq_slot, CAP_IRQ, RIGHT_READ, &c)) != OK) return fail(s);
+  if (bind > 1) return fail(ERR_INVALID_ARGS);
+  return fail(bind ? irq_bind(e, c->object) : irq_unbind(e, c->object));
+}
+
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
 
 // Shares the caller's own bindings with an env it controls: the frames the
@@ -689,6 +713,22 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       if (s != OK) break;
       env_destroy(target);
       if (!cpu0.current) schedule();  // we were it, or one of its descendants
+      break;
+    }
+    // The interrupt-line calls are rare (a driver's setup, once per
+    // interrupt): slow numbers, though they switch nothing.
+    case SYS_irq_create:
+    case SYS_irq_bind: {
+      SysResult r = tf->rax == SYS_irq_create ? sys_irq_create(tf->rdi, tf->rsi, tf->rdx)
+                                              : sys_irq_bind(tf->rdi, tf->rsi, tf->rdx);
+      s = static_cast<Status>(r.status);
+      value = r.value;
+      break;
+    }
+    case SYS_irq_ack: {
+      core::Capability* c;
+      s = e->caps.lookup(tf->rdi, CAP_IRQ, RIGHT_READ, &c);
+      if (s == OK) s = irq_ack(c->object);
       break;
     }
     case SYS_poweroff: {

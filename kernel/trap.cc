@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
 #include "kernel/env.h"
+#include "kernel/irq.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
 
@@ -48,6 +49,12 @@ extern "C" void trap(TrapFrame* tf) {
     console_drain();  // the log goes out as fast as the UART takes it
     if (!from_user) return;  // the idle loop
     sched_timer();
+  }
+  if (tf->vector >= kIrqVectorBase && tf->vector < kIrqVectorBase + kIrqLines) {
+    irq_arrived(tf->vector - kIrqVectorBase);
+    if (!from_user) return;  // the idle loop: the env hears of it when it next runs
+    irq_deliver(cpu0.current);  // its own line: the upcall now
+    env_pop_tf(tf);
   }
   if (tf->vector == kSpuriousVector || tf->vector >= 32) {
     if (!from_user) return;

@@ -41,7 +41,7 @@ constexpr uint64_t kCapSlots = 4096;
 constexpr uint64_t kSelfSlot = 0;     // every env: an ENV capability to itself
 constexpr uint64_t kMachineSlot = 1;  // init only: the MACHINE capability
 
-enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE = 3, CAP_IOPORT = 4 };
+enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE = 3, CAP_IOPORT = 4, CAP_IRQ = 5 };
 
 // I/O ports: an IOPORT capability names ports [first, first + count)
 // (ioport_create, from the MACHINE capability; count <= kMaxIoPortCount, and
@@ -50,6 +50,12 @@ enum CapType : uint8_t { CAP_NONE = 0, CAP_FRAME = 1, CAP_ENV = 2, CAP_MACHINE =
 // with the env); an env binds at most kMaxIoPortRanges ranges.
 constexpr uint64_t kMaxIoPortCount = 64;
 constexpr uint64_t kMaxIoPortRanges = 4;
+
+// Interrupt lines: an IRQ capability names one of the 16 ISA lines
+// (irq_create, from MACHINE; never the kernel's: 0, 2, 4). irq_bind gives
+// the line to an env: when it fires the kernel masks it and upcalls the
+// env (kVecInterrupt, error_code = the pending lines as a bit mask); the
+// line stays masked until irq_ack.
 
 // Rights. READ/WRITE/EXEC bound the mapping permissions a frame capability
 // allows; GRANT allows copying it to another env; REVOKE allows freeing the
@@ -189,6 +195,7 @@ constexpr uint64_t kVecSliceEnd = 32;    // epilogue: save what you need, then y
 constexpr uint64_t kVecSliceStart = 33;  // prologue: your slice begins
 constexpr uint64_t kVecReclaim = 34;     // give back error_code frames by fault_addr (tick deadline)
 constexpr uint64_t kVecForeignSyscall = 35;  // a system call outside Veneer's numbers (see below)
+constexpr uint64_t kVecInterrupt = 36;   // bound interrupt lines fired: error_code = their bit mask
 constexpr uint32_t kMaxOverruns = 3;     // consecutive overruns that cost an env its slices
 
 // ---- Repossession vectors --------------------------------------------------------

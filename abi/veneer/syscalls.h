@@ -66,7 +66,10 @@
   X(34, poweroff, SLOW, (machine_slot, code))                                \
   X(35, yield_to, SLOW, (env_slot))                                          \
   X(36, pct_sync, SLOW, (env_slot, m0, m1, m2, m3, m4))                      \
-  X(37, pct_wait, SLOW, ())
+  X(37, pct_wait, SLOW, ())                                                  \
+  X(38, irq_ack, SLOW, (irq_slot))                                           \
+  X(39, irq_create, SLOW, (machine_slot, line, dest_slot))                   \
+  X(40, irq_bind, SLOW, (env_slot, irq_slot, bind))
 
 // Argument-list helpers: turn (a, b) into (uint64_t a, uint64_t b) or (a, b).
 #define VENEER_ARGS_0()

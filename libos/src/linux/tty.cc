@@ -70,6 +70,12 @@ struct Shared {
 };
 Shared* shared;
 bool owner;  // this process drives the UART
+// Received data raises the UART's interrupt (COM2: line 3), delivered to
+// the owner as an upcall; the line stays masked until service() has read
+// the bytes and acknowledges it. Without the line, service() polls.
+constexpr uint64_t kLine3 = 3;
+int64_t line_slot = -1;
+volatile bool rx_ready = true;  // read the UART at the next service()
 
 uint8_t inb(uint16_t port) {
   uint8_t v;
@@ -174,17 +180,25 @@ veneer::Status start() {
   if (r.status != veneer::OK) return static_cast<veneer::Status>(r.status);
   uint64_t va = 0;
   if (vm::map(&va, sizeof(Shared), veneer::PERM_WRITE, vm::Kind::Shared) != veneer::OK) return veneer::ERR_NO_MEMORY;
+  int64_t ls = slot_alloc();
+  if (ls >= 0 && sys_irq_create(veneer::kMachineSlot, kLine3, static_cast<uint64_t>(ls)).status == veneer::OK &&
+      sys_irq_bind(veneer::kSelfSlot, static_cast<uint64_t>(ls), 1).status == veneer::OK) {
+    line_slot = ls;
+    set_exception_handler(veneer::kVecInterrupt, [](veneer::ExceptionFrame*) { rx_ready = true; });
+  }
   shared = reinterpret_cast<Shared*>(va);
   shared->tio = kSane;
   shared->ws = Winsize{24, 80, 0, 0};
-  // 115200 8N1, FIFOs on and cleared; no interrupts: the owner polls.
+  // 115200 8N1, FIFOs on and cleared, an interrupt when data arrives
+  // (OUT2 connects it to the PIC) if we have the line.
   outb(kIer, 0x00);
   outb(kLcr, 0x80);
   outb(kData, 0x01);
   outb(kIer, 0x00);
   outb(kLcr, 0x03);
   outb(kFcr, 0xC7);
-  outb(kMcr, 0x03);
+  outb(kMcr, 0x0B);
+  if (line_slot >= 0) outb(kIer, 0x01);
   owner = true;
   return veneer::OK;
 }
@@ -192,7 +206,11 @@ veneer::Status start() {
 void service() {
   if (!owner) return;
   Locked l(shared->lock);
-  for (int i = 0; i < 256 && (inb(kLsr) & kLsrData); i++) receive(static_cast<char>(inb(kData)));
+  if (rx_ready || line_slot < 0) {
+    rx_ready = false;
+    for (int i = 0; i < 256 && (inb(kLsr) & kLsrData); i++) receive(static_cast<char>(inb(kData)));
+    if (line_slot >= 0) sys_irq_ack(static_cast<uint64_t>(line_slot));
+  }
   while (shared->out.used() && (inb(kLsr) & kLsrThrEmpty))
     for (uint64_t i = 0; i < kFifo && shared->out.used(); i++) outb(kData, static_cast<uint8_t>(shared->out.take()));
 }
