@@ -3,6 +3,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/env.h"
 #include "kernel/ioports.h"
+#include "kernel/irq.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -213,6 +214,28 @@ void check_ports(Scan& s, Env& e) {
   s.expect(any == ((e.pct_slow & PCT_SLOW_PORTS) != 0), "PCT_SLOW_PORTS differs from the bound ranges", e.id, any);
 }
 
+// Interrupt lines: the kernel's own never bound; the line table and the
+// envs' bound sets agree; every IRQ capability names a line, not a kernel one.
+void check_irqs(Scan& s) {
+  for (uint64_t line = 0; line < kIrqLines; line++) {
+    uint32_t o = irq_owner(line);
+    if (!o) continue;
+    Env* e = env_from_id(o);
+    s.expect(!irq_line_reserved(line), "a kernel interrupt line is bound", line, o);
+    s.expect(e && (e->irq_lines >> line) & 1, "a line's owner is dead or does not know it", line, o);
+  }
+  for (Env& e : envs) {
+    if (!live(e)) continue;
+    for (uint64_t line = 0; line < kIrqLines; line++)
+      if ((e.irq_lines >> line) & 1) s.expect(irq_owner(line) == e.id, "an env's line is bound elsewhere", e.id, line);
+    for (uint64_t slot = 0; slot < kCapSlots; slot++) {
+      const core::Capability& c = e.caps.at(slot);
+      if (c.type == CAP_IRQ)
+        s.expect(c.object < kIrqLines && !irq_line_reserved(c.object), "IRQ capability to a bad or kernel line", e.id, slot);
+    }
+  }
+}
+
 void check_slices(Scan& s) {
   for (uint32_t p = 0; p < kSlices; p++) {
     uint32_t owner = slice_table->owner[p];
@@ -264,6 +287,7 @@ uint64_t check_invariants(InvariantReport report) {
   }
   check_reverse_maps(s);
   check_slices(s);
+  check_irqs(s);
   check_accounts(s);
   return s.violations;
 }

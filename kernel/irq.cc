@@ -30,8 +30,6 @@ void set_masked(uint64_t line, bool masked) {
 }  // namespace
 
 void irq_init() {
-  reserve_kernel_ports(kMasterCmd, 2);
-  reserve_kernel_ports(kSlaveCmd, 2);
   // Vectors kIrqVectorBase.. (clear of the exceptions and of the timer's),
   // cascade on line 2, 8086 mode; then everything masked.
   outb(kMasterCmd, 0x11);
@@ -71,6 +69,8 @@ Status irq_ack(uint64_t line) {
   set_masked(line, false);
   return OK;
 }
+
+uint32_t irq_owner(uint64_t line) { return owner[line]; }
 
 void irq_env_gone(Env* e) {
   for (uint64_t line = 0; line < kIrqLines; line++)

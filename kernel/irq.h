@@ -17,7 +17,7 @@ struct Env;
 constexpr uint8_t kIrqVectorBase = 0x30;
 constexpr uint64_t kIrqLines = 16;
 
-// Remaps and masks both PICs (boot).
+// Remaps and masks both PICs and forgets every binding (boot).
 void irq_init();
 // Lines the kernel keeps: 0 (the PIT), 2 (the cascade), 4 (COM1, its log's UART).
 bool irq_line_reserved(uint64_t line);
@@ -27,6 +27,8 @@ Status irq_bind(Env* e, uint64_t line);
 Status irq_unbind(Env* e, uint64_t line);
 // Unmasks a bound line after its upcall. ERR_BAD_STATE: not bound.
 Status irq_ack(uint64_t line);
+// The env id a line is bound to, 0 for none (the invariant scan).
+uint32_t irq_owner(uint64_t line);
 // Masks and frees the lines an env holds (its death).
 void irq_env_gone(Env* e);
 // The trap path, for vector kIrqVectorBase + line: masks the line, ends the

@@ -273,7 +273,9 @@ void calibrate() {
 }  // namespace
 
 void lapic_init() {
-  irq_init();  // the PICs: remapped, masked until an env binds a line
+  reserve_kernel_ports(0x20, 2);  // the PICs
+  reserve_kernel_ports(0xA0, 2);
+  irq_init();  // remapped, masked until an env binds a line
   uint64_t base = rdmsr(MSR_APIC_BASE);
   x2apic = (base & (kApicBaseEnable | kApicBaseX2)) == (kApicBaseEnable | kApicBaseX2);
   if (!x2apic) {

@@ -58,6 +58,7 @@ struct MEnv {
   std::map<uint64_t, MCap> caps;
   std::map<uint64_t, MPte> ptes;
   std::set<std::pair<uint64_t, uint64_t>> ports;  // bound I/O port ranges (first, count)
+  uint16_t irq_lines = 0;                         // interrupt lines bound to it
   bool operator==(const MEnv&) const = default;
 };
 struct Model {
@@ -77,6 +78,7 @@ Model extract() {
     me.state = e.info->state;
     for (uint64_t r = 0; r < kMaxIoPortRanges; r++)
       if (e.io_count[r]) me.ports.insert({e.io_first[r], e.io_count[r]});
+    me.irq_lines = e.irq_lines;
     for (uint64_t s = 0; s < kCapSlots; s++) {
       const core::Capability& c = e.caps.at(s);
       if (c.type != CAP_NONE) me.caps[s] = MCap{c.type, c.rights, c.object, c.guard};
@@ -116,7 +118,7 @@ std::string describe(const Model& m) {
   std::string s;
   char buf[200];
   for (auto& [id, e] : m.envs) {
-    snprintf(buf, sizeof buf, "  env %x parent %x state %u\n", id, e.parent, e.state);
+    snprintf(buf, sizeof buf, "  env %x parent %x state %u irq lines %x\n", id, e.parent, e.state, e.irq_lines);
     s += buf;
     for (auto& [slot, c] : e.caps) {
       snprintf(buf, sizeof buf, "    cap %lu: type %u rights %x object %x guard %lu\n", slot, c.type, c.rights,
@@ -304,7 +306,7 @@ struct Input {
 enum Call : uint8_t {
   C_FRAME_ALLOC, C_FRAME_FREE, C_MAP, C_UNMAP, C_PROTECT, C_BATCH, C_GRANT, C_REVOKE,
   C_DELETE, C_ENV_CREATE, C_ENV_RUN, C_ENV_DESTROY, C_SET_QUOTA, C_SLICE, C_SHARE, C_PROTECT_RANGE,
-  C_IOPORT_CREATE, C_IOPORT_BIND, C_IOPORT_UNBIND, C_COUNT
+  C_IOPORT_CREATE, C_IOPORT_BIND, C_IOPORT_UNBIND, C_IRQ_CREATE, C_IRQ_BIND, C_IRQ_ACK, C_COUNT
 };
 
 const char* syscall_name(uint64_t num) {
@@ -380,7 +382,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // steps reach interesting states: a page for batch ops (slot 11), a frame
   // mapped writable (10), a frame (8) with a read-only copy of its capability
   // (9) and a read+execute copy (7), a frame mapped read-only (6), and a
-  // running child (5) with a page for its own batch ops.
+  // running child (5) with a page for its own batch ops, COM2's ports (12)
+  // and its interrupt line (13).
   {
     constexpr uint64_t kChild = 5;
     const uint64_t setup[][7] = {
@@ -398,6 +401,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         {SYS_page_map, kChild, kArgVa, 4, PERM_WRITE},
         {SYS_cap_delete, 4},
         {SYS_env_run, kChild},
+        {SYS_ioport_create, kMachineSlot, 0x2F8, 8, 12},
+        {SYS_irq_create, kMachineSlot, 3, 13},
     };
     for (auto& c : setup)
       if (hosted::call(init, c[0], c + 1).status != OK) abort();
@@ -538,8 +543,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case C_GRANT: {
         num = SYS_cap_grant;
-        uint8_t type = in.u8() % 3;
-        a[0] = in.slot(me, type == 0 ? CAP_FRAME : type == 1 ? CAP_ENV : CAP_IOPORT);
+        uint8_t type = in.u8() % 4;
+        a[0] = in.slot(me, type == 0 ? CAP_FRAME : type == 1 ? CAP_ENV : type == 2 ? CAP_IOPORT : CAP_IRQ);
         a[1] = in.slot(me, CAP_ENV), a[2] = in.slot(me, CAP_NONE);
         uint8_t r = in.u8();
         a[3] = r < 250 ? r & kRightsAll : 0x100;
@@ -580,6 +585,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (first < f + n && f < first + count) valid = false;
         break;
       }
+      case C_IRQ_CREATE: {
+        num = SYS_irq_create;
+        static const uint64_t lines[] = {3, 5, 7, 15, 0, 2, 4, 16, ~0ull};
+        a[0] = in.slot(me, CAP_MACHINE), a[1] = lines[in.u8() % 9], a[2] = in.slot(me, CAP_NONE);
+        const MCap* m = sh.cap(a[0]);
+        valid = m && m->type == CAP_MACHINE && a[1] < 16 && a[1] != 0 && a[1] != 2 && a[1] != 4 &&
+                sh.slot_free(me, a[2]);
+        break;
+      }
+      case C_IRQ_BIND:
+      case C_IRQ_ACK: {
+        // A line is bound to at most one env; ack needs it bound to someone.
+        num = kind == C_IRQ_BIND ? SYS_irq_bind : SYS_irq_ack;
+        if (kind == C_IRQ_BIND) a[0] = in.slot(me, CAP_ENV), a[2] = in.u8() % 3;
+        uint64_t& irq = kind == C_IRQ_BIND ? a[1] : a[0];
+        irq = in.slot(me, CAP_IRQ);
+        const MCap* c = sh.cap(irq);
+        if (!c || c->type != CAP_IRQ || !(c->rights & RIGHT_READ)) break;
+        uint32_t holder = 0;
+        for (auto& [id, e] : sh.m.envs)
+          if (e.irq_lines & (1u << c->object)) holder = id;
+        if (kind == C_IRQ_ACK) {
+          valid = holder != 0;
+          break;
+        }
+        uint32_t t = sh.env_cap(a[0], RIGHT_CONTROL);
+        valid = t && (a[2] == 1 ? holder == 0 : a[2] == 0 && holder == t);
+        break;
+      }
       case C_REVOKE:
         num = SYS_cap_revoke;
         a[0] = in.slot(me, CAP_FRAME);
@@ -587,8 +621,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case C_DELETE: {
         num = SYS_cap_delete;
-        uint8_t type = in.u8() % 3;
-        a[0] = in.slot(me, type == 0 ? CAP_FRAME : type == 1 ? CAP_ENV : CAP_IOPORT);
+        uint8_t type = in.u8() % 4;
+        a[0] = in.slot(me, type == 0 ? CAP_FRAME : type == 1 ? CAP_ENV : type == 2 ? CAP_IOPORT : CAP_IRQ);
         valid = a[0] < kCapSlots && me.caps.count(a[0]);
         break;
       }
@@ -748,6 +782,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           break;
         }
         case C_DELETE: sh.me().caps.erase(a[0]); break;
+        case C_IRQ_CREATE: sh.me().caps[a[2]] = MCap{CAP_IRQ, kRightsAll, static_cast<uint32_t>(a[1]), 0}; break;
+        case C_IRQ_BIND: {
+          uint16_t bit = static_cast<uint16_t>(1u << sh.cap(a[1])->object);
+          uint16_t& lines = sh.m.envs.at(sh.env_cap(a[0], 0)).irq_lines;
+          lines = a[2] ? lines | bit : lines & ~bit;
+          break;
+        }
         case C_IOPORT_CREATE:
           sh.me().caps[a[3]] = MCap{CAP_IOPORT, kRightsAll, static_cast<uint32_t>(a[1] | a[2] << 16), 0};
           break;

@@ -11,6 +11,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
+#include "kernel/irq.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
 
@@ -150,6 +151,7 @@ Env* boot(uint64_t nframes) {
   kinfo.max_envs = kMaxEnvs;
 
   env_init();
+  irq_init();
   syscall_init();
   sched_init(1000000, 250000);
   Env* init;
