@@ -18,7 +18,7 @@ enum Nr : uint64_t {
   NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_stat = 4, NR_fstat = 5, NR_lstat = 6, NR_poll = 7,
   NR_lseek = 8, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_brk = 12, NR_rt_sigaction = 13,
   NR_rt_sigprocmask = 14, NR_rt_sigreturn = 15, NR_ioctl = 16, NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19,
-  NR_writev = 20, NR_access = 21, NR_pipe = 22, NR_sched_yield = 24, NR_mremap = 25, NR_madvise = 28, NR_dup = 32, NR_dup2 = 33,
+  NR_writev = 20, NR_access = 21, NR_pipe = 22, NR_select = 23, NR_sched_yield = 24, NR_mremap = 25, NR_madvise = 28, NR_dup = 32, NR_dup2 = 33,
   NR_pause = 34, NR_nanosleep = 35, NR_getpid = 39, NR_sendfile = 40, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_execve = 59, NR_exit = 60,
   NR_wait4 = 61, NR_kill = 62, NR_uname = 63, NR_fcntl = 72, NR_ftruncate = 77, NR_getcwd = 79, NR_chdir = 80,
   NR_fchdir = 81, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84, NR_creat = 85, NR_link = 86, NR_unlink = 87,

@@ -17,6 +17,8 @@
 #include "ramfs.h"
 #include "tty.h"
 
+#include <initializer_list>
+
 extern "C" exos::linux::LinuxContext linux_ctx;
 exos::linux::LinuxContext linux_ctx;
 extern "C" void linux_fork_trampoline();
@@ -1044,6 +1046,48 @@ long do_poll(uint64_t fds, uint64_t n, int64_t timeout_ns) {
   }
 }
 
+// select/pselect6 over the same readiness as poll: fd_sets of nfds bits
+// (at most kMaxFds descriptors can be open, so higher bits must be clear).
+long do_select(uint64_t nfds, uint64_t rd, uint64_t wr, uint64_t ex, int64_t timeout_ns) {
+  if (nfds > 1024) return -EINVAL;
+  uint64_t words = (nfds + 63) / 64;
+  for (uint64_t set : {rd, wr, ex})  // each may be NULL
+    if (set && !user_ok(set, words * 8, true)) return -EFAULT;
+  auto* r = reinterpret_cast<uint64_t*>(rd);
+  auto* w = reinterpret_cast<uint64_t*>(wr);
+  auto* x = reinterpret_cast<uint64_t*>(ex);
+  auto bit = [](uint64_t* set, uint64_t fd) { return set && ((set[fd / 64] >> (fd % 64)) & 1); };
+  uint64_t want_r[16] = {}, want_w[16] = {};
+  for (uint64_t fd = 0; fd < nfds; fd++) {
+    if ((bit(r, fd) || bit(w, fd) || bit(x, fd)) && !file_of(fd)) return -EBADF;
+    if (bit(r, fd)) want_r[fd / 64] |= 1ull << (fd % 64);
+    if (bit(w, fd)) want_w[fd / 64] |= 1ull << (fd % 64);
+  }
+  uint64_t until = timeout_ns < 0 ? ~0ull : now_ns() + static_cast<uint64_t>(timeout_ns);
+  for (;;) {
+    long ready = 0;
+    uint64_t got_r[16] = {}, got_w[16] = {};
+    for (uint64_t fd = 0; fd < nfds; fd++) {
+      uint64_t m = 1ull << (fd % 64);
+      if (want_r[fd / 64] & m) {
+        File* f = file_of(fd);
+        if (!(f->kind == K_CONSOLE && tty::active() && !tty::readable())) got_r[fd / 64] |= m, ready++;
+      }
+      if (want_w[fd / 64] & m) got_w[fd / 64] |= m, ready++;
+    }
+    if (ready || now_ns() >= until) {
+      for (uint64_t i = 0; i < words; i++) {
+        if (r) r[i] = got_r[i];
+        if (w) w[i] = got_w[i];
+        if (x) x[i] = 0;
+      }
+      return ready;
+    }
+    if (interrupted()) return -EINTR;
+    exos::yield();
+  }
+}
+
 long do_clock(uint64_t ts) {
   USER_PTR(ts, sizeof(Timespec), true);
   uint64_t ns = now_ns();
@@ -1419,6 +1463,23 @@ LX(lx_poll) {
   return do_poll(a0, a1, ms < 0 ? -1 : int64_t{ms} * 1000000);
 }
 
+LX(lx_select) {
+  if (!a4) return do_select(a0, a1, a2, a3, -1);
+  struct Timeval {
+    int64_t sec, usec;
+  };
+  USER_PTR(a4, sizeof(Timeval), false);
+  const Timeval& t = *reinterpret_cast<const Timeval*>(a4);
+  if (t.sec < 0 || t.usec < 0 || t.usec >= 1000000) return -EINVAL;
+  return do_select(a0, a1, a2, a3, t.sec * 1000000000 + t.usec * 1000);
+}
+LX(lx_pselect6) {
+  if (!a4) return do_select(a0, a1, a2, a3, -1);
+  USER_PTR(a4, sizeof(Timespec), false);
+  const Timespec& t = *reinterpret_cast<const Timespec*>(a4);
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
+  return do_select(a0, a1, a2, a3, t.sec * 1000000000 + t.nsec);
+}
 LX(lx_ppoll) {
   if (!a2) return do_poll(a0, a1, -1);
   USER_PTR(a2, sizeof(Timespec), false);
@@ -1744,6 +1805,8 @@ constexpr HandlerTable make_table() {
   t[NR_ioctl] = lx_ioctl;
   t[NR_poll] = lx_poll;
   t[NR_ppoll] = lx_ppoll;
+  t[NR_select] = lx_select;
+  t[NR_pselect6] = lx_pselect6;
   t[NR_mmap] = lx_mmap;
   t[NR_munmap] = lx_munmap;
   t[NR_mprotect] = lx_mprotect;

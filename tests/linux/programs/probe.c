@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,26 @@ int main(int argc, char** argv) {
         "wait gets the child's exit status");
   CHECK(waitpid(-1, &status, WNOHANG) == -1 && errno == ECHILD, "no children left: ECHILD");
   close(p[0]);
+
+  // select: a pipe with data is readable, its write end writable; a closed
+  // descriptor gets EBADF, a bad set pointer EFAULT; an empty wait times out.
+  CHECK(pipe(p) == 0 && write(p[1], "x", 1) == 1, "a pipe with a byte in it");
+  fd_set rs, ws;
+  FD_ZERO(&rs);
+  FD_ZERO(&ws);
+  FD_SET(p[0], &rs);
+  FD_SET(p[1], &ws);
+  struct timeval tv = {1, 0};
+  CHECK(select(p[1] + 1, &rs, &ws, NULL, &tv) == 2 && FD_ISSET(p[0], &rs) && FD_ISSET(p[1], &ws),
+        "select finds the pipe readable and writable");
+  FD_ZERO(&rs);
+  FD_SET(55, &rs);
+  CHECK(select(56, &rs, NULL, NULL, &tv) == -1 && errno == EBADF, "select on a closed descriptor gets EBADF");
+  CHECK(select(p[1] + 1, (fd_set*)0x10, NULL, NULL, &tv) == -1 && errno == EFAULT, "select with a bad set gets EFAULT");
+  struct timeval zero = {0, 0};
+  CHECK(select(0, NULL, NULL, NULL, &zero) == 0, "select with nothing to wait for and no time returns 0");
+  close(p[0]);
+  close(p[1]);
 
   CHECK(pipe(p) == 0, "a second pipe");
   close(p[0]);  /* before the fork: no reader anywhere */
