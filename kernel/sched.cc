@@ -105,8 +105,11 @@ void switch_to(Env* e, bool handover) {
       load_user_state(e);
     }
     wrmsr(MSR_FS_BASE, e->fs_base);  // after the fs load, which may reset it
-    if (prev && (prev->pct_slow & PCT_SLOW_PORTS)) env_io_ports(prev, false);
-    if (e->pct_slow & PCT_SLOW_PORTS) env_io_ports(e, true);
+    // I/O ports: one test in the common case, where neither env has any.
+    if (((prev ? prev->pct_slow : 0) | e->pct_slow) & PCT_SLOW_PORTS) [[unlikely]] {
+      if (prev) env_io_ports(prev, false);
+      env_io_ports(e, true);
+    }
     set_entry_stack(reinterpret_cast<uint64_t>(&e->tf + 1));  // its traps are saved in its TrapFrame
     cpu0.current = e;
     e->info->runs++;
@@ -175,7 +178,7 @@ void check_reclaims() {
     deliver_upcall(e, kVecReclaim, e->reclaim_count, e->reclaim_deadline, e->xhandler);
     e->reclaim_notified = true;
   }
-  irq_deliver(e);  // lines that fired while it was not running
+  if (e->irq_pending) irq_deliver(e);  // lines that fired while it was not running
   env_run(e);
 }
 
