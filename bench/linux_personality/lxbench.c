@@ -7,7 +7,8 @@
    The operations (docs/benchmarks.md, "Linux programs on ExOS"):
      lx_getppid         getppid() in a loop
      lx_pipe_roundtrip  one byte to a child and back over two pipes
-     lx_fork_exit_wait  fork, the child _exits, the parent waits */
+     lx_fork_exit_wait  fork, the child _exits, the parent waits
+     lx_shell_pipeline  /bin/sh -c "seq 10000 | sort -n | tail -1" (busybox), output discarded */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { WARMUP = 100, N_CHEAP = 10000, N_PIPE = 1000, N_FORK = 100 };
+enum { WARMUP = 100, N_CHEAP = 10000, N_PIPE = 1000, N_FORK = 100, N_SHELL = 5 };
 
 static inline uint64_t rdtsc(void) {
   uint32_t lo, hi;
@@ -71,11 +72,37 @@ static void bench_fork(void) {
   report("lx_fork_exit_wait", rdtsc() - t0, N_FORK);
 }
 
+// A whole small shell pipeline: three programs started by a shell, a
+// pipe between each, 10,000 lines sorted.
+static int shell_pipeline(void) {
+  pid_t p = fork();
+  if (p == 0) {
+    char* argv[] = {"sh", "-c", "seq 10000 | sort -n | tail -1 > /dev/null", NULL};
+    char* envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", NULL};
+    execve("/bin/sh", argv, envp);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(p, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void bench_shell(void) {
+  if (!shell_pipeline()) {
+    printf("BENCH-ERROR lx_shell_pipeline /bin/sh -c failed\n");
+    return;
+  }
+  uint64_t t0 = rdtsc();
+  for (int i = 0; i < N_SHELL; i++) shell_pipeline();
+  report("lx_shell_pipeline", rdtsc() - t0, N_SHELL);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   bench_getppid();
   bench_pipe();
   bench_fork();
+  bench_shell();
   printf("BENCH-DONE\n");
   return 0;
 }

@@ -63,7 +63,9 @@ def main():
         os.makedirs(f"{stage}/bin")
         sh("cp", "/bin/busybox", f"{stage}/bin/busybox")
         sh("cp", str(binary), f"{stage}/bin/lxbench")
-        Path(stage, "init").write_text("#!/bin/busybox sh\n/bin/lxbench\n/bin/busybox poweroff -f\n")
+        Path(stage, "init").write_text("#!/bin/busybox sh\n/bin/busybox mkdir -p /sbin /usr/bin /usr/sbin\n"
+                                       "/bin/busybox --install -s\n/bin/lxbench\n"
+                                       "/bin/busybox poweroff -f\n")
         os.chmod(f"{stage}/init", 0o755)
         with open(work / "linux-initramfs.cpio", "wb") as f:
             files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=stage, capture_output=True).stdout
