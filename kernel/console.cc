@@ -56,7 +56,7 @@ void flush_blocking() {
 
 void console_init() {
   reserve_kernel_ports(kCom1, 8);
-  reserve_kernel_ports(kDebugExitPort, 1);
+  reserve_kernel_ports(kDebugExitPort, 4);  // QEMU's isa-debug-exit decodes four
   arch::outb(kCom1 + 1, 0x00);  // no interrupts
   arch::outb(kCom1 + 3, 0x80);  // DLAB
   arch::outb(kCom1 + 0, 0x01);  // 115200 baud

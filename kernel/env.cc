@@ -4,6 +4,7 @@
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
 #include "kernel/core/env_ids.h"
+#include "kernel/ioports.h"
 #include "kernel/irq.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
@@ -26,6 +27,7 @@ void env_init() {
     envs[i].info = &env_table[i];
     generation[i] = 1;
   }
+  io_ports_open = nullptr;  // (the hosted kernel boots again and again)
 }
 
 Status env_create(Env* creator, Env** out) {
@@ -102,11 +104,6 @@ void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg) {
   e->tf.rsi = e->id;
 }
 
-void env_io_ports(const Env* e, bool open) {
-  for (uint64_t r = 0; r < kMaxIoPortRanges; r++)
-    if (e->io_count[r]) arch::set_io_ports(e->io_first[r], e->io_count[r], open);
-}
-
 void env_destroy(Env* e) {
   // Its children go with it: nobody else may hold a capability to them, and
   // an env no one can name would keep its frames forever.
@@ -117,9 +114,9 @@ void env_destroy(Env* e) {
     if (child.id && child.info->parent == id && child.info->state != ENV_DYING) env_destroy(&child);
   if (cpu0.current == e) {
     write_cr3(kernel_pml4_pa);  // its page tables are about to be freed
-    env_io_ports(e, false);
     cpu0.current = nullptr;
   }
+  if (io_ports_open == e) io_ports_switch(nullptr);
   for (uint64_t r = 0; r < kMaxIoPortRanges; r++) e->io_count[r] = 0;
   irq_env_gone(e);
   sched_env_gone(e);

@@ -115,9 +115,6 @@ inline Env* env_from_id(uint32_t id) {
   *out = e;
   return OK;
 }
-// Opens or closes e's bound I/O port ranges in the TSS bitmap (switch_to
-// calls it for the envs it switches between).
-void env_io_ports(const Env* e, bool open);
 // Sets the registers an env starts with.
 void env_set_start(Env* e, uint64_t rip, uint64_t rsp, uint64_t arg);
 

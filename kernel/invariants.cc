@@ -214,6 +214,14 @@ void check_ports(Scan& s, Env& e) {
   s.expect(any == ((e.pct_slow & PCT_SLOW_PORTS) != 0), "PCT_SLOW_PORTS differs from the bound ranges", e.id, any);
 }
 
+// The bitmap is open for at most one env, a live one with ports.
+void check_open_ports(Scan& s) {
+  const Env* o = io_ports_open;
+  if (!o) return;
+  s.expect(env_from_id(o->id) == o && (o->pct_slow & PCT_SLOW_PORTS), "I/O bitmap open for a dead or portless env",
+           o->id, o->pct_slow);
+}
+
 // Interrupt lines: the kernel's own never bound; the line table and the
 // envs' bound sets agree; every IRQ capability names a line, not a kernel one.
 void check_irqs(Scan& s) {
@@ -288,6 +296,7 @@ uint64_t check_invariants(InvariantReport report) {
   check_reverse_maps(s);
   check_slices(s);
   check_irqs(s);
+  check_open_ports(s);
   check_accounts(s);
   return s.violations;
 }

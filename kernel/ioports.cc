@@ -19,7 +19,24 @@ uint64_t reserved_count;
 
 bool overlaps(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return a < b + bn && b < a + an; }
 
+void set_ranges(const Env* e, bool open) {
+  for (uint64_t r = 0; r < kMaxIoPortRanges; r++)
+    if (e->io_count[r]) arch::set_io_ports(e->io_first[r], e->io_count[r], open);
+}
+
 }  // namespace
+
+const Env* io_ports_open;
+
+void io_ports_switch(const Env* next) {
+  if (io_ports_open == next) return;
+  if (io_ports_open) set_ranges(io_ports_open, false);
+  io_ports_open = nullptr;
+  if (next && (next->pct_slow & PCT_SLOW_PORTS)) {
+    set_ranges(next, true);
+    io_ports_open = next;
+  }
+}
 
 void reserve_kernel_ports(uint16_t first, uint16_t count) {
   if (!count) return;
@@ -47,7 +64,10 @@ Status io_ports_bind(Env* e, uint16_t first, uint16_t count) {
   e->io_first[free] = first;
   e->io_count[free] = count;
   e->pct_slow |= PCT_SLOW_PORTS;
-  if (arch::cpu0.current == e) arch::set_io_ports(first, count, true);
+  if (arch::cpu0.current == e) {
+    io_ports_switch(nullptr);  // whatever is open (only e's can be) closes ...
+    io_ports_switch(e);        // ... and e's ranges, the new one with them, open
+  }
   return OK;
 }
 
@@ -55,13 +75,16 @@ Status io_ports_unbind(Env* e, uint16_t first, uint16_t count) {
   bool any = false, found = false;
   for (uint64_t r = 0; r < kMaxIoPortRanges; r++) {
     if (e->io_count[r] && e->io_first[r] == first && e->io_count[r] == count) {
+      if (io_ports_open == e) arch::set_io_ports(first, count, false);
       e->io_count[r] = 0;
       found = true;
-      if (arch::cpu0.current == e) arch::set_io_ports(first, count, false);
     }
     any |= e->io_count[r] != 0;
   }
-  if (!any) e->pct_slow &= ~PCT_SLOW_PORTS;
+  if (!any) {
+    e->pct_slow &= ~PCT_SLOW_PORTS;
+    if (io_ports_open == e) io_ports_open = nullptr;  // nothing of it is open any more
+  }
   return found ? OK : ERR_NOT_FOUND;
 }
 

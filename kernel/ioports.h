@@ -17,6 +17,12 @@ void reserve_kernel_ports(uint16_t first, uint16_t count);
 // Whether [first, first + count) touches a reserved port.
 bool kernel_uses_ports(uint64_t first, uint64_t count);
 
+// The env whose ranges the TSS bitmap opens now (nullptr: none). Only the
+// running env's, and only while it runs: every switch (idle included)
+// goes through io_ports_switch when this or the next env has ports.
+extern const Env* io_ports_open;
+void io_ports_switch(const Env* next);
+
 // Adds (bind) or removes a range from e's set; opens or closes it at once
 // when e is running. ERR_BUSY: already bound (bind); ERR_NO_RESOURCES:
 // kMaxIoPortRanges bound; ERR_NOT_FOUND: not bound (unbind).

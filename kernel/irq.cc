@@ -64,8 +64,9 @@ Status irq_unbind(Env* e, uint64_t line) {
   return OK;
 }
 
-Status irq_ack(uint64_t line) {
+Status irq_ack(Env* e, uint64_t line) {
   if (!owner[line]) return ERR_BAD_STATE;
+  if (owner[line] != e->id) return ERR_ACCESS_DENIED;
   set_masked(line, false);
   return OK;
 }
@@ -79,6 +80,16 @@ void irq_env_gone(Env* e) {
 }
 
 void irq_arrived(uint64_t line) {
+  if ((line & 7) == 7) {
+    // The last line of either PIC is also what it raises when a request
+    // goes away before the CPU acknowledges it: real only if in service.
+    uint16_t cmd = line == 7 ? kMasterCmd : kSlaveCmd;
+    outb(cmd, 0x0B);  // OCW3: read the in-service register
+    if (!(arch::inb(cmd) & 0x80)) {
+      if (line == 15) outb(kMasterCmd, kEoi);  // the master did put the cascade in service
+      return;
+    }
+  }
   set_masked(line, true);
   if (line >= 8) outb(kSlaveCmd, kEoi);
   outb(kMasterCmd, kEoi);

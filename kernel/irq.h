@@ -25,14 +25,18 @@ bool irq_line_reserved(uint64_t line);
 Status irq_bind(Env* e, uint64_t line);
 // ERR_NOT_FOUND: the line is not bound to e.
 Status irq_unbind(Env* e, uint64_t line);
-// Unmasks a bound line after its upcall. ERR_BAD_STATE: not bound.
-Status irq_ack(uint64_t line);
+// Unmasks a line bound to e after its upcall. ERR_BAD_STATE: not bound;
+// ERR_ACCESS_DENIED: bound to another env (only the driver says when its
+// device has been served).
+Status irq_ack(Env* e, uint64_t line);
 // The env id a line is bound to, 0 for none (the invariant scan).
 uint32_t irq_owner(uint64_t line);
 // Masks and frees the lines an env holds (its death).
 void irq_env_gone(Env* e);
 // The trap path, for vector kIrqVectorBase + line: masks the line, ends the
-// interrupt at the PIC and marks it pending for its env (nothing when unbound).
+// interrupt at the PIC and marks it pending for its env (nothing when unbound,
+// and nothing at all for a spurious line 7 or 15, which the PIC did not
+// put in service).
 void irq_arrived(uint64_t line);
 // Delivers e's pending lines as one upcall if it has a handler (the
 // pending set, as a bit mask, in the frame's error_code). True if delivered.

@@ -12,6 +12,7 @@
 #include "kernel/console.h"
 #include "kernel/core/slice_vector.h"
 #include "kernel/env.h"
+#include "kernel/ioports.h"
 #include "kernel/irq.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
@@ -105,11 +106,8 @@ void switch_to(Env* e, bool handover) {
       load_user_state(e);
     }
     wrmsr(MSR_FS_BASE, e->fs_base);  // after the fs load, which may reset it
-    // I/O ports: one test in the common case, where neither env has any.
-    if (((prev ? prev->pct_slow : 0) | e->pct_slow) & PCT_SLOW_PORTS) [[unlikely]] {
-      if (prev) env_io_ports(prev, false);
-      env_io_ports(e, true);
-    }
+    // I/O ports: two tests in the common case, where no env has any open.
+    if (io_ports_open || (e->pct_slow & PCT_SLOW_PORTS)) [[unlikely]] io_ports_switch(e);
     set_entry_stack(reinterpret_cast<uint64_t>(&e->tf + 1));  // its traps are saved in its TrapFrame
     cpu0.current = e;
     e->info->runs++;
@@ -268,6 +266,7 @@ void schedule() {
     account_out(cpu0.current);
     if (cpu0.current) save_user_state(cpu0.current);
     cpu0.current = nullptr;
+    io_ports_switch(nullptr);  // nobody's ports stay open while idle
     write_cr3(kernel_pml4_pa);
     slice_table->running = 0;
     sti();

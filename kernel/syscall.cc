@@ -728,7 +728,7 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
     case SYS_irq_ack: {
       core::Capability* c;
       s = e->caps.lookup(tf->rdi, CAP_IRQ, RIGHT_READ, &c);
-      if (s == OK) s = irq_ack(c->object);
+      if (s == OK) s = irq_ack(e, c->object);
       break;
     }
     case SYS_poweroff: {

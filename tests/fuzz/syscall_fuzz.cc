@@ -596,7 +596,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case C_IRQ_BIND:
       case C_IRQ_ACK: {
-        // A line is bound to at most one env; ack needs it bound to someone.
+        // A line is bound to at most one env; only that env may ack it.
         num = kind == C_IRQ_BIND ? SYS_irq_bind : SYS_irq_ack;
         if (kind == C_IRQ_BIND) a[0] = in.slot(me, CAP_ENV), a[2] = in.u8() % 3;
         uint64_t& irq = kind == C_IRQ_BIND ? a[1] : a[0];
@@ -607,7 +607,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (auto& [id, e] : sh.m.envs)
           if (e.irq_lines & (1u << c->object)) holder = id;
         if (kind == C_IRQ_ACK) {
-          valid = holder != 0;
+          valid = holder == sh.caller;
           break;
         }
         uint32_t t = sh.env_cap(a[0], RIGHT_CONTROL);

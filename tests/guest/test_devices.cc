@@ -211,6 +211,7 @@ TEST(interrupt_lines_are_capabilities) {
   CHECK_STATUS(exos::sys_irq_bind(kSelfSlot, line, 0), OK);
   CHECK_STATUS(exos::sys_irq_bind(c.slot, line, 1), OK);
   CHECK_STATUS(exos::sys_irq_bind(kSelfSlot, line, 1), ERR_BUSY);
+  CHECK_STATUS(exos::sys_irq_ack(line), ERR_ACCESS_DENIED);  // only the env it is bound to
   uint64_t before = irq_upcalls;
   port_write(kCom2, 'C');  // the child's line now: its upcall, not ours
   for (int i = 0; i < 100000 && exos::env_info(c.id).id == c.id; i++) exos::yield();

@@ -1536,10 +1536,18 @@ LX(lx_getppid) { return proc::getppid(); }
 LX(lx_own_group) { return proc::getpid(); }  // session ids
 LX(lx_getpgrp) { return procfs::pgid_of(proc::getpid()); }
 LX(lx_getpgid) { return procfs::pgid_of(a0 ? static_cast<int>(a0) : proc::getpid()); }
+// Ourselves or a child of ours, as on Linux (ESRCH for anyone else).
 LX(lx_setpgid) {
-  int pid = a0 ? static_cast<int>(a0) : proc::getpid();
+  int me = proc::getpid();
+  int pid = a0 ? static_cast<int>(a0) : me;
   int64_t pgid = a1 ? static_cast<int64_t>(a1) : pid;
-  if (pgid < 0 || static_cast<int64_t>(a0) < 0) return -EINVAL;
+  if (pgid < 0 || static_cast<int32_t>(a0) < 0) return -EINVAL;
+  bool ours = pid == me;
+  for (uint32_t i = 0; !ours && st.table && i < proc::kMaxProcs; i++) {
+    const proc::ProcEntry& e = st.table->procs[i];
+    ours = e.state == proc::PROC_RUNNING && e.pid == pid && e.ppid == me;
+  }
+  if (!ours) return -ESRCH;
   return procfs::set_pgid(pid, static_cast<int>(pgid)) ? 0 : -ESRCH;
 }
 LX(lx_setsid) {

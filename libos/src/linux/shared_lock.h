@@ -43,4 +43,37 @@ class Locked {
   SharedLock& l_;
 };
 
+// One attempt (a dead holder's lock is taken over): for a process that must
+// not wait on the others, whose memory this is too (they could hold it
+// forever). held() says whether it got the lock.
+class TryLocked {
+ public:
+  explicit TryLocked(SharedLock& l) : l_(l) {
+    uint32_t me = self_id(), expected = 0;
+    if (l_.holder == me) {
+      held_ = true;
+      l_.depth++;
+      return;
+    }
+    if (!__atomic_compare_exchange_n(&l_.holder, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      const veneer::EnvInfo& holder = env_info(expected);
+      bool dead = holder.id != expected || holder.state == veneer::ENV_FREE || holder.state == veneer::ENV_DYING;
+      if (!dead || !__atomic_compare_exchange_n(&l_.holder, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+    }
+    held_ = true;
+    l_.depth = 1;
+  }
+  ~TryLocked() {
+    if (held_ && --l_.depth == 0) __atomic_store_n(&l_.holder, 0, __ATOMIC_RELEASE);
+  }
+  bool held() const { return held_; }
+  TryLocked(const TryLocked&) = delete;
+  TryLocked& operator=(const TryLocked&) = delete;
+
+ private:
+  SharedLock& l_;
+  bool held_ = false;
+};
+
 }  // namespace exos::linux

@@ -10,6 +10,8 @@
 #include "procfs.h"
 #include "shared_lock.h"
 
+#include <initializer_list>
+
 namespace exos::linux::tty {
 using namespace abi;
 namespace {
@@ -56,20 +58,28 @@ struct Ring {
   char peek() const { return data[tail % kRing]; }
 };
 
-constexpr uint32_t kLine = 1024;
+// Shared with every process, so the owner trusts none of it beyond what
+// it checks: it never waits for the lock (TryLocked), clamps the rings'
+// counts, and keeps the line being edited in its own memory.
 struct Shared {
   SharedLock lock;
   Termios tio;
   Winsize ws;
-  int32_t fg_pgrp;  // the foreground process group (0: every process)
-  uint32_t eofs;    // ends of file typed (Ctrl-D on an empty line) not yet read
-  Ring in;          // input readers may take: whole lines in canonical mode
-  Ring out;         // output the owner has yet to send
-  char line[kLine]; // the line being edited (canonical mode; the owner's)
-  uint32_t line_len;
+  int32_t fg_pgrp;     // the foreground process group (0: every process)
+  uint32_t eofs;       // ends of file typed (Ctrl-D on an empty line) not yet read
+  uint32_t flush_line; // TCSETSF: the owner drops the line being edited
+  Ring in;             // input readers may take: whole lines in canonical mode
+  Ring out;            // output the owner has yet to send
 };
 Shared* shared;
 bool owner;  // this process drives the UART
+// The owner's own: the line being edited (canonical mode), and whether the
+// terminal was canonical when it last looked (leaving canonical mode hands
+// the line over).
+constexpr uint32_t kLine = 1024;
+char line[kLine];
+uint32_t line_len;
+bool was_canonical = true;
 // Received data raises the UART's interrupt (COM2: line 3), delivered to
 // the owner as an upcall; the line stays masked until service() has read
 // the bytes and acknowledges it. Without the line, service() polls.
@@ -120,8 +130,8 @@ void signal_foreground(int sig) {
 }
 
 void commit_line() {
-  for (uint32_t i = 0; i < shared->line_len; i++) shared->in.put(shared->line[i]);
-  shared->line_len = 0;
+  for (uint32_t i = 0; i < line_len; i++) shared->in.put(line[i]);
+  line_len = 0;
 }
 
 // The line discipline, for one received byte (under the lock).
@@ -134,7 +144,7 @@ void receive(char c) {
   if (t.lflag & ISIG) {
     int sig = c == static_cast<char>(t.cc[VINTR]) ? SIGINT : c == static_cast<char>(t.cc[VQUIT]) ? SIGQUIT : 0;
     if (sig && c) {
-      shared->line_len = 0;  // the line being typed goes
+      line_len = 0;  // the line being typed goes
       if (echoing) echo(c);  // "^C", as Linux shows it (the shell adds the newline)
       signal_foreground(sig);
       return;
@@ -146,25 +156,25 @@ void receive(char c) {
     return;
   }
   if (c == static_cast<char>(t.cc[VERASE]) || c == '\b') {
-    if (shared->line_len) {
-      shared->line_len--;
+    if (line_len) {
+      line_len--;
       if (echoing && (t.lflag & ECHOE)) echo_erase();
     }
     return;
   }
   if (c == static_cast<char>(t.cc[VKILL])) {
-    for (; shared->line_len; shared->line_len--)
+    for (; line_len; line_len--)
       if (echoing) echo_erase();
     return;
   }
   if (c == static_cast<char>(t.cc[VEOF]) && c) {
-    if (shared->line_len == 0) shared->eofs++;
+    if (line_len == 0) shared->eofs++;
     commit_line();
     return;
   }
   bool ends = c == '\n' || (c == static_cast<char>(t.cc[VEOL]) && c);
   // A full line keeps room for its end.
-  if (shared->line_len < kLine - 1 || (ends && shared->line_len < kLine)) shared->line[shared->line_len++] = c;
+  if (line_len < kLine - 1 || (ends && line_len < kLine)) line[line_len++] = c;
   if (echoing || (c == '\n' && (t.lflag & ECHONL))) echo(c);
   if (ends) commit_line();
 }
@@ -205,7 +215,14 @@ veneer::Status start() {
 
 void service() {
   if (!owner) return;
-  Locked l(shared->lock);
+  TryLocked l(shared->lock);
+  if (!l.held()) return;  // a process holds it: next turn (however long it keeps it)
+  for (Ring* r : {&shared->in, &shared->out})
+    if (r->used() > kRing) r->tail = r->head;  // counts someone scribbled on
+  bool canonical = shared->tio.lflag & ICANON;
+  if (was_canonical && !canonical) commit_line();  // what was typed goes to the program now
+  was_canonical = canonical;
+  if (shared->flush_line) line_len = 0, shared->flush_line = 0;
   if (rx_ready || line_slot < 0) {
     rx_ready = false;
     for (int i = 0; i < 256 && (inb(kLsr) & kLsrData); i++) receive(static_cast<char>(inb(kData)));
@@ -284,17 +301,15 @@ long ioctl(uint64_t req, void* arg, int caller_pgid) {
     case TCGETS: memcpy(arg, &shared->tio, sizeof(Termios)); return 0;
     case TCSETSF:
       shared->in.tail = shared->in.head;
-      shared->line_len = 0;
+      shared->flush_line = 1;
       shared->eofs = 0;
       [[fallthrough]];
     case TCSETS:
-    case TCSETSW: {
-      bool was_canonical = shared->tio.lflag & ICANON;
+    case TCSETSW:
+      // (Leaving canonical mode hands over what was typed so far: the
+      // owner does, when it next looks.)
       memcpy(&shared->tio, arg, sizeof(Termios));
-      // Leaving canonical mode hands over what was typed so far.
-      if (was_canonical && !(shared->tio.lflag & ICANON)) commit_line();
       return 0;
-    }
     case TIOCGWINSZ: memcpy(arg, &shared->ws, sizeof(Winsize)); return 0;
     case TIOCSWINSZ: memcpy(&shared->ws, arg, sizeof(Winsize)); return 0;
     case TIOCGPGRP: *static_cast<int32_t*>(arg) = shared->fg_pgrp ? shared->fg_pgrp : caller_pgid; return 0;
@@ -311,7 +326,7 @@ long ioctl(uint64_t req, void* arg, int caller_pgid) {
     case TCFLSH:
       if (reinterpret_cast<uint64_t>(arg) != 1) {  // TCIFLUSH (0) or TCIOFLUSH (2): input goes
         shared->in.tail = shared->in.head;
-        shared->line_len = 0;
+        shared->flush_line = 1;
       }
       return 0;
     default: return -ENOTTY;
