@@ -1891,7 +1891,8 @@ bool tracing;
   SavedRegs* r = saved_regs(f);
   if (tracing)
     printf("[%d] %lu(%lx, %lx, %lx, %lx) = %ld\n", proc::getpid(), nr, r->rdi, r->rsi, f->rdx, r->r10, result);
-  if ((st.pending || st.table->changes != st.table_changes) && !st.no_signals) deliver(f, r);
+  if ((st.pending || *procfs::posted_signals || st.table->changes != st.table_changes) && !st.no_signals)
+    deliver(f, r);
 }
 
 void on_syscall(veneer::ExceptionFrame* f) {
@@ -1902,7 +1903,8 @@ void on_syscall(veneer::ExceptionFrame* f) {
   Handler h = nr < kMaxCallNumber ? handlers.h[nr] : nullptr;
   long result = h ? h(r->rdi, r->rsi, f->rdx, r->r10, r->r8, r->r9) : unsupported(nr);
   f->rax = static_cast<uint64_t>(result);
-  if (tracing || st.pending || st.table->changes != st.table_changes) [[unlikely]]
+  // Signals: our own, others' posted to us, a child's end (the table changed).
+  if (tracing || st.pending || *procfs::posted_signals || st.table->changes != st.table_changes) [[unlikely]]
     after_call(f, nr, result);
 }
 

@@ -21,6 +21,7 @@ struct ProcInfo {
   char bytes[kCmdlineBytes];  // NUL-separated arguments, as /proc/PID/cmdline
 };
 ProcInfo* infos;  // kMaxProcs records, shared (vm::Kind::Shared)
+const uint64_t kNothingPosted = 0;
 
 const char* const kFiles[] = {"meminfo", "uptime", "loadavg", "version", "mounts"};
 const char* const kPidFiles[] = {"stat", "cmdline", "comm"};
@@ -113,9 +114,12 @@ bool init() {
   return true;
 }
 
+const volatile uint64_t* posted_signals = &kNothingPosted;
+
 void set_cmdline(const char* const* argv) {
   ProcInfo* slot = slot_for(proc::getpid());
   if (!slot) return;
+  posted_signals = &slot->pending;
   uint64_t at = 0;
   for (int i = 0; argv && argv[i] && at < kCmdlineBytes - 1; i++) {
     uint64_t n = strlen(argv[i]) + 1;
@@ -177,6 +181,7 @@ void fork_child(int parent) {
   int32_t pgid = from->pgid ? from->pgid : parent;
   ProcInfo* slot = slot_for(proc::getpid());
   if (!slot) return;
+  posted_signals = &slot->pending;
   memcpy(slot->bytes, bytes, kCmdlineBytes);
   slot->caught = caught, slot->ignored = ignored, slot->pending = 0;
   if (!slot->pgid) slot->pgid = pgid;  // the parent's setpgid may have come first

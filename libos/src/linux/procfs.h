@@ -27,6 +27,9 @@ bool post(int pid, int sig);
 // False: no such process.
 bool send(int pid, int sig, bool ignored_by_default = false);
 uint64_t take_posted();
+// This process's posted set, for a one-load check at every system call
+// (set by set_cmdline and fork_child; a zero word before either).
+extern const volatile uint64_t* posted_signals;
 // Signals for init (pid 1, ExOS's own, not a Linux program): busybox's
 // halt, poweroff and reboot send it SIGUSR1, SIGUSR2 and SIGTERM. init
 // takes them with take_init_signals.
