@@ -18,10 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
+import linux_guest  # noqa: E402
 import qemu_args  # noqa: E402
 
 BENCH = re.compile(r"BENCH (\w+) ([0-9.]+)")
-ESC = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][A-Za-z0-9]?")
 
 
 def sh(*cmd, **kw):
@@ -30,7 +30,7 @@ def sh(*cmd, **kw):
 
 def run_qemu(cmd, timeout=600):
     out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    text = ESC.sub("", out.stdout.decode("utf-8", "replace"))
+    text = linux_guest.clean(out.stdout.decode("utf-8", "replace"))
     if "BENCH-DONE" not in text:
         sys.exit(f"no BENCH-DONE from {cmd[0]} ...:\n{text[-3000:]}")
     return {m.group(1): float(m.group(2)) for m in BENCH.finditer(text)}
@@ -56,9 +56,9 @@ def main():
                                              "init=/bin/lxbench args=", icount=True))
 
     # Linux: its /init runs the same binary, then powers off.
-    cache = subprocess.run(["bash", str(ROOT / "bench/linux/fetch.sh"), str(build / "linux-baseline")],
-                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    vmlinuz = next(Path(cache, "kernel/boot").glob("vmlinuz-*"))
+    vmlinuz = linux_guest.kernel(build)
+    if vmlinuz is None:
+        sys.exit("cannot fetch the Linux baseline kernel (bench/linux/fetch.sh)")
     with tempfile.TemporaryDirectory() as stage:
         os.makedirs(f"{stage}/bin")
         sh("cp", "/bin/busybox", f"{stage}/bin/busybox")
@@ -67,13 +67,8 @@ def main():
                                        "/bin/busybox --install -s\n/bin/lxbench\n"
                                        "/bin/busybox poweroff -f\n")
         os.chmod(f"{stage}/init", 0o755)
-        with open(work / "linux-initramfs.cpio", "wb") as f:
-            files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=stage, capture_output=True).stdout
-            f.write(subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=stage, input=files,
-                                   capture_output=True, check=True).stdout)
-    linux = run_qemu([qemu_args.QEMU] + qemu_args.MACHINE + qemu_args.ICOUNT +
-                     ["-kernel", str(vmlinuz), "-initrd", str(work / "linux-initramfs.cpio"),
-                      "-append", "console=ttyS0 quiet panic=-1"])
+        linux_guest.initramfs(stage, work / "linux-initramfs.cpio")
+    linux = run_qemu(linux_guest.command(vmlinuz, work / "linux-initramfs.cpio", "quiet panic=-1", icount=True))
 
     print("| operation (same static binary) | ExOS | Linux | Linux / ExOS |")
     print("|---|---:|---:|---:|")

@@ -25,7 +25,7 @@ import exos_guest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import qemu_args  # noqa: E402
+import linux_guest  # noqa: E402
 
 SKIP = 77
 
@@ -56,14 +56,9 @@ def linux_guest_run(busybox, scripts, build):
     """The scripts in a Linux guest: Debian's kernel, an initramfs of busybox
     and the scripts; its /init runs run-all.sh and powers off. None when the
     kernel cannot be fetched."""
-    fetch = subprocess.run(["bash", os.path.join(ROOT, "bench/linux/fetch.sh"), os.path.join(build, "linux-baseline")],
-                           capture_output=True, text=True)
-    if fetch.returncode != 0:
-        print(fetch.stderr[-1500:])
+    vmlinuz = linux_guest.kernel(build)
+    if vmlinuz is None:
         return None
-    cache = fetch.stdout.strip().splitlines()[-1]
-    boot = os.path.join(cache, "kernel", "boot")
-    vmlinuz = next(os.path.join(boot, f) for f in sorted(os.listdir(boot)) if f.startswith("vmlinuz-"))
     with tempfile.TemporaryDirectory() as stage:
         for d in ("bin", "proc", "tmp", "tests", "dev"):
             os.mkdir(os.path.join(stage, d))
@@ -77,17 +72,11 @@ def linux_guest_run(busybox, scripts, build):
                     "mount -t proc proc /proc\nmount -t tmpfs tmpfs /tmp\n"
                     "dmesg -n 1\nsh /tests/run-all.sh 2>&1 | cat\npoweroff -f\n")
         os.chmod(os.path.join(stage, "init"), 0o755)
-        files = subprocess.run("find . | LC_ALL=C sort", shell=True, cwd=stage, capture_output=True, check=True).stdout
-        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=stage, input=files, capture_output=True,
-                              check=True).stdout
-        initrd = os.path.join(stage, "initramfs.cpio")
-        with open(initrd, "wb") as f:
-            f.write(cpio)
-        cmd = [qemu_args.QEMU] + qemu_args.MACHINE + ["-kernel", vmlinuz, "-initrd", initrd,
-                                                    "-append", "console=ttyS0 quiet loglevel=0 panic=-1"]
-        out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
-        # The firmware's and kernel's terminal resets may sit at the start of a line.
-        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc", "", out.stdout.decode("utf-8", "replace"))
+        initrd = os.path.join(stage, "initramfs.cpio")  # written after the file list is taken
+        linux_guest.initramfs(stage, initrd)
+        out = subprocess.run(linux_guest.command(vmlinuz, initrd, "quiet loglevel=0 panic=-1"),
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+        return linux_guest.clean(out.stdout.decode("utf-8", "replace"))
 
 
 def exos_run(args):
