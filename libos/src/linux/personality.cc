@@ -1017,10 +1017,35 @@ long do_ioctl(uint64_t fd, uint64_t req, uint64_t arg) {
   return tty::ioctl(req, reinterpret_cast<void*>(arg), procfs::pgid_of(proc::getpid()));
 }
 
-// Waits until a descriptor is ready, the timeout passes (timeout_ns < 0:
-// never) or a signal comes (-EINTR). The terminal is readable when a read
-// would return at once; files, pipes and the console without a terminal
-// always count as ready (their reads wait, or return at once).
+// Whether a read of f would return at once: the terminal when it has
+// input; files, pipes and the console without a terminal always count as
+// ready (their reads wait, or return at once).
+bool read_ready(const File* f) { return !(f->kind == K_CONSOLE && tty::active() && !tty::readable()); }
+
+// poll's and select's wait: scan() (the number ready) until it finds one,
+// the timeout passes (timeout_ns < 0: never) or a signal comes (-EINTR).
+template <class Scan>
+long wait_ready(int64_t timeout_ns, Scan scan) {
+  uint64_t until = timeout_ns < 0 ? ~0ull : now_ns() + static_cast<uint64_t>(timeout_ns);
+  for (;;) {
+    long ready = scan();
+    if (ready || now_ns() >= until) return ready;
+    if (interrupted()) return -EINTR;
+    exos::yield();
+  }
+}
+
+// A timeout the program passes as a Timespec: its nanoseconds in *ns
+// (from kForeverSec on, ~285 years, it is forever: no overflow).
+constexpr int64_t kForeverSec = 9000000000;
+long user_timespec_ns(uint64_t a, int64_t* ns) {
+  USER_PTR(a, sizeof(Timespec), false);
+  const Timespec& t = *reinterpret_cast<const Timespec*>(a);
+  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
+  *ns = t.sec >= kForeverSec ? kForeverSec * 1000000000 : t.sec * 1000000000 + t.nsec;
+  return 0;
+}
+
 long do_poll(uint64_t fds, uint64_t n, int64_t timeout_ns) {
   if (n > kMaxFds) return -EINVAL;
   USER_PTR(fds, n * 8, true);
@@ -1030,20 +1055,17 @@ long do_poll(uint64_t fds, uint64_t n, int64_t timeout_ns) {
   };
   constexpr short POLLIN = 1, POLLOUT = 4, POLLNVAL = 0x20;
   auto* p = reinterpret_cast<PollFd*>(fds);
-  uint64_t until = timeout_ns < 0 ? ~0ull : now_ns() + static_cast<uint64_t>(timeout_ns);
-  for (;;) {
+  return wait_ready(timeout_ns, [&] {
     long ready = 0;
     for (uint64_t i = 0; i < n; i++) {
       File* f = p[i].fd < 0 ? nullptr : file_of(static_cast<uint64_t>(p[i].fd));
       short ev = static_cast<short>(p[i].events & (POLLIN | POLLOUT));
-      if (f && f->kind == K_CONSOLE && tty::active() && !tty::readable()) ev &= ~POLLIN;
+      if (f && !read_ready(f)) ev &= ~POLLIN;
       p[i].revents = p[i].fd < 0 ? 0 : f ? ev : POLLNVAL;
       if (p[i].revents) ready++;
     }
-    if (ready || now_ns() >= until) return ready;
-    if (interrupted()) return -EINTR;
-    exos::yield();
-  }
+    return ready;
+  });
 }
 
 // select/pselect6 over the same readiness as poll: fd_sets of nfds bits
@@ -1063,29 +1085,24 @@ long do_select(uint64_t nfds, uint64_t rd, uint64_t wr, uint64_t ex, int64_t tim
     if (bit(r, fd)) want_r[fd / 64] |= 1ull << (fd % 64);
     if (bit(w, fd)) want_w[fd / 64] |= 1ull << (fd % 64);
   }
-  uint64_t until = timeout_ns < 0 ? ~0ull : now_ns() + static_cast<uint64_t>(timeout_ns);
-  for (;;) {
-    long ready = 0;
-    uint64_t got_r[16] = {}, got_w[16] = {};
+  uint64_t got_r[16], got_w[16];
+  long ready = wait_ready(timeout_ns, [&] {
+    long n = 0;
+    for (uint64_t i = 0; i < 16; i++) got_r[i] = got_w[i] = 0;
     for (uint64_t fd = 0; fd < nfds; fd++) {
       uint64_t m = 1ull << (fd % 64);
-      if (want_r[fd / 64] & m) {
-        File* f = file_of(fd);
-        if (!(f->kind == K_CONSOLE && tty::active() && !tty::readable())) got_r[fd / 64] |= m, ready++;
-      }
-      if (want_w[fd / 64] & m) got_w[fd / 64] |= m, ready++;
+      if ((want_r[fd / 64] & m) && read_ready(file_of(fd))) got_r[fd / 64] |= m, n++;
+      if (want_w[fd / 64] & m) got_w[fd / 64] |= m, n++;
     }
-    if (ready || now_ns() >= until) {
-      for (uint64_t i = 0; i < words; i++) {
-        if (r) r[i] = got_r[i];
-        if (w) w[i] = got_w[i];
-        if (x) x[i] = 0;
-      }
-      return ready;
-    }
-    if (interrupted()) return -EINTR;
-    exos::yield();
+    return n;
+  });
+  if (ready < 0) return ready;
+  for (uint64_t i = 0; i < words; i++) {
+    if (r) r[i] = got_r[i];
+    if (w) w[i] = got_w[i];
+    if (x) x[i] = 0;
   }
+  return ready;
 }
 
 long do_clock(uint64_t ts) {
@@ -1097,10 +1114,9 @@ long do_clock(uint64_t ts) {
 }
 
 long do_sleep(uint64_t req) {
-  USER_PTR(req, sizeof(Timespec), false);
-  const Timespec& t = *reinterpret_cast<const Timespec*>(req);
-  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
-  uint64_t until = now_ns() + static_cast<uint64_t>(t.sec) * 1000000000 + static_cast<uint64_t>(t.nsec);
+  int64_t ns;
+  if (long e = user_timespec_ns(req, &ns)) return e;
+  uint64_t until = now_ns() + static_cast<uint64_t>(ns);
   while (now_ns() < until) exos::yield();
   return 0;
 }
@@ -1471,21 +1487,19 @@ LX(lx_select) {
   USER_PTR(a4, sizeof(Timeval), false);
   const Timeval& t = *reinterpret_cast<const Timeval*>(a4);
   if (t.sec < 0 || t.usec < 0 || t.usec >= 1000000) return -EINVAL;
-  return do_select(a0, a1, a2, a3, t.sec * 1000000000 + t.usec * 1000);
+  return do_select(a0, a1, a2, a3, t.sec >= kForeverSec ? kForeverSec * 1000000000 : t.sec * 1000000000 + t.usec * 1000);
 }
 LX(lx_pselect6) {
-  if (!a4) return do_select(a0, a1, a2, a3, -1);
-  USER_PTR(a4, sizeof(Timespec), false);
-  const Timespec& t = *reinterpret_cast<const Timespec*>(a4);
-  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
-  return do_select(a0, a1, a2, a3, t.sec * 1000000000 + t.nsec);
+  int64_t ns = -1;  // no timeout: wait
+  if (a4)
+    if (long e = user_timespec_ns(a4, &ns)) return e;
+  return do_select(a0, a1, a2, a3, ns);
 }
 LX(lx_ppoll) {
-  if (!a2) return do_poll(a0, a1, -1);
-  USER_PTR(a2, sizeof(Timespec), false);
-  const Timespec& t = *reinterpret_cast<const Timespec*>(a2);
-  if (t.sec < 0 || t.nsec < 0 || t.nsec >= 1000000000) return -EINVAL;
-  return do_poll(a0, a1, t.sec * 1000000000 + t.nsec);
+  int64_t ns = -1;
+  if (a2)
+    if (long e = user_timespec_ns(a2, &ns)) return e;
+  return do_poll(a0, a1, ns);
 }
 
 LX(lx_mmap) { return do_mmap(a0, a1, a2, a3, a4, a5); }
