@@ -1309,10 +1309,7 @@ long do_kill(int64_t pid, int sig) {
     raise_signal(sig);
     return 0;
   }
-  procfs::Disposition d = procfs::disposition(static_cast<int>(pid), sig);
-  if (sig != SIGKILL && d == procfs::CAUGHT) return procfs::post(static_cast<int>(pid), sig) ? 0 : -ESRCH;
-  if (sig != SIGKILL && (d == procfs::IGNORED || ignored_by_default(sig))) return 0;
-  Status s = proc::kill(static_cast<proc::Pid>(pid), sig);
+  Status s = procfs::send(static_cast<int>(pid), sig, ignored_by_default(sig));
   return s == veneer::OK ? 0 : s == veneer::ERR_ACCESS_DENIED ? -EPERM : -ESRCH;
 }
 

@@ -150,12 +150,12 @@ bool post(int pid, int sig) {
   return true;
 }
 
-bool send(int pid, int sig, bool ignored_by_default) {
+veneer::Status send(int pid, int sig, bool ignored_by_default) {
   Disposition d = disposition(pid, sig);
   constexpr int kSigKill = 9;
-  if (sig != kSigKill && d == CAUGHT) return post(pid, sig);
-  if (sig != kSigKill && (d == IGNORED || ignored_by_default)) return find(pid) != nullptr;
-  return proc::kill(static_cast<proc::Pid>(pid), sig) == veneer::OK;
+  if (sig != kSigKill && d == CAUGHT) return post(pid, sig) ? veneer::OK : veneer::ERR_NO_PROCESS;
+  if (sig != kSigKill && (d == IGNORED || ignored_by_default)) return find(pid) ? veneer::OK : veneer::ERR_NO_PROCESS;
+  return proc::kill(static_cast<proc::Pid>(pid), sig);
 }
 
 void post_to_init(int sig) {

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "veneer/status.h"
+
 namespace exos::linux::procfs {
 
 bool init();  // the shared command-line table (before the first fork)
@@ -24,8 +26,8 @@ bool post(int pid, int sig);
 // Sends sig to another process as kill does: posted when it catches the
 // signal, nothing when it ignores it (or ignored_by_default and it has no
 // handler), else the default action through the process manager.
-// False: no such process.
-bool send(int pid, int sig, bool ignored_by_default = false);
+// ERR_NO_PROCESS: no such process; else the manager's answer.
+veneer::Status send(int pid, int sig, bool ignored_by_default = false);
 uint64_t take_posted();
 // This process's posted set, for a one-load check at every system call
 // (set by set_cmdline and fork_child; a zero word before either).
