@@ -194,7 +194,7 @@ void check_capabilities(Scan& s, Env& e) {
 // exactly when it has some.
 void check_ports(Scan& s, Env& e) {
   auto range_ok = [](uint64_t first, uint64_t count) {
-    return count >= 1 && count <= kMaxIoPortCount && first + count <= 0x10000 && !kernel_uses_ports(first, count);
+    return io_range_valid(first, count) && !kernel_uses_ports(first, count);
   };
   for (uint64_t slot = 0; slot < kCapSlots; slot++) {
     const core::Capability& c = e.caps.at(slot);

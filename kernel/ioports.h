@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "veneer/status.h"
+#include "veneer/abi.h"
 
 namespace veneer {
 
@@ -16,6 +16,11 @@ struct Env;
 void reserve_kernel_ports(uint16_t first, uint16_t count);
 // Whether [first, first + count) touches a reserved port.
 bool kernel_uses_ports(uint64_t first, uint64_t count);
+// Whether a range is one an IOPORT capability may name at all: 1 to
+// kMaxIoPortCount ports, all below 0x10000 (kernel ports aside).
+inline bool io_range_valid(uint64_t first, uint64_t count) {
+  return count >= 1 && count <= kMaxIoPortCount && first <= 0xFFFF && first + count <= 0x10000;
+}
 
 // The env whose ranges the TSS bitmap opens now (nullptr: none). Only the
 // running env's, and only while it runs: every switch (idle included)

@@ -496,8 +496,7 @@ SysResult sys_ioport_create(uint64_t machine_slot, uint64_t first, uint64_t coun
   Capability* c;
   Status s = self()->caps.lookup(machine_slot, CAP_MACHINE, 0, &c);
   if (s != OK) return fail(s);
-  if (count == 0 || count > kMaxIoPortCount || first > 0xFFFF || first + count > 0x10000)
-    return fail(ERR_INVALID_ARGS);
+  if (!io_range_valid(first, count)) return fail(ERR_INVALID_ARGS);
   if (kernel_uses_ports(first, count)) return fail(ERR_ACCESS_DENIED);
   if ((s = self()->caps.check_free(dest_slot)) != OK) return fail(s);
   self()->caps.put(dest_slot, Capability{CAP_IOPORT, kRightsAll, 0, static_cast<uint32_t>(first | count << 16), 0});

@@ -14,6 +14,12 @@ struct SharedLock {
   uint32_t depth;            // the holder's nested acquisitions
 };
 
+// Whether the env that holds a lock (by id) has died holding it.
+inline bool holder_dead(uint32_t id) {
+  const veneer::EnvInfo& holder = env_info(id);
+  return holder.id != id || holder.state == veneer::ENV_FREE || holder.state == veneer::ENV_DYING;
+}
+
 class Locked {
  public:
   explicit Locked(SharedLock& l) : l_(l) {
@@ -25,8 +31,7 @@ class Locked {
     for (;;) {
       uint32_t expected = 0;
       if (__atomic_compare_exchange_n(&l_.holder, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) break;
-      const veneer::EnvInfo& holder = env_info(expected);
-      if (holder.id != expected || holder.state == veneer::ENV_FREE || holder.state == veneer::ENV_DYING)
+      if (holder_dead(expected))
         __atomic_compare_exchange_n(&l_.holder, &expected, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
       else
         yield();
@@ -56,9 +61,7 @@ class TryLocked {
       return;
     }
     if (!__atomic_compare_exchange_n(&l_.holder, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-      const veneer::EnvInfo& holder = env_info(expected);
-      bool dead = holder.id != expected || holder.state == veneer::ENV_FREE || holder.state == veneer::ENV_DYING;
-      if (!dead || !__atomic_compare_exchange_n(&l_.holder, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      if (!holder_dead(expected) || !__atomic_compare_exchange_n(&l_.holder, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
     }
     held_ = true;
