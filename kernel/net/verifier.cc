@@ -308,9 +308,12 @@ Status Verifier::alu(State& s, const BpfInsn& i) {
 
 Status Verifier::check_access(const State& s, const Reg& base, int32_t off, unsigned size, bool write,
                               int64_t* stack_off) {
+  if (base.kind == kUninit) return ERR_HANDLER_UNINIT;
+  if (!is_pointer(base.kind)) return ERR_HANDLER_BAD_ACCESS;  // a number is not an address
+  // A pointer's offsets stay within +-kMaxOffset, so these sums cannot
+  // overflow; a number's bounds could (found by handler_fuzz).
   int64_t lo = int64_t(base.lo) + off, hi = int64_t(base.hi) + off;
   switch (base.kind) {
-    case kUninit: return ERR_HANDLER_UNINIT;
     case kFramePtr:
       if (write || lo < 0 || hi + int64_t(size) > int64_t(s.frame_min)) return ERR_HANDLER_BAD_ACCESS;
       return OK;

@@ -166,6 +166,11 @@ TEST(HandlerVerifier, StackAndBufferBounds) {
   EXPECT_EQ(status(Program{{st(b::W, 3, 61, 7), mov64_imm(0, 0), exit_insn()}}, 65), OK);
   // A number is not an address; an unbounded offset makes no pointer.
   EXPECT_EQ(status(Program{{mov64_imm(4, 4096), ldx(b::B, 0, 4, 0), exit_insn()}}), ERR_HANDLER_BAD_ACCESS);
+  // ... even one whose bound plus the offset overflows (UBSan saw the sum
+  // computed before the kind was checked; found by handler_fuzz).
+  EXPECT_EQ(status(Program{{mov64_imm(0, 0), jmp_imm(b::JLT, 2, 8, 3), ldx(b::DW, 4, 1, 0), alu64_imm(b::RSH, 4, 1),
+                            ldx(b::B, 0, 4, 11), exit_insn()}}),
+            ERR_HANDLER_BAD_ACCESS);
   EXPECT_EQ(status(Program{{mov64_imm(0, 0), jmp_imm(b::JLT, 2, 8, 3), ldx(b::DW, 4, 1, 0), alu64_reg(b::ADD, 3, 4),
                             st(b::B, 3, 0, 0), exit_insn()}}),
             ERR_HANDLER_BAD_ACCESS);
