@@ -6,6 +6,7 @@
 #include "kernel/core/env_ids.h"
 #include "kernel/ioports.h"
 #include "kernel/irq.h"
+#include "kernel/netif.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -119,6 +120,7 @@ void env_destroy(Env* e) {
   if (io_ports_open == e) io_ports_switch(nullptr);
   for (uint64_t r = 0; r < kMaxIoPortRanges; r++) e->io_count[r] = 0;
   irq_env_gone(e);
+  netif_env_gone(e);
   sched_env_gone(e);
   // Time proportional to what it holds: its mappings (each record unlinked
   // in O(1)), then its frames, each unmapped wherever others map it.

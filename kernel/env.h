@@ -69,7 +69,7 @@ struct Env {
   // Interrupt context: the lines bound to it (irq_bind), and those that
   // fired and await their upcall.
   uint16_t irq_lines;
-  uint16_t irq_pending;
+  uint32_t irq_pending;  // lines, and kNetInterruptBit (abi.h)
 
   alignas(16) uint8_t fpu[512];  // fxsave area
   core::CapTable caps;

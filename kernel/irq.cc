@@ -59,7 +59,7 @@ Status irq_unbind(Env* e, uint64_t line) {
   if (owner[line] != e->id) return ERR_NOT_FOUND;
   owner[line] = 0;
   e->irq_lines &= static_cast<uint16_t>(~(1u << line));
-  e->irq_pending &= static_cast<uint16_t>(~(1u << line));
+  e->irq_pending &= ~(1u << line);
   set_masked(line, true);
   return OK;
 }
@@ -93,7 +93,7 @@ void irq_arrived(uint64_t line) {
   set_masked(line, true);
   if (line >= 8) outb(kSlaveCmd, kEoi);
   outb(kMasterCmd, kEoi);
-  if (Env* e = owner[line] ? env_from_id(owner[line]) : nullptr) e->irq_pending |= static_cast<uint16_t>(1u << line);
+  if (Env* e = owner[line] ? env_from_id(owner[line]) : nullptr) e->irq_pending |= 1u << line;
 }
 
 bool irq_deliver(Env* e) {

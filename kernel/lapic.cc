@@ -301,6 +301,8 @@ void lapic_arm(uint64_t ns) {
 
 uint64_t tsc_hz() { return tsc_per_sec; }
 
+uint32_t lapic_id() { return x2apic ? rd(0x20) : rd(0x20) >> 24; }
+
 void lapic_eoi() { wr(kRegEoi, 0); }
 uint64_t lapic_timer_hz() { return timer_hz; }
 

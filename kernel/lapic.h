@@ -15,6 +15,8 @@ constexpr uint8_t kSpuriousVector = 0xFF;
 void lapic_init();
 void lapic_arm(uint64_t ns);
 void lapic_eoi();
+// This CPU's APIC id (where an MSI-X message is addressed).
+uint32_t lapic_id();
 uint64_t lapic_timer_hz();
 uint64_t tsc_hz();
 

@@ -14,6 +14,7 @@
 #include "kernel/memory.h"
 #include "kernel/mm/code_pages.h"
 #include "kernel/mm/wx.h"
+#include "kernel/netif.h"
 #include "kernel/vm.h"
 
 extern "C" void (*_init_array_start[])(), (*_init_array_end[])();
@@ -130,6 +131,7 @@ extern "C" [[noreturn]] void kmain(uint32_t magic, uint32_t info) {
   env_init();
   syscall_init();
   lapic_init();
+  netif_init(net_buffers_pa);  // after the LAPIC: its MSI-X message names this CPU
   kernel_info->timer_hz = lapic_timer_hz();
   kernel_info->slice_ns = kSliceNs;
   sched_init(kSliceNs, kGraceNs);

@@ -3,6 +3,7 @@
 #include "kernel/arch/x86_64/cpu.h"
 #include "kernel/arch/x86_64/percpu.h"
 #include "kernel/console.h"
+#include "kernel/dev/virtio_net.h"
 #include "kernel/mm/ranges.h"
 
 extern "C" char _phys_start[], _bss_end_phys[];
@@ -13,6 +14,7 @@ namespace veneer {
 using namespace arch;
 
 uint64_t sealed_code_pool_pa;
+uint64_t net_buffers_pa;
 uint64_t direct_map_end;
 
 namespace {
@@ -45,11 +47,11 @@ uint64_t regions_2m(uint64_t base, uint64_t end) { return (align_up(end, k2MiB) 
 // map has room, largest first. A table that grows or goes away is one line.
 enum Carve : int {
   kFrameInfo, kFrameMeta, kKernelInfoPage, kEnvTable, kSliceVectorPage,
-  kRepossession, kSealedCode, kPageTables, kCarveCount
+  kRepossession, kSealedCode, kNetBuffers, kPageTables, kCarveCount
 };
 const char* const kCarveNames[kCarveCount] = {
     "frame table", "frame metadata", "kernel info", "env table",
-    "slice vector", "repossession vectors", "sealed code pool", "kernel page tables"};
+    "slice vector", "repossession vectors", "sealed code pool", "network buffers", "kernel page tables"};
 
 struct BootTables {
   uint64_t pages[kCarveCount];
@@ -77,6 +79,7 @@ BootTables size_tables(uint64_t nframes, uint64_t direct_map_top) {
   t.pages[kSliceVectorPage] = 1;
   t.pages[kRepossession] = kReposPages;
   t.pages[kSealedCode] = kSealedCodePages;
+  t.pages[kNetBuffers] = dev::kNetBufferPages;
   t.pages[kPageTables] = page_table_pages(direct_map_top, window_index(kFrameTableVa) + t.pages[kFrameInfo]);
   return t;
 }
@@ -247,6 +250,7 @@ void memory_init(const BootInfo& boot) {
   k.pool_start = t.pa[kSealedCode];
   k.pool_end = k.pool_start + kSealedCodePages * kPageSize;
   sealed_code_pool_pa = k.pool_start;
+  net_buffers_pa = t.pa[kNetBuffers];
 
   // Kernel address space: the direct map and the image, all global.
   uint64_t g = features.pge ? PTE_G : 0;

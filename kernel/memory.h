@@ -44,6 +44,7 @@ extern RepossessionVector* repossession;  // per env, at kRepossessionVa
 extern uint64_t kernel_pml4_pa;  // kernel-only address space (idle)
 extern uint64_t ktables_pdpt_pa; // PML4[254] of every env
 extern uint64_t sealed_code_pool_pa;  // kSealedCodePages frames, owned by the kernel
+extern uint64_t net_buffers_pa;       // dev::kNetBufferPages frames: the network device's queues and buffers
 extern uint64_t direct_map_end;       // physical addresses below this are in the direct map
 
 // Sizes the kernel's tables from the memory map, places them wherever RAM

@@ -10,6 +10,7 @@
 #include "kernel/invariants.h"
 #include "kernel/ioports.h"
 #include "kernel/irq.h"
+#include "kernel/netif.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -553,6 +554,39 @@ SysResult sys_irq_bind(uint64_t env_slot, uint64_t irq_slot, uint64_t bind) {
   return fail(bind ? irq_bind(e, c->object) : irq_unbind(e, c->object));
 }
 
+// ---- Network (abi.h): rare calls, slow numbers, decoded here ----
+Status net_filter_install(Env* e, uint64_t filter_va, uint64_t ring_va, uint64_t flags, uint64_t* id) {
+  if (!netif_present()) return ERR_NO_DEVICE;
+  if (flags & ~uint64_t(NET_RING_UPCALL)) return ERR_INVALID_ARGS;
+  Filter f;
+  NetRingFrames ring;
+  if (Status s = copy_from_user(e, &f, filter_va, sizeof f); s != OK) return s;
+  if (Status s = copy_from_user(e, &ring, ring_va, sizeof ring); s != OK) return s;
+  if (ring.count == 0 || ring.count > kNetRingMaxFrames) return ERR_INVALID_ARGS;
+  // The secure binding: every frame of the ring is the env's own and
+  // writable by it, checked once here.
+  NetRingPfns pfns{static_cast<uint32_t>(ring.count), {}};
+  for (uint64_t i = 0; i < ring.count; i++) {
+    FrameRef fr;
+    if (Status s = decode_frame(e, e, ring.frames[i], RIGHT_WRITE, &fr); s != OK) return s;
+    const FrameInfo& info = frames.info(fr.pfn);
+    if (info.owner != e->id || info.kind != FRAME_USER) return ERR_ACCESS_DENIED;
+    pfns.pfn[i] = fr.pfn;
+  }
+  uint32_t got;
+  Status s = netif_filter_install(e, f, pfns, flags, &got);
+  *id = got;
+  return s;
+}
+
+Status net_send(Env* e, uint64_t frame, uint64_t offset, uint64_t len) {
+  if (!netif_present()) return ERR_NO_DEVICE;
+  FrameRef fr;
+  if (Status s = decode_frame(e, e, frame, RIGHT_READ, &fr); s != OK) return s;
+  if (offset > kPageSize || len > kPageSize - offset) return ERR_INVALID_ARGS;
+  return netif_send(phys_to_virt<uint8_t>(fr.pfn * kPageSize + offset), len);
+}
+
 SysResult sys_bad() { return fail(ERR_BAD_SYSCALL); }
 
 // Shares the caller's own bindings with an env it controls: the frames the
@@ -730,6 +764,16 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       if (s == OK) s = irq_ack(e, c->object);
       break;
     }
+    case SYS_net_filter_install:
+      s = net_filter_install(e, tf->rdi, tf->rsi, tf->rdx, &value);
+      if (s != OK) value = 0;
+      break;
+    case SYS_net_filter_remove:
+      s = netif_present() ? netif_filter_remove(e, tf->rdi) : ERR_NO_DEVICE;
+      break;
+    case SYS_net_send:
+      s = net_send(e, tf->rdi, tf->rsi, tf->rdx);
+      break;
     case SYS_poweroff: {
       core::Capability* c;
       s = e->caps.lookup(tf->rdi, CAP_MACHINE, 0, &c);

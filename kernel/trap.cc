@@ -7,6 +7,7 @@
 #include "kernel/irq.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/netif.h"
 
 // [begin, end) ranges of the entry code's stores into exception stacks.
 extern "C" const uint64_t _xframe_writes_start[], _xframe_writes_end[];
@@ -54,6 +55,13 @@ extern "C" void trap(TrapFrame* tf) {
     irq_arrived(tf->vector - kIrqVectorBase);
     if (!from_user) return;  // the idle loop: the env hears of it when it next runs
     irq_deliver(cpu0.current);  // its own line: the upcall now
+    env_pop_tf(tf);
+  }
+  if (tf->vector == kNetVector) {
+    lapic_eoi();
+    netif_receive();
+    if (!from_user) return;
+    if (cpu0.current->irq_pending) irq_deliver(cpu0.current);  // its frames arrived: the upcall now
     env_pop_tf(tf);
   }
   if (tf->vector == kSpuriousVector || tf->vector >= 32) {

@@ -236,6 +236,20 @@ struct BootModule {
 };
 static_assert(sizeof(BootModule) == 64);
 
+// The network interface and what the kernel's receive path has done, for
+// every env to read (counters only grow).
+struct NetInfo {
+  uint8_t mac[6];
+  uint16_t present;        // 1: a device is driven; the net_* calls work
+  uint32_t reserved;
+  uint64_t rx_frames;      // frames the device delivered
+  uint64_t rx_delivered;   // ... copied into a ring
+  uint64_t rx_unclaimed;   // ... no filter accepted (dropped)
+  uint64_t rx_ring_full;   // ... accepted, but the ring was full or gone (dropped)
+  uint64_t tx_frames;      // frames net_send started
+};
+static_assert(sizeof(NetInfo) == 56);
+
 constexpr uint64_t kKernelInfoMagic = 0x56454e4545523031ull;  // "VENEER01"
 struct KernelInfo {
   uint64_t magic;
@@ -251,6 +265,7 @@ struct KernelInfo {
   uint64_t reserved;
   BootModule modules[kMaxBootModules];
   char cmdline[256];         // kernel command line from the boot loader
+  NetInfo net;               // the network interface (Network, below)
 };
 
 constexpr uint64_t kKernelInfoVa = kKernelTablesVa;
@@ -323,6 +338,56 @@ constexpr uint64_t kPctReply = ~0ull;
 constexpr uint64_t kPoweroffSuccess = 0x10;  // QEMU exits 33
 constexpr uint64_t kPoweroffFailure = 0x11;  // QEMU exits 35
 constexpr uint64_t kPoweroffInitGone = 0x12;  // the kernel's: init exited or died (QEMU exits 37)
+
+// ---- Network -------------------------------------------------------------------
+// The kernel drives the interface only to protect it. An env claims frames
+// with a packet filter (filter.h) and a receive ring in frames it owns:
+// net_filter_install(filter_va, ring_va, flags), ring_va pointing at a
+// NetRingFrames naming the ring's frames (frame references as for page_map,
+// each with write right). Value: the filter's id, for net_filter_remove(id).
+// The kernel records the frames when the filter is installed (the secure
+// binding) and writes arriving frames into them through its own mapping,
+// wherever the env maps them; a frame of the ring that is freed or revoked
+// later stops the ring (frames then count as rx_ring_full). An env holds at
+// most kNetMaxFiltersPerEnv filters; all of them go when it dies.
+//
+// The ring is the frames' bytes in order: a NetRingHeader in the first
+// kNetCellBytes, then cells of kNetCellBytes, cell i at (i + 1) *
+// kNetCellBytes. The kernel fills cell head % cells and then advances head;
+// the env reads up to head and advances tail. The kernel keeps its own head
+// and only reads tail, so an env can lose frames by lying, never more.
+// With NET_RING_UPCALL the env also gets the interrupt upcall (kVecInterrupt)
+// with kNetInterruptBit in error_code when frames arrive.
+//
+// net_send(frame_ref, offset, len): sends the len bytes at offset in a frame
+// the caller may read; 14 <= len <= 1514, within the frame, and the source
+// MAC must be the interface's. The kernel copies the frame before it
+// returns; ERR_BUSY when every transmit buffer is in flight (try again).
+// All three calls: ERR_NO_DEVICE on a machine without a network interface.
+constexpr uint64_t kNetCellBytes = 2048;
+constexpr uint64_t kNetRingMaxFrames = 16;   // a ring of 31 cells at most
+constexpr uint64_t kNetMaxFiltersPerEnv = 8;
+constexpr uint64_t kNetMaxFrame = 1514;      // Ethernet without the FCS
+constexpr uint64_t kNetInterruptBit = 1ull << 16;
+enum NetRingFlags : uint64_t {
+  NET_RING_UPCALL = 1,
+};
+struct NetRingFrames {
+  uint64_t count;                        // 1..kNetRingMaxFrames
+  uint64_t frames[kNetRingMaxFrames];    // frame references, in ring order
+};
+struct NetRingHeader {
+  uint32_t head;      // the kernel: cells filled so far
+  uint32_t tail;      // the env: cells consumed so far
+  uint32_t cells;     // the kernel: how many cells the ring has
+  uint32_t dropped;   // the kernel: frames this ring lost because it was full
+};
+struct NetCell {
+  uint32_t len;       // the frame's length
+  uint32_t reserved;
+  uint8_t data[kNetCellBytes - 8];
+};
+static_assert(sizeof(NetCell) == kNetCellBytes);
 
 struct SysResult {
   long status;

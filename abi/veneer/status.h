@@ -20,6 +20,7 @@
   X(ERR_NOT_FOUND, -41, "nothing is mapped at that address")                     \
   X(ERR_BAD_STATE, -42, "object is in the wrong state for this operation")      \
   X(ERR_NO_ENTRY, -43, "the env has no protected entry point")                  \
+  X(ERR_NO_DEVICE, -44, "this machine has no such device (a network interface)") \
   X(ERR_NO_MEMORY, -50, "no free frame is left")                                \
   X(ERR_NO_RESOURCES, -51, "a fixed limit is reached: env slots, mappings of one frame") \
   X(ERR_QUOTA, -52, "the account's limit for this resource is reached")         \

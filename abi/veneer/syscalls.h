@@ -69,7 +69,10 @@
   X(37, pct_wait, SLOW, ())                                                  \
   X(38, irq_ack, SLOW, (irq_slot))                                           \
   X(39, irq_create, SLOW, (machine_slot, line, dest_slot))                   \
-  X(40, irq_bind, SLOW, (env_slot, irq_slot, bind))
+  X(40, irq_bind, SLOW, (env_slot, irq_slot, bind)) \
+  X(41, net_filter_install, SLOW, (filter_va, ring_va, flags))               \
+  X(42, net_filter_remove, SLOW, (filter_id))                                \
+  X(43, net_send, SLOW, (frame, offset, len))
 
 // Argument-list helpers: turn (a, b) into (uint64_t a, uint64_t b) or (a, b).
 #define VENEER_ARGS_0()

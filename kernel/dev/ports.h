@@ -5,6 +5,7 @@
 
 namespace veneer::dev {
 
+#ifndef VENEER_HOSTED
 inline uint16_t inw(uint16_t port) {
   uint16_t v;
   asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
@@ -15,5 +16,9 @@ inline uint32_t inl(uint16_t port) {
   asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
   return v;
 }
+#else  // a hosted build has no devices: every read floats high
+inline uint16_t inw(uint16_t) { return 0xFFFF; }
+inline uint32_t inl(uint16_t) { return 0xFFFFFFFFu; }
+#endif
 
 }  // namespace veneer::dev

@@ -3,6 +3,7 @@
 #include "exos/ipc.h"
 #include "exos/proc.h"
 #include "guest_test.h"
+#include "net_frames.h"
 
 namespace {
 
@@ -417,6 +418,21 @@ int main() {
     case CHILD_MEMORY_HOG: memory_hog(); break;
     case CHILD_GRACE_DODGER: grace_dodger(); break;
     case CHILD_PORT_PROBE: port_probe(); break;
+    case CHILD_NET_CLAIM: {
+      map_mailbox();
+      veneer::NetRingFrames ring{1, {}};
+      exos::Frame f;
+      veneer::Filter filter = guest::net::frames_to_me(guest::net::kEtherArp);
+      veneer::SysResult r{veneer::ERR_NO_MEMORY, 0};
+      if (exos::page_alloc(kVictimVa, veneer::PERM_WRITE, &f) == veneer::OK) {
+        ring.frames[0] = f.ref();
+        r = exos::sys_net_filter_install(reinterpret_cast<uint64_t>(&filter), reinterpret_cast<uint64_t>(&ring), 0);
+      }
+      mailbox()->net_claim_id = r.value;
+      mailbox()->net_claim_status = r.status;
+      mailbox()->net_claim_done = 1;
+      for (;;) exos::yield();
+    }
     case CHILD_TABLE_HOARDER: table_hoarder(); break;
     case CHILD_SPAWN_MODULE: {
       map_mailbox();

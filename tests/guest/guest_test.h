@@ -52,6 +52,7 @@ enum ChildMode : uint64_t {
   CHILD_SPAWN_MODULE = 21,      // tries to spawn a boot module (only init has them mapped)
   CHILD_GRACE_DODGER = 22,      // answers its epilogue by a directed yield to a spinning helper
   CHILD_PORT_PROBE = 23,        // reads an I/O port each time it is asked, reports faults and values
+  CHILD_NET_CLAIM = 24,         // installs the ARP filter of tests/guest/net_frames.h, reports the status
 };
 
 // Selectors the segment setter loads: the user code and data descriptors,
@@ -114,6 +115,9 @@ struct Mailbox {
   volatile uint64_t port_probe_done;   // the probe's answer to port_probe_go
   volatile uint64_t port_probe_faults;
   volatile uint64_t port_probe_value;
+  volatile uint64_t net_claim_done;
+  volatile int64_t net_claim_status;
+  volatile uint64_t net_claim_id;
 };
 
 // The I/O port the port tests use: COM2's scratch register (the test

@@ -227,7 +227,7 @@ TEST(foreign_system_calls_reach_the_handler) {
   }
   uint64_t before = seen_count;
   CHECK_STATUS(exos::raw_syscall(VENEER_SYSCALL_NUMBER(30)), ERR_BAD_SYSCALL);  // unassigned fast index
-  CHECK_STATUS(exos::raw_syscall(VENEER_SYSCALL_NUMBER(41)), ERR_BAD_SYSCALL);  // unassigned slow index
+  CHECK_STATUS(exos::raw_syscall(VENEER_SYSCALL_NUMBER(50)), ERR_BAD_SYSCALL);  // unassigned slow index
   CHECK_STATUS(exos::raw_syscall(~0ull), ERR_BAD_SYSCALL);                       // fast index 31
   CHECK_EQ(seen_count, before);
   // ExOS's default, with no handler installed for the vector.

@@ -14,6 +14,7 @@
 #include "kernel/irq.h"
 #include "kernel/lapic.h"
 #include "kernel/memory.h"
+#include "kernel/netif.h"
 
 namespace hosted {
 bool verbose;
@@ -82,6 +83,14 @@ void lapic_arm(uint64_t) {}
 void lapic_eoi() {}
 uint64_t lapic_timer_hz() { return 1000000000; }
 uint64_t tsc_hz() { return 1000000000; }
+
+// A hosted machine has no network interface (kernel/netif.h): the system
+// calls stop at netif_present(), and a dying env has no filters.
+bool netif_present() { return false; }
+void netif_env_gone(Env*) {}
+Status netif_filter_install(Env*, const Filter&, const NetRingPfns&, uint64_t, uint32_t*) { return ERR_NO_DEVICE; }
+Status netif_filter_remove(Env*, uint64_t) { return ERR_NO_DEVICE; }
+Status netif_send(const uint8_t*, uint64_t) { return ERR_NO_DEVICE; }
 
 }  // namespace veneer
 

@@ -1,0 +1,291 @@
+// Guest tests: the network interface as a protected resource (abi.h,
+// "Network"). Frames reach an env only through its own filter and ring;
+// QEMU's user network (tools/qemu_args.py) is the real peer: its gateway
+// answers ARP and ICMP echo.
+#include "guest_test.h"
+#include "net_frames.h"
+
+namespace {
+
+using namespace veneer;
+namespace n = guest::net;
+
+constexpr uint64_t kRingVa = 0x00004C0000000000;
+constexpr uint64_t kSendVa = 0x00004C1000000000;
+
+guest::Mailbox* mailbox() { return reinterpret_cast<guest::Mailbox*>(guest::kMailboxVa); }
+const NetInfo& info() { return exos::kernel_info().net; }
+
+// A receive ring of `pages` frames this env owns, mapped at va.
+struct Ring {
+  uint64_t va;
+  NetRingFrames frames;
+  exos::Frame f[kNetRingMaxFrames];
+  volatile NetRingHeader* header() const { return reinterpret_cast<volatile NetRingHeader*>(va); }
+  // The next frame in the ring, or nullptr; consumed by pop().
+  const NetCell* peek() const {
+    if (header()->tail == header()->head) return nullptr;
+    return reinterpret_cast<const NetCell*>(va + (header()->tail % header()->cells + 1) * kNetCellBytes);
+  }
+  void pop() { header()->tail = header()->tail + 1; }
+};
+
+Status make_ring(Ring* r, uint64_t va, uint64_t pages) {
+  r->va = va;
+  r->frames.count = pages;
+  for (uint64_t i = 0; i < pages; i++) {
+    if (Status s = exos::page_alloc(va + i * kPageSize, PERM_WRITE, &r->f[i]); s != OK) return s;
+    r->frames.frames[i] = r->f[i].ref();
+  }
+  return OK;
+}
+void free_ring(Ring* r) {
+  for (uint64_t i = 0; i < r->frames.count; i++) {
+    exos::sys_page_unmap(kSelfSlot, r->va + i * kPageSize);
+    exos::frame_free(r->f[i]);
+  }
+}
+
+SysResult install(const Filter& f, const Ring& r, uint64_t flags = 0) {
+  return exos::sys_net_filter_install(reinterpret_cast<uint64_t>(&f), reinterpret_cast<uint64_t>(&r.frames), flags);
+}
+
+// Waits (yielding: the frame comes in through the device's interrupt) until
+// the ring holds a frame or the bound passes.
+const NetCell* wait_frame(const Ring& r) {
+  for (int i = 0; i < 2000000 && !r.peek(); i++) exos::yield();
+  return r.peek();
+}
+
+// A page to build frames in, and its reference for net_send.
+struct SendPage {
+  exos::Frame f;
+  uint8_t* bytes() const { return reinterpret_cast<uint8_t*>(kSendVa); }
+};
+Status make_send_page(SendPage* p) { return exos::page_alloc(kSendVa, PERM_WRITE, &p->f); }
+
+volatile uint64_t net_upcalls, net_upcall_mask;
+
+}  // namespace
+
+TEST(network_calls_refuse_bad_input) {
+  CHECK_EQ(info().present, 1);
+  const uint8_t want_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};  // tools/qemu_args.py
+  CHECK_EQ(memcmp(info().mac, want_mac, 6), 0);
+
+  Ring r;
+  CHECK_EQ(make_ring(&r, kRingVa, 2), OK);
+  Filter f = n::frames_to_me(n::kEtherArp);
+  // Each refusal with its status, and nothing installed.
+  CHECK_STATUS(install(f, r, 2), ERR_INVALID_ARGS);  // unknown flag
+  CHECK_STATUS(exos::sys_net_filter_install(0x1000, reinterpret_cast<uint64_t>(&r.frames), 0), ERR_BAD_ADDRESS);
+  CHECK_STATUS(exos::sys_net_filter_install(reinterpret_cast<uint64_t>(&f), 0xFFFF800000000000ull, 0), ERR_BAD_ADDRESS);
+  Filter empty{};
+  CHECK_STATUS(install(empty, r), ERR_FILTER_EMPTY);
+  NetRingFrames saved = r.frames;
+  r.frames.count = 0;
+  CHECK_STATUS(install(f, r), ERR_INVALID_ARGS);
+  r.frames.count = kNetRingMaxFrames + 1;
+  CHECK_STATUS(install(f, r), ERR_INVALID_ARGS);
+  // A ring frame the env does not own: a boot module's, the kernel's, none.
+  r.frames = saved;
+  r.frames.frames[1] = kFrameByPfn | exos::kernel_info().modules[0].first_pfn;
+  CHECK_STATUS(install(f, r), ERR_ACCESS_DENIED);
+  r.frames.frames[1] = kFrameByPfn | 0;
+  CHECK_STATUS(install(f, r), ERR_ACCESS_DENIED);
+  r.frames.frames[1] = kFrameByPfn | exos::kernel_info().nframes;
+  CHECK_STATUS(install(f, r), ERR_OUT_OF_RANGE);
+  // ... or one it may only read.
+  exos::Frame shared;
+  CHECK_EQ(exos::shared_page_alloc(kRingVa + 4 * kPageSize, PERM_READ, &shared), OK);
+  int64_t read_only = exos::slot_alloc();
+  CHECK_STATUS(exos::sys_cap_grant(shared.slot, kSelfSlot, read_only, RIGHT_READ), OK);
+  r.frames.frames[1] = read_only;
+  CHECK_STATUS(install(f, r), ERR_ACCESS_DENIED);
+  r.frames = saved;
+
+  CHECK_STATUS(exos::sys_net_filter_remove(0), ERR_NOT_FOUND);
+  CHECK_STATUS(exos::sys_net_filter_remove(~0ull), ERR_NOT_FOUND);
+  // net_send: the length, the bounds of the frame, the source address, the frame's owner.
+  SendPage p;
+  CHECK_EQ(make_send_page(&p), OK);
+  uint64_t len = n::arp_request(p.bytes());
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, 13), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, kNetMaxFrame + 1), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), kPageSize - 20, 42), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), ~0ull, 42), ERR_INVALID_ARGS);
+  CHECK_STATUS(exos::sys_net_send(kFrameByPfn | 0, 0, 42), ERR_ACCESS_DENIED);
+  p.bytes()[11] ^= 1;  // another host's source address
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), ERR_ACCESS_DENIED);
+  p.bytes()[11] ^= 1;
+  uint64_t sent = info().tx_frames;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  CHECK_EQ(info().tx_frames, sent + 1);
+
+  // At most kNetMaxFiltersPerEnv filters per env.
+  uint64_t ids[kNetMaxFiltersPerEnv];
+  for (uint64_t i = 0; i < kNetMaxFiltersPerEnv; i++) {
+    Filter g = n::frames_to_me(uint16_t(0x8800 + i));
+    SysResult s = install(g, r);
+    CHECK_STATUS(s, OK);
+    ids[i] = s.value;
+  }
+  Filter one_more = n::frames_to_me(0x88FF);
+  CHECK_STATUS(install(one_more, r), ERR_NO_RESOURCES);
+  for (uint64_t id : ids) CHECK_STATUS(exos::sys_net_filter_remove(id), OK);
+  CHECK_STATUS(exos::sys_net_filter_remove(ids[0]), ERR_NOT_FOUND);
+  free_ring(&r);
+  exos::sys_cap_delete(read_only);
+  exos::slot_free(read_only);
+  CHECK_EQ(exos::frame_free(shared), OK);
+  CHECK_EQ(exos::frame_free(p.f), OK);
+}
+
+// ARP and ping to QEMU's gateway: a frame sent from the env's memory, the
+// answer demultiplexed by its filters into its ring, with an upcall.
+TEST(network_reaches_the_gateway) {
+  exos::set_exception_handler(kVecInterrupt, [](ExceptionFrame* f) {
+    net_upcalls = net_upcalls + 1;
+    net_upcall_mask = f->error_code;
+  });
+  net_upcalls = 0;
+  Ring arp, icmp;
+  CHECK_EQ(make_ring(&arp, kRingVa, 2), OK);
+  CHECK_EQ(make_ring(&icmp, kRingVa + 0x100000, 4), OK);
+  CHECK_EQ(arp.header()->cells, 0u);
+  SysResult a = install(n::frames_to_me(n::kEtherArp), arp, NET_RING_UPCALL);
+  CHECK_STATUS(a, OK);
+  CHECK_EQ(arp.header()->cells, 3u);  // two frames: the header's half page, then three cells
+  SysResult b = install(n::frames_to_me(n::kEtherIpv4, 1), icmp);
+  CHECK_STATUS(b, OK);
+  CHECK_EQ(icmp.header()->cells, 7u);
+
+  SendPage p;
+  CHECK_EQ(make_send_page(&p), OK);
+  uint64_t delivered = info().rx_delivered;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, n::arp_request(p.bytes())), OK);
+  const NetCell* c = wait_frame(arp);
+  CHECK(c != nullptr);
+  if (!c) return;
+  CHECK(c->len >= 42);
+  CHECK_EQ(n::get16(c->data + 12), n::kEtherArp);
+  CHECK_EQ(n::get16(c->data + 20), 2);  // a reply
+  CHECK_EQ(memcmp(c->data + 28, n::kGatewayIp, 4), 0);
+  CHECK_EQ(memcmp(c->data + 32, n::my_mac(), 6), 0);
+  uint8_t gateway[6];
+  memcpy(gateway, c->data + 22, 6);
+  arp.pop();
+  CHECK(info().rx_delivered > delivered);
+  CHECK(net_upcalls >= 1);
+  CHECK_EQ(net_upcall_mask & kNetInterruptBit, kNetInterruptBit);
+
+  // Three pings: each answered with the same identifier, sequence and
+  // payload, into the ICMP ring only (no upcall asked for there).
+  for (uint16_t seq = 1; seq <= 3; seq++) {
+    uint64_t upcalls = net_upcalls;
+    uint64_t len = n::icmp_echo(p.bytes(), gateway, 0x7E7E, seq, 100);
+    CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+    const NetCell* e = wait_frame(icmp);
+    CHECK(e != nullptr);
+    if (!e) return;
+    CHECK_EQ(e->len, len);
+    const uint8_t* ip = e->data + 14;
+    CHECK_EQ(ip[9], 1);
+    CHECK_EQ(n::checksum(ip, 20), 0);  // a header with its checksum sums to zero
+    CHECK_EQ(memcmp(ip + 12, n::kGatewayIp, 4), 0);
+    const uint8_t* reply = ip + 20;
+    CHECK_EQ(reply[0], 0);  // echo reply
+    CHECK_EQ(n::get16(reply + 4), 0x7E7E);
+    CHECK_EQ(n::get16(reply + 6), seq);
+    CHECK_EQ(memcmp(reply + 8, p.bytes() + 14 + 20 + 8, 100), 0);
+    CHECK_EQ(n::checksum(reply, 8 + 100), 0);
+    icmp.pop();
+    CHECK_EQ(net_upcalls, upcalls);
+  }
+  CHECK(arp.peek() == nullptr);  // nothing leaked into the other ring
+  CHECK_STATUS(exos::sys_net_filter_remove(a.value), OK);
+  CHECK_STATUS(exos::sys_net_filter_remove(b.value), OK);
+  free_ring(&arp);
+  free_ring(&icmp);
+  CHECK_EQ(exos::frame_free(p.f), OK);
+  exos::set_exception_handler(kVecInterrupt, nullptr);
+}
+
+// A full ring drops and counts; a lying tail loses the env its own frames,
+// never more; a ring frame freed after the filter was installed is never
+// written again.
+TEST(network_rings_drop_what_they_cannot_take) {
+  Ring r;
+  CHECK_EQ(make_ring(&r, kRingVa, 1), OK);  // one cell
+  SysResult a = install(n::frames_to_me(n::kEtherArp), r);
+  CHECK_STATUS(a, OK);
+  CHECK_EQ(r.header()->cells, 1u);
+  SendPage p;
+  CHECK_EQ(make_send_page(&p), OK);
+  uint64_t len = n::arp_request(p.bytes());
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  CHECK(wait_frame(r) != nullptr);
+  uint64_t full = info().rx_ring_full;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  for (int i = 0; i < 2000000 && info().rx_ring_full == full; i++) exos::yield();
+  CHECK_EQ(info().rx_ring_full, full + 1);
+  CHECK_EQ(r.header()->dropped, 1u);
+  CHECK_EQ(r.header()->head, 1u);
+  // The env claims to have read more than there was: still full to the kernel.
+  r.header()->tail = 5;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  for (int i = 0; i < 2000000 && info().rx_ring_full == full + 1; i++) exos::yield();
+  CHECK_EQ(info().rx_ring_full, full + 2);
+  CHECK_EQ(r.header()->head, 1u);
+
+  // Freed: the frame goes back to the pool, and the kernel stops.
+  r.header()->tail = 1;
+  CHECK_STATUS(exos::sys_page_unmap(kSelfSlot, r.va), OK);
+  CHECK_EQ(exos::frame_free(r.f[0]), OK);
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  for (int i = 0; i < 2000000 && info().rx_ring_full == full + 2; i++) exos::yield();
+  CHECK_EQ(info().rx_ring_full, full + 3);
+  CHECK_STATUS(exos::sys_net_filter_remove(a.value), OK);
+  CHECK_EQ(exos::frame_free(p.f), OK);
+}
+
+// A filter is its env's: another env's overlapping filter is refused, and
+// the env's death removes its filters.
+TEST(network_filters_belong_to_one_env) {
+  exos::Frame mb;
+  CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  Ring r;
+  CHECK_EQ(make_ring(&r, kRingVa, 1), OK);
+  SysResult mine = install(n::frames_to_me(n::kEtherArp), r);
+  CHECK_STATUS(mine, OK);
+
+  exos::Child first;
+  mailbox()->net_claim_done = 0;
+  CHECK_EQ(guest::spawn_child(guest::CHILD_NET_CLAIM, mb.slot, &first), OK);
+  for (int i = 0; i < 100000 && !mailbox()->net_claim_done; i++) exos::yield();
+  CHECK_EQ(mailbox()->net_claim_done, 1);
+  CHECK_EQ(mailbox()->net_claim_status, ERR_FILTER_OVERLAP);
+  CHECK_STATUS(exos::sys_net_filter_remove(mine.value), OK);
+  CHECK_STATUS(exos::sys_env_destroy(first.slot), OK);
+
+  // The child holds it now: the parent is refused, even its control does
+  // not let it remove the child's filter; then the child dies.
+  exos::Child second;
+  mailbox()->net_claim_done = 0;
+  CHECK_EQ(guest::spawn_child(guest::CHILD_NET_CLAIM, mb.slot, &second), OK);
+  for (int i = 0; i < 100000 && !mailbox()->net_claim_done; i++) exos::yield();
+  CHECK_EQ(mailbox()->net_claim_status, OK);
+  CHECK_STATUS(install(n::frames_to_me(n::kEtherArp), r), ERR_FILTER_OVERLAP);
+  CHECK_STATUS(exos::sys_net_filter_remove(mailbox()->net_claim_id), ERR_ACCESS_DENIED);
+  CHECK_STATUS(exos::sys_env_destroy(second.slot), OK);
+  SysResult again = install(n::frames_to_me(n::kEtherArp), r);
+  CHECK_STATUS(again, OK);
+  CHECK_STATUS(exos::sys_net_filter_remove(again.value), OK);
+  free_ring(&r);
+  const exos::Child* children[] = {&first, &second};
+  for (const exos::Child* c : children) {
+    exos::sys_cap_delete(c->slot);
+    exos::slot_free(c->slot);
+  }
+  CHECK_EQ(exos::frame_free(mb), OK);
+}
