@@ -31,6 +31,7 @@ file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || need+=(busybox
 have musl-gcc || need+=(musl-tools)
 have cpio || need+=(cpio)
 have file || need+=(file)
+have nc || need+=(netcat-openbsd)                   # tests/net: the host's nc -u as a peer
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"

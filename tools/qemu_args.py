@@ -59,6 +59,20 @@ def with_serials(cmd, serials):
     return out[:at] + serials + out[at:]
 
 
+def with_hostfwd(cmd, rules):
+    """cmd with QEMU's user network forwarding `rules` (e.g.
+    "udp:127.0.0.1:5555-:7") from the host's 127.0.0.1 to the guest.
+
+    libslirp's restricted mode drops every UDP datagram the guest sends
+    (answers to forwarded ones included), so a forwarding machine is not
+    restricted: its peers are the forwarded ports on 127.0.0.1, and what
+    runs in the guest (tests/net) only answers who wrote to it."""
+    out = list(cmd)
+    at = out.index("-netdev") + 1
+    out[at] = out[at].replace("restrict=on", "restrict=off") + "".join(",hostfwd=" + r for r in rules)
+    return out
+
+
 def veneer_command(kernel, modules, append="", icount=False, serials=None):
     """QEMU command booting the Veneer kernel with boot modules (init first).
 

@@ -32,6 +32,8 @@
   X(ERR_PIPE_CLOSED, -65, "ExOS: every reading end of the pipe is closed")          \
   X(ERR_BAD_FD, -66, "ExOS: not an open file descriptor")                           \
   X(ERR_NO_NAME, -67, "ExOS: no shared-memory segment or service has this name") \
+  X(ERR_TIMEOUT, -68, "ExOS: nothing arrived before the timeout (0: did not wait)") \
+  X(ERR_UNREACHABLE, -69, "ExOS: no answer to ARP for the next hop")          \
   X(ERR_FILTER_EMPTY, -100, "packet filter has no atoms")                      \
   X(ERR_FILTER_MALFORMED, -101, "packet filter field out of its domain (count, width, mask, value, flags, shift)") \
   X(ERR_FILTER_PAST_FRAME, -102, "packet filter reads past the longest frame")  \

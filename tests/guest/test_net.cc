@@ -2,6 +2,7 @@
 // "Network"). Frames reach an env only through its own filter and ring;
 // QEMU's user network (tools/qemu_args.py) is the real peer: its gateway
 // answers ARP and ICMP echo.
+#include "exos/net.h"
 #include "guest_test.h"
 #include "net_frames.h"
 
@@ -288,4 +289,37 @@ TEST(network_filters_belong_to_one_env) {
     exos::slot_free(c->slot);
   }
   CHECK_EQ(exos::frame_free(mb), OK);
+}
+
+// ExOS's stack (exos/net.h) against the gateway: ARP resolution, ping, a
+// UDP socket's port claimed by its filter; all of it gone at shutdown.
+TEST(exos_net_stack_pings_the_gateway) {
+  namespace en = exos::net;
+  CHECK_EQ(en::init(), OK);
+  CHECK_EQ(en::init(), ERR_BAD_STATE);
+  uint8_t mac[6];
+  CHECK_EQ(en::resolve(en::config().gateway, mac), OK);
+  uint64_t rtt = 0;
+  for (uint16_t seq = 1; seq <= 3; seq++) {
+    CHECK_EQ(en::ping(en::config().gateway, seq, 56, 2'000'000'000, &rtt), OK);
+  }
+  CHECK_EQ(en::resolve(en::ipv4(10, 0, 2, 77), mac), ERR_UNREACHABLE);  // nobody there
+  en::UdpSocket s, t;
+  CHECK_EQ(s.bind(4000), OK);
+  CHECK_EQ(s.bind(4001), ERR_BUSY);
+  CHECK_EQ(t.bind(0), ERR_INVALID_ARGS);
+  char b[8];
+  CHECK_EQ(s.recvfrom(b, sizeof b, nullptr, nullptr, 0), ERR_TIMEOUT);  // nothing came: no wait
+  CHECK_EQ(s.sendto(en::config().gateway, 9, b, en::kMaxUdpPayload + 1), ERR_INVALID_ARGS);
+  CHECK_EQ(s.sendto(0, 9, b, 1), ERR_INVALID_ARGS);
+  en::shutdown();
+  CHECK(!s.bound());
+  CHECK_EQ(s.recvfrom(b, sizeof b, nullptr, nullptr, 0), ERR_BAD_STATE);
+  // The stack's filters are gone: the test's own ARP filter is alone again.
+  Ring r;
+  CHECK_EQ(make_ring(&r, kRingVa, 1), OK);
+  SysResult a = install(n::frames_to_me(n::kEtherArp), r);
+  CHECK_STATUS(a, OK);
+  CHECK_STATUS(exos::sys_net_filter_remove(a.value), OK);
+  free_ring(&r);
 }

@@ -1,0 +1,57 @@
+// udp_echo: a UDP echo server (RFC 862) on ExOS's network stack, run as
+// init. Every datagram to port 7 goes back to its sender, byte for byte;
+// pings are answered while it waits. With "count=N" on the kernel command
+// line it powers off after N datagrams and reports the stack's counters.
+#include "exos/exos.h"
+#include "exos/net.h"
+
+namespace {
+
+char buf[2048];
+
+uint64_t cmdline_number(const char* key, uint64_t fallback) {
+  char v[24];
+  if (!exos::cmdline_get(key, v, sizeof v)) return fallback;
+  uint64_t n = 0;
+  for (const char* p = v; *p >= '0' && *p <= '9'; p++) n = n * 10 + uint64_t(*p - '0');
+  return n;
+}
+
+void report() {
+  const exos::net::Stats& s = exos::net::stats();
+  const veneer::NetInfo& k = exos::kernel_info().net;
+  exos::printf("udp_echo: udp received %lu sent %lu bad length %lu bad checksum %lu; ip bad header %lu bad "
+               "checksum %lu fragments %lu; arp answered %lu; icmp answered %lu\n",
+               s.udp_received, s.udp_sent, s.udp_bad_length, s.udp_bad_checksum, s.ip_bad_header,
+               s.ip_bad_checksum, s.ip_fragments_refused, s.arp_requests_answered, s.icmp_echo_answered);
+  exos::printf("udp_echo: kernel rx %lu delivered %lu unclaimed %lu ring full %lu tx %lu\n", k.rx_frames,
+               k.rx_delivered, k.rx_unclaimed, k.rx_ring_full, k.tx_frames);
+}
+
+}  // namespace
+
+int main() {
+  if (veneer::Status s = exos::net::init(); s != veneer::OK) {
+    exos::printf("udp_echo: no network: %s\n", veneer::status_name(s));
+    exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
+  }
+  exos::net::UdpSocket sock;
+  if (veneer::Status s = sock.bind(7); s != veneer::OK) {
+    exos::printf("udp_echo: cannot bind port 7: %s\n", veneer::status_name(s));
+    exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
+  }
+  uint32_t ip = exos::net::config().ip;
+  exos::printf("udp_echo: listening on %u.%u.%u.%u:7\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+  const uint64_t count = cmdline_number("count", 0);
+  for (uint64_t served = 0; count == 0 || served < count;) {
+    uint32_t from;
+    uint16_t port;
+    int64_t n = sock.recvfrom(buf, sizeof buf, &from, &port, -1);
+    if (n < 0) continue;
+    veneer::Status s = sock.sendto(from, port, buf, static_cast<size_t>(n));
+    if (s != veneer::OK) exos::printf("udp_echo: reply to port %u: %s\n", port, veneer::status_name(s));
+    served++;
+  }
+  report();
+  exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffSuccess);
+}

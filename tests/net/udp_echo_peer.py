@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Real peers for ExOS's network stack: the host reaches the UDP echo server
+(apps/udp_echo) through QEMU's user network forwarding on 127.0.0.1.
+
+Sends --count datagrams of random sizes (0..1472 bytes, random bytes) one at
+a time from a Python socket, each answered byte-exact, then one line through
+the host's `nc -u` if it has one. The guest powers off after that many and
+reports its counters: nothing may have been dropped as malformed.
+"""
+
+import argparse
+import os
+import queue
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import qemu_args  # noqa: E402
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--echo", required=True, help="udp_echo.elf")
+    ap.add_argument("--count", type=int, default=10000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=240)
+    args = ap.parse_args()
+
+    nc = shutil.which("nc")
+    total = args.count + (1 if nc else 0)
+    port = free_udp_port()
+    cmd = qemu_args.veneer_command(args.kernel, [args.echo], append=f"count={total}")
+    cmd = qemu_args.with_hostfwd(cmd, [f"udp:127.0.0.1:{port}-:7"])
+    if os.environ.get("PCAP"):
+        cmd += ["-object", f"filter-dump,id=dump0,netdev=net0,file={os.environ['PCAP']}"]
+    qemu = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log = []
+    deadline = time.time() + args.timeout
+    lines = queue.Queue()
+
+    def reader():  # the serial log, read all along so QEMU never blocks on it
+        for line in qemu.stdout:
+            lines.put(line.decode(errors="replace").rstrip())
+        lines.put(None)
+    threading.Thread(target=reader, daemon=True).start()
+
+    def read_until(pattern):
+        while time.time() < deadline:
+            try:
+                text = lines.get(timeout=max(0.1, deadline - time.time()))
+            except queue.Empty:
+                return None
+            if text is None:
+                return None
+            log.append(text)
+            if re.search(pattern, text):
+                return text
+        return None
+
+    failures = []
+    try:
+        if not read_until(r"udp_echo: listening on 10\.0\.2\.15:7"):
+            failures.append("the echo server did not start")
+            raise SystemExit
+        rng = random.Random(args.seed)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(10)
+        start = time.time()
+        sizes = 0
+        for i in range(args.count):
+            size = rng.randint(0, 1472)
+            data = rng.randbytes(size)
+            sock.sendto(data, ("127.0.0.1", port))
+            try:
+                reply, peer = sock.recvfrom(2048)
+            except socket.timeout:
+                failures.append(f"datagram {i} ({size} bytes): no answer in 10 s")
+                break
+            if reply != data:
+                failures.append(f"datagram {i} ({size} bytes): answered {len(reply)} different bytes")
+                break
+            sizes += size
+        else:
+            elapsed = time.time() - start
+            print(f"udp_echo_peer: {args.count} datagrams ({sizes} bytes) echoed byte-exact in order, "
+                  f"{elapsed:.1f} s")
+        if nc and not failures:
+            line = b"hello from the host's nc\n"
+            out = subprocess.run([nc, "-u", "-w", "2", "127.0.0.1", str(port)], input=line,
+                                 capture_output=True, timeout=30).stdout
+            if out != line:
+                failures.append(f"nc -u: sent {line!r}, got {out!r}")
+            else:
+                print("udp_echo_peer: the host's nc -u got its line back")
+        elif not nc:
+            print("udp_echo_peer: no nc on this host; the Python client alone")
+        if not failures:
+            counters = read_until(r"udp_echo: udp received")
+            kernel = read_until(r"udp_echo: kernel rx")
+            code = qemu.wait(timeout=max(1, deadline - time.time()))
+            if code != qemu_args.EXIT_SUCCESS:
+                failures.append(f"QEMU exit code {code}, expected {qemu_args.EXIT_SUCCESS}")
+            m = re.search(r"udp received (\d+) sent (\d+) bad length (\d+) bad checksum (\d+); ip bad header (\d+) "
+                          r"bad checksum (\d+) fragments (\d+)", counters or "")
+            if not m:
+                failures.append("no counters from the guest")
+            else:
+                got = [int(x) for x in m.groups()]
+                if got[0] != total or got[1] != total:
+                    failures.append(f"guest received {got[0]} and sent {got[1]}, expected {total}")
+                if any(got[2:]):
+                    failures.append(f"guest dropped well-formed datagrams as malformed: {counters}")
+            print(counters)
+            print(kernel)
+    except SystemExit:
+        pass
+    finally:
+        if qemu.poll() is None:
+            qemu.kill()
+            qemu.wait()
+    if failures:
+        while True:
+            try:
+                text = lines.get(timeout=1)
+            except queue.Empty:
+                break
+            if text is None:
+                break
+            log.append(text)
+        print("\n".join(log[-30:]))
+        for f in failures:
+            print("FAIL:", f)
+        print("FAIL")
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
