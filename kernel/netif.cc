@@ -6,13 +6,15 @@
 #include "kernel/memory.h"
 #include "kernel/mm/code_pages.h"
 #include "kernel/net/filter_set.h"
+#include "kernel/net/handler.h"
 
 namespace veneer {
 namespace {
 
-// The filter set's generated code lives in sealed code pages: it holds at
-// most two buffers at a time (the running tree and the one replacing it).
-constexpr int kCodeBuffers = 4;
+// Generated code lives in sealed code pages: the filter set holds at most
+// two buffers at a time (the running tree and the one replacing it), each
+// handler one.
+constexpr int kCodeBuffers = 4 + kNetMaxHandlers;
 mm::CodeBuffer code_buffers[kCodeBuffers];
 
 uint8_t* code_allocate(void*, size_t bytes, void** handle) {
@@ -47,10 +49,44 @@ struct Ring {
   uint32_t cells;
   uint32_t head;   // the kernel's own copy
   bool upcall;
+  int8_t handler = -1;  // index in `handlers`, -1: none
   uint32_t pfn[kNetRingMaxFrames];
   uint64_t guard[kNetRingMaxFrames];
 };
 Ring rings[kMaxRings];
+
+// Safe handlers: verified and compiled when attached, run in the receive
+// interrupt on the frames their filter accepts (never re-entered: one
+// stack serves them all). The verifier and JIT are used by one attach at a
+// time; a loaded handler keeps no pointer into the program it came from
+// that the kernel uses (the interpreter is never run here).
+struct Attached {
+  uint32_t owner;  // env id; 0: free
+  uint32_t buffer_pfn;
+  uint64_t buffer_guard;
+  net::Handler handler;
+};
+Attached handlers[kNetMaxHandlers];
+net::Verifier verifier;
+net::HandlerJit jit;
+alignas(16) uint8_t handler_stack[kHandlerStackSize];
+Ring* running;  // the ring whose handler is running (its wake-ups)
+
+bool frame_still(uint32_t pfn, uint64_t guard, uint32_t owner) {
+  const FrameInfo& f = frames.info(pfn);
+  return f.owner == owner && f.guard == guard;
+}
+
+// What a handler's helpers reach: a reply passes the same checks as
+// net_send; a wake-up is counted in the ring and raises the env's upcall.
+int64_t handler_send(void*, const uint8_t* frame, uint32_t len) {
+  if (netif_send(frame, len) != OK) return -1;
+  kernel_info->net.tx_frames--;  // counted as the handler's, below
+  kernel_info->net.handler_sent++;
+  return 0;
+}
+void handler_wake(void*, uint64_t value);
+const net::HandlerHost handler_host{nullptr, handler_send, handler_wake};
 
 // The byte at `offset` of the ring, or nullptr if its frame is no longer
 // the owner's (freed, revoked or given away since the filter was installed).
@@ -74,6 +110,21 @@ void deliver(const uint8_t* frame, uint32_t len) {
     info.rx_ring_full++;
     return;
   }
+  if (len > kNetMaxFrame) len = kNetMaxFrame;
+  // The filter's handler first: it may deal with the frame itself.
+  if (r.handler >= 0) {
+    Attached& a = handlers[r.handler];
+    if (frame_still(a.buffer_pfn, a.buffer_guard, r.owner)) {
+      running = &r;
+      uint64_t result = a.handler.run(frame, len, phys_to_virt<uint8_t>(uint64_t(a.buffer_pfn) * kPageSize),
+                                      handler_stack, &handler_host);
+      running = nullptr;
+      if (result == VENEER_ASH_CONSUMED) {
+        info.rx_handled++;
+        return;
+      }
+    }
+  }
   auto* h = reinterpret_cast<volatile NetRingHeader*>(ring_bytes(r, 0));
   // The cell after the last filled: a cell never straddles frames (two per page).
   uint8_t* cell = h ? ring_bytes(r, (uint64_t(r.head % r.cells) + 1) * kNetCellBytes) : nullptr;
@@ -82,7 +133,6 @@ void deliver(const uint8_t* frame, uint32_t len) {
     if (h) h->dropped = h->dropped + 1;
     return;
   }
-  if (len > kNetMaxFrame) len = kNetMaxFrame;
   auto* c = reinterpret_cast<NetCell*>(cell);
   c->len = len;
   for (uint32_t i = 0; i < len; i++) c->data[i] = frame[i];
@@ -91,6 +141,30 @@ void deliver(const uint8_t* frame, uint32_t len) {
   info.rx_delivered++;
   if (r.upcall)
     if (Env* e = env_from_id(r.owner)) e->irq_pending |= kNetInterruptBit;
+}
+
+void handler_wake(void*, uint64_t value) {
+  Ring& r = *running;
+  if (auto* h = reinterpret_cast<volatile NetRingHeader*>(ring_bytes(r, 0))) {
+    h->wakes = h->wakes + 1;
+    h->wake_value = value;
+  }
+  if (Env* e = env_from_id(r.owner)) e->irq_pending |= kNetInterruptBit;
+}
+
+void detach(Ring& r) {
+  if (r.handler < 0) return;
+  handlers[r.handler].handler.unload();
+  handlers[r.handler].owner = 0;
+  r.handler = -1;
+}
+
+// The ring row of e's filter `id`, or why not.
+Status own_ring(Env* e, uint64_t id, Ring** out) {
+  if (id >= kMaxRings || !filters.installed(static_cast<uint32_t>(id))) return ERR_NOT_FOUND;
+  if (rings[id].owner != e->id) return ERR_ACCESS_DENIED;
+  *out = &rings[id];
+  return OK;
 }
 
 }  // namespace
@@ -128,19 +202,48 @@ Status netif_filter_install(Env* e, const Filter& f, const NetRingPfns& ring, ui
   r.cells = 2 * ring.count - 1;
   r.head = 0;
   r.upcall = flags & NET_RING_UPCALL;
+  r.handler = -1;
   for (uint32_t i = 0; i < ring.count; i++) {
     r.pfn[i] = static_cast<uint32_t>(ring.pfn[i]);
     r.guard[i] = frames.info(ring.pfn[i]).guard;
   }
   auto* h = reinterpret_cast<NetRingHeader*>(ring_bytes(r, 0));
-  *h = NetRingHeader{0, 0, r.cells, 0};
+  *h = NetRingHeader{0, 0, r.cells, 0, 0, 0};
   return OK;
 }
 
 Status netif_filter_remove(Env* e, uint64_t id) {
   if (id >= kMaxRings || !filters.installed(static_cast<uint32_t>(id))) return ERR_NOT_FOUND;
   if (Status s = filters.remove(e->id, static_cast<uint32_t>(id)); s != OK) return s;
+  detach(rings[id]);
   rings[id] = Ring{};
+  return OK;
+}
+
+Status netif_handler_attach(Env* e, uint64_t id, const BpfInsn* prog, uint32_t n, uint64_t buffer_pfn) {
+  Ring* r;
+  if (Status s = own_ring(e, id, &r); s != OK) return s;
+  if (r->handler >= 0) return ERR_BUSY;
+  int free_slot = -1;
+  for (int i = 0; i < int(kNetMaxHandlers); i++) {
+    if (handlers[i].owner == e->id) return ERR_NO_RESOURCES;  // one per env
+    if (!handlers[i].owner && free_slot < 0) free_slot = i;
+  }
+  if (free_slot < 0) return ERR_NO_RESOURCES;
+  Attached& a = handlers[free_slot];
+  if (Status s = a.handler.load(prog, n, kPageSize, verifier, jit, &kernel_code); s != OK) return s;
+  a.owner = e->id;
+  a.buffer_pfn = static_cast<uint32_t>(buffer_pfn);
+  a.buffer_guard = frames.info(buffer_pfn).guard;
+  r->handler = static_cast<int8_t>(free_slot);
+  return OK;
+}
+
+Status netif_handler_detach(Env* e, uint64_t id) {
+  Ring* r;
+  if (Status s = own_ring(e, id, &r); s != OK) return s;
+  if (r->handler < 0) return ERR_BAD_STATE;
+  detach(*r);
   return OK;
 }
 
@@ -160,7 +263,7 @@ void netif_receive() {
 
 void netif_env_gone(Env* e) {
   for (Ring& r : rings)
-    if (r.owner == e->id) r = Ring{};
+    if (r.owner == e->id) detach(r), r = Ring{};
   // If recompiling fails the filters stay in the tree, but with no ring:
   // what they accept is dropped.
   filters.remove_all(e->id);

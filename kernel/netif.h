@@ -9,6 +9,7 @@
 
 #include "veneer/abi.h"
 #include "veneer/filter.h"
+#include "veneer/handler.h"
 
 namespace veneer {
 
@@ -32,6 +33,15 @@ struct NetRingPfns {
 Status netif_filter_install(Env* e, const Filter& f, const NetRingPfns& ring, uint64_t flags, uint32_t* id);
 // ERR_NOT_FOUND: no such filter; ERR_ACCESS_DENIED: another env's.
 Status netif_filter_remove(Env* e, uint64_t id);
+// Attaches a safe handler to e's filter `id` with the frame `buffer_pfn`
+// (the caller checked it is e's) as its buffer: verified and compiled here.
+// `prog` is read during the call only. ERR_NOT_FOUND / ERR_ACCESS_DENIED as
+// for remove; ERR_BUSY: the filter has a handler; ERR_NO_RESOURCES: e has a
+// handler on another filter, or kNetMaxHandlers are attached; the
+// verifier's ERR_HANDLER_*; ERR_NO_MEMORY: no code memory.
+Status netif_handler_attach(Env* e, uint64_t id, const BpfInsn* prog, uint32_t n, uint64_t buffer_pfn);
+// ERR_NOT_FOUND / ERR_ACCESS_DENIED as for remove; ERR_BAD_STATE: no handler.
+Status netif_handler_detach(Env* e, uint64_t id);
 // ERR_INVALID_ARGS: not 14..1514 bytes; ERR_ACCESS_DENIED: the source MAC is
 // not the interface's; ERR_BUSY: no transmit buffer free.
 Status netif_send(const uint8_t* frame, uint64_t len);

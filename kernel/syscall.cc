@@ -579,6 +579,21 @@ Status net_filter_install(Env* e, uint64_t filter_va, uint64_t ring_va, uint64_t
   return s;
 }
 
+// A handler's instructions, copied in for the verifier and the JIT.
+BpfInsn handler_program[kHandlerMaxInsns];
+
+Status net_handler_attach(Env* e, uint64_t id, uint64_t insns_va, uint64_t count, uint64_t buffer) {
+  if (!netif_present()) return ERR_NO_DEVICE;
+  if (count == 0) return netif_handler_detach(e, id);
+  if (count > kHandlerMaxInsns) return ERR_HANDLER_SIZE;
+  if (Status s = copy_from_user(e, handler_program, insns_va, count * sizeof(BpfInsn)); s != OK) return s;
+  FrameRef fr;
+  if (Status s = decode_frame(e, e, buffer, RIGHT_WRITE, &fr); s != OK) return s;
+  const FrameInfo& info = frames.info(fr.pfn);
+  if (info.owner != e->id || info.kind != FRAME_USER) return ERR_ACCESS_DENIED;
+  return netif_handler_attach(e, id, handler_program, static_cast<uint32_t>(count), fr.pfn);
+}
+
 Status net_send(Env* e, uint64_t frame, uint64_t offset, uint64_t len) {
   if (!netif_present()) return ERR_NO_DEVICE;
   FrameRef fr;
@@ -770,6 +785,9 @@ extern "C" [[noreturn]] void syscall_slow_dispatch(arch::TrapFrame* tf) {
       break;
     case SYS_net_filter_remove:
       s = netif_present() ? netif_filter_remove(e, tf->rdi) : ERR_NO_DEVICE;
+      break;
+    case SYS_net_handler_attach:
+      s = net_handler_attach(e, tf->rdi, tf->rsi, tf->rdx, tf->r10);
       break;
     case SYS_net_send:
       s = net_send(e, tf->rdi, tf->rsi, tf->rdx);

@@ -73,6 +73,16 @@ def with_hostfwd(cmd, rules):
     return out
 
 
+def with_socket_link(cmd, how):
+    """cmd with the network on a QEMU socket link instead of the user
+    network: `how` is "listen=127.0.0.1:PORT" or "connect=127.0.0.1:PORT"
+    (a TCP stream of frames, each after its 4-byte big-endian length)."""
+    out = list(cmd)
+    at = out.index("-netdev") + 1
+    out[at] = "socket,id=net0," + how
+    return out
+
+
 def veneer_command(kernel, modules, append="", icount=False, serials=None):
     """QEMU command booting the Veneer kernel with boot modules (init first).
 

@@ -247,8 +247,10 @@ struct NetInfo {
   uint64_t rx_unclaimed;   // ... no filter accepted (dropped)
   uint64_t rx_ring_full;   // ... accepted, but the ring was full or gone (dropped)
   uint64_t tx_frames;      // frames net_send started
+  uint64_t rx_handled;     // frames a safe handler consumed (not copied into a ring)
+  uint64_t handler_sent;   // reply frames safe handlers sent
 };
-static_assert(sizeof(NetInfo) == 56);
+static_assert(sizeof(NetInfo) == 72);
 
 constexpr uint64_t kKernelInfoMagic = 0x56454e4545523031ull;  // "VENEER01"
 struct KernelInfo {
@@ -363,10 +365,20 @@ constexpr uint64_t kPoweroffInitGone = 0x12;  // the kernel's: init exited or di
 // the caller may read; 14 <= len <= 1514, within the frame, and the source
 // MAC must be the interface's. The kernel copies the frame before it
 // returns; ERR_BUSY when every transmit buffer is in flight (try again).
-// All three calls: ERR_NO_DEVICE on a machine without a network interface.
+// net_handler_attach(filter_id, insns_va, count, buffer_frame): attaches a
+// safe handler (handler.h: eBPF, count instructions at insns_va) to one of
+// the caller's filters, with a frame it owns as the handler's granted buffer
+// (4096 bytes). The kernel verifies and compiles it once, here; then it runs
+// on each frame the filter accepts, in the receive interrupt, before the
+// ring: VENEER_ASH_CONSUMED ends the frame there, anything else delivers it
+// to the ring as well. Its reply frames pass net_send's checks; its wake-up
+// counts in the ring header and raises kNetInterruptBit. count = 0 detaches.
+// One handler per env, kNetMaxHandlers in the machine.
+// All four calls: ERR_NO_DEVICE on a machine without a network interface.
 constexpr uint64_t kNetCellBytes = 2048;
 constexpr uint64_t kNetRingMaxFrames = 16;   // a ring of 31 cells at most
 constexpr uint64_t kNetMaxFiltersPerEnv = 8;
+constexpr uint64_t kNetMaxHandlers = 8;
 constexpr uint64_t kNetMaxFrame = 1514;      // Ethernet without the FCS
 constexpr uint64_t kNetInterruptBit = 1ull << 16;
 enum NetRingFlags : uint64_t {
@@ -381,6 +393,8 @@ struct NetRingHeader {
   uint32_t tail;      // the env: cells consumed so far
   uint32_t cells;     // the kernel: how many cells the ring has
   uint32_t dropped;   // the kernel: frames this ring lost because it was full
+  uint64_t wakes;     // the kernel: times the filter's handler asked to wake the env
+  uint64_t wake_value;  // ... and the value it passed the last time
 };
 struct NetCell {
   uint32_t len;       // the frame's length

@@ -72,7 +72,8 @@
   X(40, irq_bind, SLOW, (env_slot, irq_slot, bind)) \
   X(41, net_filter_install, SLOW, (filter_va, ring_va, flags))               \
   X(42, net_filter_remove, SLOW, (filter_id))                                \
-  X(43, net_send, SLOW, (frame, offset, len))
+  X(43, net_send, SLOW, (frame, offset, len)) \
+  X(44, net_handler_attach, SLOW, (filter_id, insns_va, count, buffer_frame))
 
 // Argument-list helpers: turn (a, b) into (uint64_t a, uint64_t b) or (a, b).
 #define VENEER_ARGS_0()

@@ -1,9 +1,14 @@
 // udp_echo: a UDP echo server (RFC 862) on ExOS's network stack, run as
 // init. Every datagram to port 7 goes back to its sender, byte for byte;
-// pings are answered while it waits. With "count=N" on the kernel command
-// line it powers off after N datagrams and reports the stack's counters.
+// pings are answered while it waits. With "ash=1" on the kernel command line
+// a safe handler (echo_handler.c) answers in the kernel's receive path
+// instead, without this env; what it passes on, the env answers. With
+// "count=N" it powers off after N datagrams and reports the counters.
 #include "exos/exos.h"
+#include "exos/handler_elf.h"
 #include "exos/net.h"
+
+extern "C" const uint8_t echo_handler_object[], echo_handler_object_end[];
 
 namespace {
 
@@ -21,11 +26,13 @@ void report() {
   const exos::net::Stats& s = exos::net::stats();
   const veneer::NetInfo& k = exos::kernel_info().net;
   exos::printf("udp_echo: udp received %lu sent %lu bad length %lu bad checksum %lu; ip bad header %lu bad "
-               "checksum %lu fragments %lu; arp answered %lu; icmp answered %lu\n",
+               "checksum %lu fragments %lu; arp answered %lu dropped %lu; icmp answered %lu dropped %lu\n",
                s.udp_received, s.udp_sent, s.udp_bad_length, s.udp_bad_checksum, s.ip_bad_header,
-               s.ip_bad_checksum, s.ip_fragments_refused, s.arp_requests_answered, s.icmp_echo_answered);
-  exos::printf("udp_echo: kernel rx %lu delivered %lu unclaimed %lu ring full %lu tx %lu\n", k.rx_frames,
-               k.rx_delivered, k.rx_unclaimed, k.rx_ring_full, k.tx_frames);
+               s.ip_bad_checksum, s.ip_fragments_refused, s.arp_requests_answered, s.arp_dropped,
+               s.icmp_echo_answered, s.icmp_dropped);
+  exos::printf("udp_echo: kernel rx %lu delivered %lu unclaimed %lu ring full %lu tx %lu; handler consumed %lu "
+               "sent %lu\n", k.rx_frames, k.rx_delivered, k.rx_unclaimed, k.rx_ring_full, k.tx_frames, k.rx_handled,
+               k.handler_sent);
 }
 
 }  // namespace
@@ -40,13 +47,27 @@ int main() {
     exos::printf("udp_echo: cannot bind port 7: %s\n", veneer::status_name(s));
     exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
   }
+  char flag[4];
+  if (exos::cmdline_get("ash", flag, sizeof flag)) {
+    const veneer::BpfInsn* insns;
+    uint32_t n;
+    const char* why = exos::handler_from_elf(echo_handler_object, size_t(echo_handler_object_end - echo_handler_object),
+                                             "handler", &insns, &n);
+    veneer::Status s = why ? veneer::ERR_BAD_ELF : sock.attach_handler(insns, n);
+    if (s != veneer::OK) {
+      exos::printf("udp_echo: the echo handler was refused: %s%s\n", veneer::status_name(s), why ? why : "");
+      exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
+    }
+    exos::printf("udp_echo: the echo handler (%u instructions) answers in the kernel\n", n);
+  }
   uint32_t ip = exos::net::config().ip;
   exos::printf("udp_echo: listening on %u.%u.%u.%u:7\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
   const uint64_t count = cmdline_number("count", 0);
-  for (uint64_t served = 0; count == 0 || served < count;) {
+  const volatile uint64_t& handled = exos::kernel_info().net.rx_handled;
+  for (uint64_t served = 0; count == 0 || served + handled < count;) {
     uint32_t from;
     uint16_t port;
-    int64_t n = sock.recvfrom(buf, sizeof buf, &from, &port, -1);
+    int64_t n = sock.recvfrom(buf, sizeof buf, &from, &port, 100'000'000);
     if (n < 0) continue;
     veneer::Status s = sock.sendto(from, port, buf, static_cast<size_t>(n));
     if (s != veneer::OK) exos::printf("udp_echo: reply to port %u: %s\n", port, veneer::status_name(s));

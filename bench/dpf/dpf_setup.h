@@ -1,7 +1,7 @@
 // What both DPF benchmark programs set up: K "UDP destination port" filters
 // installed in Veneer's filter set, the same K filters as libpcap programs
 // (one pcap_compile per port, tried in turn), a frame matching the last one
-// installed, and the UDP echo handler (tests/handlers/udp_echo.c) loaded
+// installed, and the UDP echo handler (apps/udp_echo/echo_handler.c) loaded
 // from its BPF object.
 #pragma once
 

@@ -617,9 +617,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case C_NET: {
         // The hosted machine has no network interface: every network call
         // is refused with ERR_NO_DEVICE (checked below), whatever it names.
-        static const uint64_t calls[] = {SYS_net_filter_install, SYS_net_filter_remove, SYS_net_send};
-        num = calls[in.u8() % 3];
-        a[0] = in.va(), a[1] = in.va(), a[2] = in.u8();
+        static const uint64_t calls[] = {SYS_net_filter_install, SYS_net_filter_remove, SYS_net_send,
+                                         SYS_net_handler_attach};
+        num = calls[in.u8() % 4];
+        a[0] = in.va(), a[1] = in.va(), a[2] = in.u8(), a[3] = in.u8();
         break;
       }
       case C_REVOKE:

@@ -323,3 +323,93 @@ TEST(exos_net_stack_pings_the_gateway) {
   CHECK_STATUS(exos::sys_net_filter_remove(a.value), OK);
   free_ring(&r);
 }
+
+namespace {
+// Hand-assembled handlers (eBPF, RFC 9669 encoding).
+constexpr BpfInsn mov64_imm(uint8_t dst, int32_t imm) { return BpfInsn{0xb7, dst, 0, imm}; }
+constexpr BpfInsn call(int32_t helper) { return BpfInsn{0x85, 0, 0, helper}; }
+constexpr BpfInsn exit_insn() { return BpfInsn{0x95, 0, 0, 0}; }
+// wake_env(0x5EED), then "consumed".
+const BpfInsn kWakeAndConsume[] = {mov64_imm(1, 0x5EED), call(VENEER_HELPER_WAKE_ENV), mov64_imm(0, VENEER_ASH_CONSUMED),
+                                   exit_insn()};
+const BpfInsn kDeliver[] = {mov64_imm(0, VENEER_ASH_DELIVER), exit_insn()};
+// Reads the frame's first byte without checking its length: refused.
+const BpfInsn kUnchecked[] = {BpfInsn{0x71, 0x10, 0, 0}, exit_insn()};
+
+SysResult attach(uint64_t id, const BpfInsn* p, uint64_t n, uint64_t buffer) {
+  return exos::sys_net_handler_attach(id, reinterpret_cast<uint64_t>(p), n, buffer);
+}
+}  // namespace
+
+// Safe handlers run in the receive path: verified when attached, consuming
+// or passing on frames, waking the env; every bad attachment refused.
+TEST(network_handlers_run_on_arrival) {
+  exos::set_exception_handler(kVecInterrupt, [](ExceptionFrame* f) {
+    net_upcalls = net_upcalls + 1;
+    net_upcall_mask = f->error_code;
+  });
+  net_upcalls = 0;
+  Ring r, other;
+  CHECK_EQ(make_ring(&r, kRingVa, 2), OK);
+  CHECK_EQ(make_ring(&other, kRingVa + 0x100000, 1), OK);
+  SysResult a = install(n::frames_to_me(n::kEtherArp), r);
+  SysResult b = install(n::frames_to_me(0x88B5), other);
+  CHECK_STATUS(a, OK);
+  CHECK_STATUS(b, OK);
+  exos::Frame buffer;
+  CHECK_EQ(exos::page_alloc(kRingVa + 0x200000, PERM_WRITE, &buffer), OK);
+
+  // Bad attachments, each with its status.
+  CHECK_STATUS(attach(a.value, kDeliver, kHandlerMaxInsns + 1, buffer.ref()), ERR_HANDLER_SIZE);
+  CHECK_STATUS(attach(a.value, kUnchecked, 2, buffer.ref()), ERR_HANDLER_BAD_ACCESS);
+  CHECK_STATUS(attach(a.value, reinterpret_cast<const BpfInsn*>(0x1000), 2, buffer.ref()), ERR_BAD_ADDRESS);
+  CHECK_STATUS(attach(a.value, kDeliver, 2, kFrameByPfn | exos::kernel_info().modules[0].first_pfn),
+               ERR_ACCESS_DENIED);  // a buffer the env does not own
+  CHECK_STATUS(attach(999, kDeliver, 2, buffer.ref()), ERR_NOT_FOUND);
+  CHECK_STATUS(attach(a.value, kDeliver, 0, 0), ERR_BAD_STATE);  // nothing to detach
+
+  // A handler that consumes: the frame never reaches the ring; the wake-up
+  // is counted in the ring and raises the upcall.
+  CHECK_STATUS(attach(a.value, kWakeAndConsume, 4, buffer.ref()), OK);
+  CHECK_STATUS(attach(a.value, kDeliver, 2, buffer.ref()), ERR_BUSY);
+  CHECK_STATUS(attach(b.value, kDeliver, 2, buffer.ref()), ERR_NO_RESOURCES);  // one per env
+  SendPage p;
+  CHECK_EQ(make_send_page(&p), OK);
+  uint64_t len = n::arp_request(p.bytes());
+  uint64_t handled = info().rx_handled;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  for (int i = 0; i < 2000000 && info().rx_handled == handled; i++) exos::yield();
+  CHECK_EQ(info().rx_handled, handled + 1);
+  CHECK_EQ(r.header()->head, 0u);
+  CHECK_EQ(r.header()->wakes, 1u);
+  CHECK_EQ(r.header()->wake_value, 0x5EEDu);
+  for (int i = 0; i < 1000 && !net_upcalls; i++) exos::yield();
+  CHECK(net_upcalls >= 1);
+  CHECK_EQ(net_upcall_mask & kNetInterruptBit, kNetInterruptBit);
+
+  // Detached, then one that passes frames on: the ring gets them again.
+  CHECK_STATUS(attach(a.value, kDeliver, 0, 0), OK);
+  CHECK_STATUS(attach(a.value, kDeliver, 2, buffer.ref()), OK);
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  CHECK(wait_frame(r) != nullptr);
+  r.pop();
+  // A buffer freed after attaching: the handler is skipped, the frame delivered.
+  CHECK_STATUS(attach(a.value, kDeliver, 0, 0), OK);
+  CHECK_STATUS(attach(a.value, kWakeAndConsume, 4, buffer.ref()), OK);
+  CHECK_EQ(exos::frame_free(buffer), OK);
+  handled = info().rx_handled;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  CHECK(wait_frame(r) != nullptr);
+  CHECK_EQ(info().rx_handled, handled);
+
+  // Removing the filter takes the handler with it: another filter may have one.
+  CHECK_STATUS(exos::sys_net_filter_remove(a.value), OK);
+  CHECK_EQ(exos::page_alloc(kRingVa + 0x200000, PERM_WRITE, &buffer), OK);
+  CHECK_STATUS(attach(b.value, kDeliver, 2, buffer.ref()), OK);
+  CHECK_STATUS(exos::sys_net_filter_remove(b.value), OK);
+  free_ring(&r);
+  free_ring(&other);
+  CHECK_EQ(exos::frame_free(buffer), OK);
+  CHECK_EQ(exos::frame_free(p.f), OK);
+  exos::set_exception_handler(kVecInterrupt, nullptr);
+}

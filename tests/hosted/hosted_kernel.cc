@@ -91,6 +91,8 @@ void netif_env_gone(Env*) {}
 Status netif_filter_install(Env*, const Filter&, const NetRingPfns&, uint64_t, uint32_t*) { return ERR_NO_DEVICE; }
 Status netif_filter_remove(Env*, uint64_t) { return ERR_NO_DEVICE; }
 Status netif_send(const uint8_t*, uint64_t) { return ERR_NO_DEVICE; }
+Status netif_handler_attach(Env*, uint64_t, const BpfInsn*, uint32_t, uint64_t) { return ERR_NO_DEVICE; }
+Status netif_handler_detach(Env*, uint64_t) { return ERR_NO_DEVICE; }
 
 }  // namespace veneer
 

@@ -6,6 +6,10 @@ Sends --count datagrams of random sizes (0..1472 bytes, random bytes) one at
 a time from a Python socket, each answered byte-exact, then one line through
 the host's `nc -u` if it has one. The guest powers off after that many and
 reports its counters: nothing may have been dropped as malformed.
+
+With --ash the server's safe handler answers in the kernel's receive path:
+every datagram must then have been consumed by the handler, none copied to
+the env.
 """
 
 import argparse
@@ -39,12 +43,14 @@ def main():
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=240)
+    ap.add_argument("--ash", action="store_true", help="the echo handler answers in the kernel")
     args = ap.parse_args()
 
     nc = shutil.which("nc")
     total = args.count + (1 if nc else 0)
     port = free_udp_port()
-    cmd = qemu_args.veneer_command(args.kernel, [args.echo], append=f"count={total}")
+    append = f"count={total}" + (" ash=1" if args.ash else "")
+    cmd = qemu_args.veneer_command(args.kernel, [args.echo], append=append)
     cmd = qemu_args.with_hostfwd(cmd, [f"udp:127.0.0.1:{port}-:7"])
     if os.environ.get("PCAP"):
         cmd += ["-object", f"filter-dump,id=dump0,netdev=net0,file={os.environ['PCAP']}"]
@@ -117,12 +123,17 @@ def main():
                 failures.append(f"QEMU exit code {code}, expected {qemu_args.EXIT_SUCCESS}")
             m = re.search(r"udp received (\d+) sent (\d+) bad length (\d+) bad checksum (\d+); ip bad header (\d+) "
                           r"bad checksum (\d+) fragments (\d+)", counters or "")
-            if not m:
+            h = re.search(r"handler consumed (\d+) sent (\d+)", kernel or "")
+            if not m or not h:
                 failures.append("no counters from the guest")
             else:
                 got = [int(x) for x in m.groups()]
-                if got[0] != total or got[1] != total:
-                    failures.append(f"guest received {got[0]} and sent {got[1]}, expected {total}")
+                by_env = 0 if args.ash else total
+                if got[0] != by_env or got[1] != by_env:
+                    failures.append(f"the env received {got[0]} and sent {got[1]}, expected {by_env}")
+                by_handler = total if args.ash else 0
+                if int(h.group(1)) != by_handler or int(h.group(2)) != by_handler:
+                    failures.append(f"the handler consumed {h.group(1)} and sent {h.group(2)}, expected {by_handler}")
                 if any(got[2:]):
                     failures.append(f"guest dropped well-formed datagrams as malformed: {counters}")
             print(counters)

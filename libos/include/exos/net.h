@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "veneer/abi.h"
+#include "veneer/handler.h"
 
 namespace exos::net {
 
@@ -82,6 +83,11 @@ class UdpSocket {
   // within timeout_ns (0: do not wait; < 0: wait forever), ERR_BAD_STATE if
   // not bound.
   int64_t recvfrom(void* buf, size_t cap, uint32_t* ip, uint16_t* port, int64_t timeout_ns);
+  // Attaches a safe handler (exos/ash.h) to this socket's filter: the
+  // kernel runs it on each datagram for the port before the ring, with a
+  // 4 KiB buffer of this env's; count 0 detaches it. The kernel's verifier
+  // statuses (ERR_HANDLER_*) say why one is refused.
+  veneer::Status attach_handler(const veneer::BpfInsn* insns, uint32_t count);
   // Whether a datagram is waiting (poll/select).
   bool readable();
   uint16_t port() const { return port_; }

@@ -1,5 +1,6 @@
 // UDP sockets (exos/net.h): one packet filter and receive ring per bound port.
 #include "exos/filter.h"
+#include "exos/layout.h"
 #include "stack.h"
 
 namespace exos::net {
@@ -11,6 +12,7 @@ namespace {
 
 struct Bound {
   bool used;
+  Frame handler_buffer;  // pfn 0: none
   uint32_t generation;  // bumped when closed: a stale UdpSocket finds out
   Ring ring;
 };
@@ -18,6 +20,12 @@ Bound sockets[kMaxUdpSockets];
 uint16_t next_ephemeral = 49152;
 
 constexpr uint64_t kRingPages = 4;  // 7 datagrams waiting at most
+constexpr uint64_t kHandlerBufferPage = 8;  // in the socket's slot, after the ring
+
+void release_handler_buffer(Bound& b) {
+  if (b.handler_buffer.pfn) frame_free(b.handler_buffer);
+  b.handler_buffer = Frame{};
+}
 
 // The UDP checksum over the pseudo header and the datagram (RFC 768).
 uint16_t udp_checksum(uint32_t src, uint32_t dst, const uint8_t* udp, size_t len) {
@@ -29,7 +37,7 @@ uint16_t udp_checksum(uint32_t src, uint32_t dst, const uint8_t* udp, size_t len
 
 void internal::close_sockets() {
   for (Bound& b : sockets) {
-    if (b.used) ring_close(&b.ring), b.generation++;
+    if (b.used) ring_close(&b.ring), release_handler_buffer(b), b.generation++;
     b.used = false;
   }
 }
@@ -56,7 +64,8 @@ bool UdpSocket::bound() const { return slot_ >= 0 && sockets[slot_].used && sock
 
 Status UdpSocket::close() {
   if (!bound()) return ERR_BAD_STATE;
-  ring_close(&sockets[slot_].ring);
+  ring_close(&sockets[slot_].ring);  // the kernel detaches the handler with the filter
+  release_handler_buffer(sockets[slot_]);
   sockets[slot_].used = false;
   sockets[slot_].generation++;
   slot_ = -1;
@@ -92,6 +101,19 @@ Status UdpSocket::sendto(uint32_t ip, uint16_t port, const void* data, size_t le
   Status s = send_ipv4(kDataPage, ip, 17, 8 + len);
   if (s == OK) mutable_stats().udp_sent++;
   return s;
+}
+
+Status UdpSocket::attach_handler(const BpfInsn* insns, uint32_t count) {
+  if (!bound()) return ERR_BAD_STATE;
+  Bound& b = sockets[slot_];
+  if (count && !b.handler_buffer.pfn) {
+    uint64_t va = b.ring.va + kHandlerBufferPage * kPageSize;
+    if (Status s = page_alloc(va, PERM_WRITE | layout::kMarkPrivate, &b.handler_buffer); s != OK) return s;
+  }
+  SysResult r = sys_net_handler_attach(b.ring.filter, reinterpret_cast<uint64_t>(insns), count,
+                                       b.handler_buffer.ref());
+  if (r.status != OK || count == 0) release_handler_buffer(b);
+  return static_cast<Status>(r.status);
 }
 
 bool UdpSocket::readable() {
