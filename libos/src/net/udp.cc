@@ -17,9 +17,16 @@ struct Bound {
   Ring ring;
 };
 Bound sockets[kMaxUdpSockets];
+uint32_t sockets_env;  // whose they are: a forked child's copy is not its own
 uint16_t next_ephemeral = 49152;
 
-constexpr uint64_t kRingPages = 4;  // 7 datagrams waiting at most
+void fresh_sockets() {
+  if (sockets_env == self_id()) return;
+  for (Bound& b : sockets) b = Bound{};
+  sockets_env = self_id();
+}
+
+constexpr uint64_t kRingPages = 8;  // 15 datagrams waiting at most
 constexpr uint64_t kHandlerBufferPage = 8;  // in the socket's slot, after the ring
 
 void release_handler_buffer(Bound& b) {
@@ -36,6 +43,7 @@ uint16_t udp_checksum(uint32_t src, uint32_t dst, const uint8_t* udp, size_t len
 }  // namespace
 
 void internal::close_sockets() {
+  fresh_sockets();
   for (Bound& b : sockets) {
     if (b.used) ring_close(&b.ring), release_handler_buffer(b), b.generation++;
     b.used = false;
@@ -46,7 +54,7 @@ Status UdpSocket::bind(uint16_t port) {
   if (!ready()) return ERR_BAD_STATE;
   if (bound()) return ERR_BUSY;
   if (port == 0) return ERR_INVALID_ARGS;
-  int i = 0;
+  int i = 0;  // (bound() made the table this env's)
   while (i < kMaxUdpSockets && sockets[i].used) i++;
   if (i == kMaxUdpSockets) return ERR_NO_RESOURCES;
   FilterBuilder f;
@@ -60,7 +68,10 @@ Status UdpSocket::bind(uint16_t port) {
   return OK;
 }
 
-bool UdpSocket::bound() const { return slot_ >= 0 && sockets[slot_].used && sockets[slot_].generation == generation_; }
+bool UdpSocket::bound() const {
+  fresh_sockets();
+  return slot_ >= 0 && sockets[slot_].used && sockets[slot_].generation == generation_;
+}
 
 Status UdpSocket::close() {
   if (!bound()) return ERR_BAD_STATE;
