@@ -32,6 +32,7 @@ have musl-gcc || need+=(musl-tools)
 have cpio || need+=(cpio)
 have file || need+=(file)
 have nc || need+=(netcat-openbsd)                   # tests/net: the host's nc -u as a peer
+have tshark || need+=(tshark)                       # tests/net: every frame on the link checked
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"

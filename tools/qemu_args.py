@@ -6,6 +6,7 @@ output is dropped: the device the I/O-port tests use), isa-debug-exit so the gue
 result code ((code << 1) | 1), and a virtio-net interface on QEMU's user network.
 """
 
+import re
 import shutil
 
 QEMU = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
@@ -66,7 +67,9 @@ def with_hostfwd(cmd, rules):
     libslirp's restricted mode drops every UDP datagram the guest sends
     (answers to forwarded ones included), so a forwarding machine is not
     restricted: its peers are the forwarded ports on 127.0.0.1, and what
-    runs in the guest (tests/net) only answers who wrote to it."""
+    runs in the guest (tests/net, tests/linux) only answers who wrote to it
+    or writes to 10.0.2.2, which is the host's 127.0.0.1. With no rules:
+    unrestricted only."""
     out = list(cmd)
     at = out.index("-netdev") + 1
     out[at] = out[at].replace("restrict=on", "restrict=off") + "".join(",hostfwd=" + r for r in rules)
@@ -80,6 +83,16 @@ def with_socket_link(cmd, how):
     out = list(cmd)
     at = out.index("-netdev") + 1
     out[at] = "socket,id=net0," + how
+    return out
+
+
+def with_mac(cmd, mac):
+    """cmd with the network interface's MAC address `mac` (a second guest
+    on the same link needs its own)."""
+    out = list(cmd)
+    for i, a in enumerate(out):
+        if a.startswith("virtio-net-pci,"):
+            out[i] = re.sub(r"mac=[0-9a-f:]+", "mac=" + mac, a)
     return out
 
 

@@ -8,6 +8,7 @@
 // linux.elf is linked high (CMakeLists.txt), out of the way of the Linux
 // programs it loads, which expect the low addresses (0x400000 on).
 #include "exos/linux.h"
+#include "exos/net.h"
 #include "exos/proc.h"
 
 namespace {
@@ -49,6 +50,14 @@ int main() {
   if (terminal) envp[2] = "TERM=vt100";
 
   if (exos::proc::start_manager() != veneer::OK) exos::panic("linux: cannot start the process manager");
+  // The network stack for the instance: init answers ARP and ICMP for the
+  // address, Linux programs' UDP sockets join it (libos/src/linux/socket.h).
+  if (veneer::Status s = exos::net::init(); s == veneer::OK) {
+    if ((s = exos::net::publish()) != veneer::OK)
+      exos::printf("linux: cannot share the network stack: %s\n", veneer::status_name(s));
+  } else if (s != veneer::ERR_NO_DEVICE) {
+    exos::printf("linux: no network: %s\n", veneer::status_name(s));
+  }
   exos::proc::Pid child = 0;
   if (exos::proc::fork(&child) != veneer::OK) exos::panic("linux: cannot fork");
   if (child == 0) {
@@ -67,6 +76,7 @@ int main() {
   bool shutdown = false;
   while (exos::proc::wait(child, &reaped, &status, true) == veneer::OK && !reaped) {
     exos::linux::terminal_service();
+    exos::net::poll();
     if (exos::linux::init_signals() & kShutdownSignals) {
       shutdown = true;
       break;

@@ -4,6 +4,8 @@
 // a safe handler (echo_handler.c) answers in the kernel's receive path
 // instead, without this env; what it passes on, the env answers. With
 // "count=N" it powers off after N datagrams and reports the counters.
+// With "peer=a.b.c.d" it is the client instead: it sends count datagrams
+// of random sizes to that address's port 7 and checks every echo.
 #include "exos/exos.h"
 #include "exos/handler_elf.h"
 #include "exos/net.h"
@@ -35,6 +37,30 @@ void report() {
                k.handler_sent);
 }
 
+// The client: count datagrams to peer:7, each echo checked byte for byte.
+[[noreturn]] void client(exos::net::UdpSocket& sock, uint32_t peer, uint64_t count) {
+  static uint8_t out[exos::net::kMaxUdpPayload], in[2048];
+  uint64_t seed = 0x9E3779B97F4A7C15ull;
+  for (uint64_t i = 0; i < count; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    size_t n = (seed >> 33) % (exos::net::kMaxUdpPayload + 1);
+    for (size_t j = 0; j < n; j++) out[j] = uint8_t(seed >> (j % 7 * 8)) ^ uint8_t(j);
+    veneer::Status s = sock.sendto(peer, 7, out, n);
+    uint32_t from;
+    uint16_t port;
+    int64_t got = s == veneer::OK ? sock.recvfrom(in, sizeof in, &from, &port, 5'000'000'000) : int64_t(s);
+    if (got != int64_t(n) || from != peer || port != 7 || memcmp(in, out, n) != 0) {
+      exos::printf("udp_echo: datagram %lu (%lu bytes) to the peer: %s\n", i, n,
+                   got < 0 ? veneer::status_name(got) : "a different answer");
+      exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
+    }
+  }
+  exos::printf("udp_echo: %lu datagrams echoed by the peer, byte-exact\n", count);
+  report();
+  exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffSuccess);
+  for (;;) {}
+}
+
 }  // namespace
 
 int main() {
@@ -43,6 +69,12 @@ int main() {
     exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
   }
   exos::net::UdpSocket sock;
+  char peer_text[20];
+  uint32_t peer;
+  if (exos::cmdline_get("peer", peer_text, sizeof peer_text)) {
+    if (!exos::net::parse_ipv4(peer_text, &peer)) exos::panic("udp_echo: peer= is not an IPv4 address");
+    client(sock, peer, cmdline_number("count", 1000));
+  }
   if (veneer::Status s = sock.bind(7); s != veneer::OK) {
     exos::printf("udp_echo: cannot bind port 7: %s\n", veneer::status_name(s));
     exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffFailure);
@@ -75,4 +107,5 @@ int main() {
   }
   report();
   exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffSuccess);
+  return 0;
 }

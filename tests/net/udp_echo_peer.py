@@ -10,6 +10,10 @@ reports its counters: nothing may have been dropped as malformed.
 With --ash the server's safe handler answers in the kernel's receive path:
 every datagram must then have been consumed by the handler, none copied to
 the env.
+
+Every frame on the guest's link is captured with QEMU's filter-dump and read
+by tshark (Debian's): none may be malformed, and every IP, UDP and ICMP
+checksum must be right.
 """
 
 import argparse
@@ -21,6 +25,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -34,6 +39,26 @@ def free_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def check_capture(tshark, pcap, at_least):
+    """tshark's verdict on every frame of the capture: what it found wrong."""
+    base = [tshark, "-n", "-r", pcap, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
+    frames = subprocess.run(base + ["-T", "fields", "-e", "frame.number"], capture_output=True, text=True)
+    if frames.returncode != 0:
+        return [f"tshark cannot read the capture: {frames.stderr.strip()}"]
+    count = len(frames.stdout.split())
+    bad = subprocess.run(base + ["-Y", '_ws.malformed || ip.checksum.status == "Bad" || udp.checksum.status == "Bad" '
+                                       '|| icmp.checksum.status == "Bad" || _ws.expert.severity >= "Error"'],
+                         capture_output=True, text=True).stdout.strip()
+    problems = []
+    if count < at_least:
+        problems.append(f"the capture holds {count} frames, expected at least {at_least}")
+    if bad:
+        problems.append("tshark finds malformed frames or bad checksums:\n" + "\n".join(bad.splitlines()[:10]))
+    else:
+        print(f"udp_echo_peer: tshark read {count} frames: none malformed, every checksum right")
+    return problems
 
 
 def main():
@@ -52,8 +77,13 @@ def main():
     append = f"count={total}" + (" ash=1" if args.ash else "")
     cmd = qemu_args.veneer_command(args.kernel, [args.echo], append=append)
     cmd = qemu_args.with_hostfwd(cmd, [f"udp:127.0.0.1:{port}-:7"])
-    if os.environ.get("PCAP"):
-        cmd += ["-object", f"filter-dump,id=dump0,netdev=net0,file={os.environ['PCAP']}"]
+    tshark = shutil.which("tshark")
+    if not tshark:
+        print("FAIL: tshark is missing (scripts/deps.sh installs Debian's tshark)")
+        return 1
+    pcap_dir = tempfile.TemporaryDirectory(prefix="veneer-pcap-")
+    pcap = os.path.join(pcap_dir.name, "link.pcap")
+    cmd += ["-object", f"filter-dump,id=dump0,netdev=net0,file={pcap}"]
     qemu = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     log = []
     deadline = time.time() + args.timeout
@@ -144,6 +174,8 @@ def main():
         if qemu.poll() is None:
             qemu.kill()
             qemu.wait()
+    if not failures:
+        failures += check_capture(tshark, pcap, 2 * total)
     if failures:
         while True:
             try:

@@ -26,6 +26,8 @@ namespace exos::net {
 constexpr uint32_t ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return uint32_t(a) << 24 | uint32_t(b) << 16 | uint32_t(c) << 8 | d;
 }
+// "a.b.c.d" (each part 0..255) into *ip; false if it is not one.
+bool parse_ipv4(const char* text, uint32_t* ip);
 
 // Addresses in host order. The defaults are QEMU's user network's.
 struct Config {
@@ -40,6 +42,15 @@ struct Config {
 // over config.ip.
 veneer::Status init(const Config& config = Config{});
 const Config& config();
+// For an instance of processes (the Linux personality): the env that ran
+// init() publishes its configuration and ARP cache as the shared segment
+// "exos.net" (needs the process manager), and keeps answering ARP and ICMP
+// in its poll(); other processes join() it and then only bind sockets and
+// send (their resolve() asks by ARP and waits for the owner to learn the
+// answer). ERR_NO_NAME: nobody published. A forked child starts with no
+// stack and no sockets of its own.
+veneer::Status publish();
+veneer::Status join();
 // Removes the stack's filters and closes every socket (the addresses are
 // free for another env); init() may be called again.
 void shutdown();
@@ -69,7 +80,7 @@ constexpr int kMaxUdpSockets = 6;
 class UdpSocket {
  public:
   // Claims `port` (1..65535) on this address: ERR_FILTER_OVERLAP when another
-  // env has it, ERR_BUSY when this socket is bound, ERR_NO_RESOURCES when
+  // env or another socket of this env has it, ERR_BUSY when this socket is bound, ERR_NO_RESOURCES when
   // kMaxUdpSockets are.
   veneer::Status bind(uint16_t port);
   veneer::Status close();

@@ -11,7 +11,9 @@ enum Errno : int {
   ECHILD = 10, EAGAIN = 11, ENOMEM = 12, EACCES = 13, EFAULT = 14, EBUSY = 16, EEXIST = 17, EXDEV = 18,
   ENODEV = 19, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENFILE = 23, EMFILE = 24, ENOTTY = 25, EFBIG = 27,
   ENOSPC = 28, ESPIPE = 29, EROFS = 30, EMLINK = 31, EPIPE = 32, ERANGE = 34, ENAMETOOLONG = 36,
-  ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40,
+  ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40, ENOTSOCK = 88, EDESTADDRREQ = 89, EMSGSIZE = 90,
+  EPROTONOSUPPORT = 93, EOPNOTSUPP = 95, EAFNOSUPPORT = 97, EADDRINUSE = 98, EADDRNOTAVAIL = 99,
+  ENETDOWN = 100, ENOBUFS = 105, ENOTCONN = 107, EHOSTUNREACH = 113, ENOPROTOOPT = 92,
 };
 
 enum Nr : uint64_t {
@@ -19,7 +21,9 @@ enum Nr : uint64_t {
   NR_lseek = 8, NR_mmap = 9, NR_mprotect = 10, NR_munmap = 11, NR_brk = 12, NR_rt_sigaction = 13,
   NR_rt_sigprocmask = 14, NR_rt_sigreturn = 15, NR_ioctl = 16, NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19,
   NR_writev = 20, NR_access = 21, NR_pipe = 22, NR_select = 23, NR_sched_yield = 24, NR_mremap = 25, NR_madvise = 28, NR_dup = 32, NR_dup2 = 33,
-  NR_pause = 34, NR_nanosleep = 35, NR_getpid = 39, NR_sendfile = 40, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_execve = 59, NR_exit = 60,
+  NR_pause = 34, NR_nanosleep = 35, NR_getpid = 39, NR_sendfile = 40, NR_socket = 41, NR_connect = 42,
+  NR_sendto = 44, NR_recvfrom = 45, NR_shutdown = 48, NR_bind = 49, NR_getsockname = 51, NR_getpeername = 52,
+  NR_setsockopt = 54, NR_getsockopt = 55, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_execve = 59, NR_exit = 60,
   NR_wait4 = 61, NR_kill = 62, NR_uname = 63, NR_fcntl = 72, NR_ftruncate = 77, NR_getcwd = 79, NR_chdir = 80,
   NR_fchdir = 81, NR_rename = 82, NR_mkdir = 83, NR_rmdir = 84, NR_creat = 85, NR_link = 86, NR_unlink = 87,
   NR_symlink = 88, NR_readlink = 89, NR_chmod = 90, NR_fchmod = 91, NR_chown = 92, NR_fchown = 93, NR_umask = 95,

@@ -14,6 +14,7 @@
 #include "exos/vm.h"
 #include "linux_abi.h"
 #include "procfs.h"
+#include "socket.h"
 #include "ramfs.h"
 #include "tty.h"
 
@@ -40,13 +41,13 @@ constexpr uint64_t kPieBase = 0x02000000;
 constexpr uint64_t kMaxBrk = 256ull << 20;
 constexpr int kMaxFds = 64, kMaxFiles = 64, kMaxMaps = 32, kMaxSegs = 8;
 
-enum Kind : uint8_t { K_FREE = 0, K_CONSOLE, K_NULL, K_ZERO, K_FILE, K_DIR, K_PIPE, K_PROC, K_PROCDIR };
+enum Kind : uint8_t { K_FREE = 0, K_CONSOLE, K_NULL, K_ZERO, K_FILE, K_DIR, K_PIPE, K_PROC, K_PROCDIR, K_SOCKET };
 // An open file description (shared by dup'd descriptors).
 struct File {
   uint32_t refs;
   Kind kind;
   int node;        // K_FILE, K_DIR; K_PROCDIR: its pid (0: /proc)
-  int exos_fd;     // K_PIPE
+  int exos_fd;     // K_PIPE; K_SOCKET: the socket (socket.h)
   uint32_t flags;  // O_ACCMODE, O_APPEND, O_NONBLOCK
   uint64_t off;    // K_PROC, K_PROCDIR (the others' is shared: `cell`)
   int32_t cell;    // K_FILE, K_DIR: the shared offset cell, else -1
@@ -228,6 +229,7 @@ void put_file(int f) {
   File& file = st.files[f];
   if (--file.refs) return;
   if (file.kind == K_PIPE) exos::ipc::close(file.exos_fd);
+  if (file.kind == K_SOCKET) sock::close(file.exos_fd);
   if (file.snapshot) free(file.snapshot);
   if (file.cell >= 0) release_cell(file.cell);
   file = File{};
@@ -300,7 +302,7 @@ long stat_file(const File& f, Stat* s) {
   s->dev = 1;
   s->nlink = 1;
   s->blksize = 4096;
-  s->mode = f.kind == K_PIPE ? 0010600 : 0020666;
+  s->mode = f.kind == K_PIPE ? 0010600 : f.kind == K_SOCKET ? 0140777 : 0020666;
   s->rdev = f.kind == K_CONSOLE ? 0x501 : f.kind == K_ZERO ? 0x105 : 0x103;
   return 0;
 }
@@ -402,6 +404,9 @@ long do_read(uint64_t fd, uint64_t buf, uint64_t len, int64_t at) {
       int64_t r = exos::ipc::read(f->exos_fd, b, len);
       return r < 0 ? -EIO : r;
     }
+    case K_SOCKET:
+      if (at >= 0) return -ESPIPE;
+      return sock::recvfrom(f->exos_fd, b, len, f->flags & O_NONBLOCK, nullptr, nullptr, interrupted);
     case K_FILE: {
       int64_t r = fs::read(f->node, at >= 0 ? static_cast<uint64_t>(at) : pos(f), b, len);
       if (r > 0 && at < 0) pos(f) += static_cast<uint64_t>(r);
@@ -427,6 +432,9 @@ long write_file(File* f, const void* b, uint64_t len, int64_t at) {
       raise_signal(13);
       return -EPIPE;
     }
+    case K_SOCKET:
+      if (at >= 0) return -ESPIPE;
+      return sock::sendto(f->exos_fd, b, len, nullptr, 0);
     case K_FILE: {
       uint64_t off = at >= 0 ? static_cast<uint64_t>(at) : (f->flags & O_APPEND) ? fs::node(f->node).size : pos(f);
       int64_t r = fs::write(f->node, off, b, len);
@@ -1020,7 +1028,10 @@ long do_ioctl(uint64_t fd, uint64_t req, uint64_t arg) {
 // Whether a read of f would return at once: the terminal when it has
 // input; files, pipes and the console without a terminal always count as
 // ready (their reads wait, or return at once).
-bool read_ready(const File* f) { return !(f->kind == K_CONSOLE && tty::active() && !tty::readable()); }
+bool read_ready(const File* f) {
+  if (f->kind == K_SOCKET) return sock::readable(f->exos_fd);
+  return !(f->kind == K_CONSOLE && tty::active() && !tty::readable());
+}
 
 // poll's and select's wait: scan() (the number ready) until it finds one,
 // the timeout passes (timeout_ns < 0: never) or a signal comes (-EINTR).
@@ -1471,6 +1482,91 @@ LX(lx_pipe2) { return do_pipe(a0, a1); }
 
 LX(lx_ioctl) { return do_ioctl(a0, a1, a2); }
 
+// ---- UDP sockets (socket.h) ---------------------------------------------------------
+// The socket a descriptor names, or nullptr (then EBADF or ENOTSOCK).
+File* socket_of(uint64_t fd, long* err) {
+  File* f = file_of(fd);
+  *err = !f ? -EBADF : f->kind != K_SOCKET ? -ENOTSOCK : 0;
+  return *err ? nullptr : f;
+}
+// A sockaddr the program passes (len bytes at a), checked readable.
+#define USER_ADDR(a, len)         \
+  if ((len) > 128) return -EINVAL; \
+  USER_PTR(a, len, false)
+
+LX(lx_socket) {
+  long s = sock::open(a0, a1, a2);
+  if (s < 0) return s;
+  int file = new_file(K_SOCKET, -1, static_cast<int>(s), O_RDWR | (a1 & O_NONBLOCK));
+  if (file < 0) {
+    sock::close(static_cast<int>(s));
+    return file;
+  }
+  int fd = new_fd(file, 0, a1 & O_CLOEXEC);
+  if (fd < 0) put_file(file);
+  return fd;
+}
+LX(lx_bind) {
+  long e;
+  File* f = socket_of(a0, &e);
+  if (!f) return e;
+  USER_ADDR(a1, a2);
+  return sock::bind(f->exos_fd, reinterpret_cast<const void*>(a1), a2);
+}
+LX(lx_connect) {
+  long e;
+  File* f = socket_of(a0, &e);
+  if (!f) return e;
+  USER_ADDR(a1, a2);
+  return sock::connect(f->exos_fd, reinterpret_cast<const void*>(a1), a2);
+}
+LX(lx_sendto) {
+  long e;
+  File* f = socket_of(a0, &e);
+  if (!f) return e;
+  USER_PTR(a1, a2, false);
+  if (a4) USER_ADDR(a4, a5);
+  return sock::sendto(f->exos_fd, reinterpret_cast<const void*>(a1), a2, a4 ? reinterpret_cast<const void*>(a4) : nullptr,
+                      a5);
+}
+LX(lx_recvfrom) {
+  long e;
+  File* f = socket_of(a0, &e);
+  if (!f) return e;
+  USER_PTR(a1, a2, true);
+  constexpr uint64_t MSG_DONTWAIT = 0x40;
+  if (a4) {
+    USER_PTR(a5, 4, true);
+    USER_PTR(a4, *reinterpret_cast<uint32_t*>(a5), true);
+  }
+  return sock::recvfrom(f->exos_fd, reinterpret_cast<void*>(a1), a2, (f->flags & O_NONBLOCK) || (a3 & MSG_DONTWAIT),
+                        a4 ? reinterpret_cast<void*>(a4) : nullptr, a4 ? reinterpret_cast<uint32_t*>(a5) : nullptr,
+                        interrupted);
+}
+long socket_name(uint64_t fd, uint64_t addr, uint64_t lenp, bool peer) {
+  long e;
+  File* f = socket_of(fd, &e);
+  if (!f) return e;
+  USER_PTR(lenp, 4, true);
+  USER_PTR(addr, *reinterpret_cast<uint32_t*>(lenp), true);
+  return sock::name(f->exos_fd, peer, reinterpret_cast<void*>(addr), reinterpret_cast<uint32_t*>(lenp));
+}
+LX(lx_getsockname) { return socket_name(a0, a1, a2, false); }
+LX(lx_getpeername) { return socket_name(a0, a1, a2, true); }
+LX(lx_setsockopt) {
+  long e;
+  File* f = socket_of(a0, &e);
+  return f ? sock::setsockopt(f->exos_fd, a1, a2) : e;
+}
+LX(lx_getsockopt) {
+  long e;
+  return socket_of(a0, &e) ? -ENOPROTOOPT : e;
+}
+LX(lx_shutdown) {
+  long e;
+  return socket_of(a0, &e) ? -EOPNOTSUPP : e;  // a datagram socket has no connection to shut
+}
+
 LX(lx_poll) {
   int32_t ms = static_cast<int32_t>(a2);
   return do_poll(a0, a1, ms < 0 ? -1 : int64_t{ms} * 1000000);
@@ -1821,6 +1917,16 @@ constexpr HandlerTable make_table() {
   t[NR_fcntl] = lx_fcntl;
   t[NR_pipe] = lx_pipe;
   t[NR_pipe2] = lx_pipe2;
+  t[NR_socket] = lx_socket;
+  t[NR_bind] = lx_bind;
+  t[NR_connect] = lx_connect;
+  t[NR_sendto] = lx_sendto;
+  t[NR_recvfrom] = lx_recvfrom;
+  t[NR_getsockname] = lx_getsockname;
+  t[NR_getpeername] = lx_getpeername;
+  t[NR_setsockopt] = lx_setsockopt;
+  t[NR_getsockopt] = lx_getsockopt;
+  t[NR_shutdown] = lx_shutdown;
   t[NR_ioctl] = lx_ioctl;
   t[NR_poll] = lx_poll;
   t[NR_ppoll] = lx_ppoll;

@@ -2,6 +2,7 @@
 #include "stack.h"
 
 #include "exos/filter.h"
+#include "exos/ipc.h"
 #include "exos/layout.h"
 
 namespace exos::net {
@@ -17,18 +18,34 @@ struct ArpEntry {
   uint8_t mac[6];
   uint64_t learnt_ns;
 };
+// What the env that runs the stack for an address shares with the envs
+// that join it (publish(), join()): the configuration and the ARP cache.
+// Readers check what they read (an entry is used only if it names the IP
+// asked for); the instance's processes trust each other with it as they
+// do with the file system.
+constexpr uint64_t kSharedMagic = 0x4E45544558534F31ull;  // "NETEXSO1"
+struct Shared {
+  uint64_t magic;
+  Config config;
+  uint32_t next_victim;
+  ArpEntry cache[kArpEntries];
+};
+static_assert(sizeof(Shared) <= kPageSize);
+constexpr const char* kSharedName = "exos.net";
 
 struct State {
   bool ready;
+  bool owner;     // runs ARP and ICMP for the address (init), or joined one that does
+  uint32_t env;   // the env this state is for: a forked child starts afresh
   Config config;
+  Shared* shared;  // the configuration and ARP cache: `local`, or published
+  Shared local;
   uint8_t mac[6];
   Ring arp, icmp;
   // Where frames are built: the caller's datagrams, ICMP answers and ARP
   // messages each in their own page, since building one may wait for ARP
   // (which answers requests meanwhile).
   Frame send_pages[kSendPages];
-  ArpEntry cache[kArpEntries];
-  uint32_t next_victim;
   uint16_t ip_id;
   Stats stats;
   // The last echo reply, for ping().
@@ -38,19 +55,46 @@ struct State {
 
 uint64_t slot_va(int slot) { return layout::kNetVa + uint64_t(slot) * layout::kNetSlotBytes; }
 
-const ArpEntry* arp_lookup(uint32_t ip) {
-  for (const ArpEntry& e : st.cache)
-    if (e.ip == ip && e.learnt_ns + kArpTimeoutNs > now_ns()) return &e;
-  return nullptr;
+// Copies the entry for ip out of the (maybe shared) cache; false if none
+// is fresh.
+bool arp_lookup(uint32_t ip, uint8_t mac[6]) {
+  for (const ArpEntry& e : st.shared->cache) {
+    ArpEntry copy = e;
+    if (copy.ip == ip && copy.learnt_ns + kArpTimeoutNs > now_ns()) {
+      memcpy(mac, copy.mac, 6);
+      return true;
+    }
+  }
+  return false;
 }
 void arp_learn(uint32_t ip, const uint8_t* mac) {
   ArpEntry* e = nullptr;
-  for (ArpEntry& c : st.cache)
+  for (ArpEntry& c : st.shared->cache)
     if (c.ip == ip) e = &c;
-  if (!e) e = &st.cache[st.next_victim++ % kArpEntries];
+  if (!e) e = &st.shared->cache[st.shared->next_victim++ % kArpEntries];
+  e->learnt_ns = 0;  // a reader never sees the new address with the old time
   e->ip = ip;
   memcpy(e->mac, mac, 6);
   e->learnt_ns = now_ns();
+}
+
+// A state copied from the parent by fork belongs to the parent's env (its
+// filters and private pages are not ours): start afresh.
+void fresh() {
+  if (st.env != self_id()) {
+    st = State{};
+    st.env = self_id();
+    st.shared = &st.local;
+  }
+}
+
+Status open_send_pages() {
+  for (int i = 0; i < kSendPages; i++)
+    if (Status s = page_alloc(reinterpret_cast<uint64_t>(send_buffer(SendPage(i))), PERM_WRITE | layout::kMarkPrivate,
+                              &st.send_pages[i]);
+        s != OK)
+      return s;
+  return OK;
 }
 
 Status send_frame(SendPage page, size_t len) {
@@ -202,21 +246,17 @@ uint64_t now_ns() {
   const KernelInfo& k = kernel_info();
   return k.ticks * k.slice_ns;
 }
-bool ready() { return st.ready; }
+bool ready() { return st.ready && st.env == self_id(); }
 
 }  // namespace internal
 
 using namespace internal;
 using namespace veneer;
 
-namespace {
-// "ip=a.b.c.d" from the kernel command line, if there is one.
-bool cmdline_ip(uint32_t* ip) {
-  char buf[20];
-  if (!cmdline_get("ip", buf, sizeof buf)) return false;
+bool parse_ipv4(const char* text, uint32_t* ip) {
   uint32_t v = 0, part = 0, parts = 0;
   bool digit = false;
-  for (const char* p = buf;; p++) {
+  for (const char* p = text;; p++) {
     if (*p >= '0' && *p <= '9') {
       part = part * 10 + uint32_t(*p - '0');
       if (part > 255) return false;
@@ -232,32 +272,40 @@ bool cmdline_ip(uint32_t* ip) {
   *ip = v;
   return true;
 }
+
+namespace {
+// "ip=a.b.c.d" from the kernel command line, if there is one.
+bool cmdline_ip(uint32_t* ip) {
+  char buf[20];
+  return cmdline_get("ip", buf, sizeof buf) && parse_ipv4(buf, ip);
+}
 }  // namespace
 
 Status init(const Config& config) {
+  fresh();
   if (st.ready) return ERR_BAD_STATE;
   const NetInfo& ni = kernel_info().net;
   if (!ni.present) return ERR_NO_DEVICE;
   st.config = config;
   cmdline_ip(&st.config.ip);
+  st.local = Shared{kSharedMagic, st.config, 0, {}};
+  st.shared = &st.local;
   memcpy(st.mac, ni.mac, 6);
-  Status s;
-  for (int i = 0; i < kSendPages; i++)
-    if ((s = page_alloc(reinterpret_cast<uint64_t>(send_buffer(SendPage(i))), PERM_WRITE | layout::kMarkPrivate,
-                        &st.send_pages[i])) != OK)
-      return s;
+  Status s = open_send_pages();
+  if (s != OK) return s;
   // ARP for our address (requests are broadcast, replies come to us), and
   // ICMP to our address.
   FilterBuilder arp;
   arp.ethertype(0x0806).bytes(38, 4, st.config.ip);
   FilterBuilder icmp;
   icmp.ipv4_protocol(1).ipv4_dst(st.config.ip);
-  if ((s = ring_open(&st.arp, kArpSlot, 2, arp.filter())) != OK) return s;
-  if ((s = ring_open(&st.icmp, kIcmpSlot, 2, icmp.filter())) != OK) {
+  if ((s = ring_open(&st.arp, kArpSlot, 4, arp.filter())) != OK) return s;
+  if ((s = ring_open(&st.icmp, kIcmpSlot, 4, icmp.filter())) != OK) {
     ring_close(&st.arp);
     return s;
   }
   st.ready = true;
+  st.owner = true;
   // Ask for the gateway at once: the answer is needed for anything off
   // the link, and the question tells the gateway where we are.
   uint8_t mac[6];
@@ -267,7 +315,36 @@ Status init(const Config& config) {
 
 const Config& config() { return st.config; }
 
+Status publish() {
+  if (!ready() || !st.owner) return ERR_BAD_STATE;
+  uint64_t va = 0;  // anywhere in the shared-memory area
+  if (Status s = ipc::shm_open(kSharedName, 1, true, &va); s != OK) return s;
+  auto* shared = reinterpret_cast<Shared*>(va);
+  *shared = st.local;
+  st.shared = shared;
+  return OK;
+}
+
+Status join() {
+  fresh();
+  if (st.ready) return OK;
+  const NetInfo& ni = kernel_info().net;
+  if (!ni.present) return ERR_NO_DEVICE;
+  uint64_t va = 0;  // anywhere in the shared-memory area
+  if (Status s = ipc::shm_open(kSharedName, 1, false, &va); s != OK) return s;
+  auto* shared = reinterpret_cast<Shared*>(va);
+  if (shared->magic != kSharedMagic) return ERR_BAD_STATE;
+  st.shared = shared;
+  st.config = shared->config;
+  memcpy(st.mac, ni.mac, 6);
+  if (Status s = open_send_pages(); s != OK) return s;
+  st.ready = true;
+  st.owner = false;
+  return OK;
+}
+
 void shutdown() {
+  if (!ready()) return;
   close_sockets();
   ring_close(&st.arp);
   ring_close(&st.icmp);
@@ -276,6 +353,7 @@ void shutdown() {
     f = Frame{};
   }
   st.ready = false;
+  st.shared = &st.local;
 }
 const Stats& stats() { return st.stats; }
 
@@ -286,33 +364,28 @@ void poll_arp() {
 }  // namespace
 
 void poll() {
-  if (!st.ready) return;
+  if (!ready() || !st.owner) return;
   poll_arp();
   for (const NetCell* c; (c = st.icmp.peek()) != nullptr; st.icmp.pop()) serve_icmp(c->data, c->len);
 }
 
 Status resolve(uint32_t ip, uint8_t mac[6]) {
+  if (!ready()) return ERR_BAD_STATE;
   for (int attempt = 0; attempt < 3; attempt++) {
-    if (const ArpEntry* e = arp_lookup(ip)) {
-      memcpy(mac, e->mac, 6);
-      return OK;
-    }
+    if (arp_lookup(ip, mac)) return OK;
     static const uint8_t kBroadcast[6] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, kUnknown[6] = {};
     if (Status s = arp_send(1, kBroadcast, kUnknown, ip); s != OK) return s;
-    for (uint64_t until = now_ns() + 300'000'000; now_ns() < until && !arp_lookup(ip);) {
-      poll_arp();  // only ARP: a frame being built may wait here
+    // The owner learns the answer (a joined env waits for it to).
+    for (uint64_t until = now_ns() + 300'000'000; now_ns() < until && !arp_lookup(ip, mac);) {
+      if (st.owner) poll_arp();  // only ARP: a frame being built may wait here
       yield();
     }
   }
-  if (const ArpEntry* e = arp_lookup(ip)) {
-    memcpy(mac, e->mac, 6);
-    return OK;
-  }
-  return ERR_UNREACHABLE;
+  return arp_lookup(ip, mac) ? OK : ERR_UNREACHABLE;
 }
 
 Status ping(uint32_t ip, uint16_t seq, size_t payload, uint64_t timeout_ns, uint64_t* rtt_ns) {
-  if (!st.ready) return ERR_BAD_STATE;
+  if (!ready() || !st.owner) return ERR_BAD_STATE;
   if (payload > kMaxUdpPayload) return ERR_INVALID_ARGS;
   constexpr uint16_t kId = 0xE705;
   uint8_t* m = send_buffer(kDataPage) + 34;

@@ -12,6 +12,7 @@ namespace {
 
 struct Bound {
   bool used;
+  uint16_t port;
   Frame handler_buffer;  // pfn 0: none
   uint32_t generation;  // bumped when closed: a stale UdpSocket finds out
   Ring ring;
@@ -54,7 +55,9 @@ Status UdpSocket::bind(uint16_t port) {
   if (!ready()) return ERR_BAD_STATE;
   if (bound()) return ERR_BUSY;
   if (port == 0) return ERR_INVALID_ARGS;
-  int i = 0;  // (bound() made the table this env's)
+  for (const Bound& b : sockets)  // (bound() made the table this env's)
+    if (b.used && b.port == port) return ERR_FILTER_OVERLAP;  // this env's own: as refused as another's
+  int i = 0;
   while (i < kMaxUdpSockets && sockets[i].used) i++;
   if (i == kMaxUdpSockets) return ERR_NO_RESOURCES;
   FilterBuilder f;
@@ -62,6 +65,7 @@ Status UdpSocket::bind(uint16_t port) {
   if (!f.ok()) return ERR_INVALID_ARGS;
   if (Status s = ring_open(&sockets[i].ring, kFirstUdpSlot + i, kRingPages, f.filter()); s != OK) return s;
   sockets[i].used = true;
+  sockets[i].port = port;
   slot_ = i;
   generation_ = sockets[i].generation;
   port_ = port;
