@@ -1,5 +1,6 @@
 #include "kernel/netif.h"
 
+#include "kernel/arch/x86_64/cpu.h"
 #include "kernel/console.h"
 #include "kernel/dev/virtio_net.h"
 #include "kernel/env.h"
@@ -135,7 +136,7 @@ void deliver(const uint8_t* frame, uint32_t len) {
   }
   auto* c = reinterpret_cast<NetCell*>(cell);
   c->len = len;
-  for (uint32_t i = 0; i < len; i++) c->data[i] = frame[i];
+  arch::copy_bytes(c->data, frame, len);
   asm volatile("" ::: "memory");  // the cell before the head that publishes it
   h->head = ++r.head;
   info.rx_delivered++;
@@ -236,6 +237,8 @@ Status netif_handler_attach(Env* e, uint64_t id, const BpfInsn* prog, uint32_t n
   a.buffer_pfn = static_cast<uint32_t>(buffer_pfn);
   a.buffer_guard = frames.info(buffer_pfn).guard;
   r->handler = static_cast<int8_t>(free_slot);
+  kprintf("net: env %x attached a handler to filter %lu: %u instructions, %lu bytes of code at %lx\n", e->id, id, n,
+          a.handler.code_size(), reinterpret_cast<uint64_t>(a.handler.entry()));
   return OK;
 }
 

@@ -96,6 +96,9 @@ int main() {
   exos::printf("udp_echo: listening on %u.%u.%u.%u:7\n", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
   const uint64_t count = cmdline_number("count", 0);
   const volatile uint64_t& handled = exos::kernel_info().net.rx_handled;
+#ifdef UDP_ECHO_PROFILE  // bench/net: pcprof counts every instruction from here to the end of the loop
+  asm volatile(".byte 0x0f,0x1f,0x80,1,0x4d,0x4b,0x56" ::: "memory");
+#endif
   for (uint64_t served = 0; count == 0 || served + handled < count;) {
     uint32_t from;
     uint16_t port;
@@ -105,6 +108,9 @@ int main() {
     if (s != veneer::OK) exos::printf("udp_echo: reply to port %u: %s\n", port, veneer::status_name(s));
     served++;
   }
+#ifdef UDP_ECHO_PROFILE
+  asm volatile(".byte 0x0f,0x1f,0x80,2,0x4d,0x4b,0x56" ::: "memory");
+#endif
   report();
   exos::sys_poweroff(veneer::kMachineSlot, veneer::kPoweroffSuccess);
   return 0;

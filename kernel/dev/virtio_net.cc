@@ -202,7 +202,7 @@ Status virtio_net_send(const uint8_t* frame, uint32_t len) {
   if (id == kNetTxSlots) return ERR_BUSY;
   uint8_t* b = tx.buffer(id);
   for (uint32_t i = 0; i < kHeaderBytes; i++) b[i] = 0;
-  for (uint32_t i = 0; i < len; i++) b[kHeaderBytes + i] = frame[i];
+  arch::copy_bytes(b + kHeaderBytes, frame, len);
   tx_busy[id] = true;
   tx.offer(id, kHeaderBytes + len, 0);
   tx.kick(1);

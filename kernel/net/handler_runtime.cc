@@ -10,7 +10,15 @@ bool in_range(uint64_t off, uint64_t len, uint64_t size) { return off <= size &&
 
 uint64_t copy_frame(uint64_t buf_off, uint64_t frame_off, uint64_t len, uint64_t, uint64_t, HandlerRun* run) {
   if (!in_range(buf_off, len, run->buffer_size) || !in_range(frame_off, len, run->frame_len)) return kFailed;
-  for (uint64_t i = 0; i < len; i++) run->buffer[buf_off + i] = run->frame[frame_off + i];
+  uint8_t* d = run->buffer + buf_off;
+  const uint8_t* src = run->frame + frame_off;
+  uint64_t i = 0;
+  for (; i + 8 <= len; i += 8) {  // eight bytes a step (a fixed-size copy is one load and one store)
+    uint64_t word;
+    __builtin_memcpy(&word, src + i, 8);
+    __builtin_memcpy(d + i, &word, 8);
+  }
+  for (; i < len; i++) d[i] = src[i];
   return 0;
 }
 

@@ -49,6 +49,12 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
+// Copies n bytes (the kernel links no memcpy): eight at a time, then the rest.
+inline void copy_bytes(void* dst, const void* src, uint64_t n) {
+  uint64_t words = n / 8, rest = n % 8;
+  asm volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) : : "memory");
+  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(rest) : : "memory");
+}
 // User data-segment selectors (loading fs or gs resets that base to 0, the
 // base of every user descriptor; the kernel uses neither).
 // Straight between the registers and memory: one instruction each.

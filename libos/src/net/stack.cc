@@ -98,12 +98,13 @@ Status open_send_pages() {
 }
 
 Status send_frame(SendPage page, size_t len) {
-  for (int tries = 0; tries < 1000; tries++) {  // all transmit buffers in flight: the device is busy
+  // ERR_BUSY: every transmit buffer is in flight; the device frees them as
+  // it sends. Tried again for up to a second.
+  for (uint64_t until = now_ns() + 1'000'000'000;;) {
     SysResult r = sys_net_send(st.send_pages[page].ref(), 0, len);
-    if (r.status != ERR_BUSY) return static_cast<Status>(r.status);
+    if (r.status != ERR_BUSY || now_ns() > until) return static_cast<Status>(r.status);
     yield();
   }
-  return ERR_BUSY;
 }
 
 void ethernet(uint8_t* f, const uint8_t* dst, uint16_t type) {
