@@ -4,6 +4,7 @@
 #include "kernel/env.h"
 #include "kernel/ioports.h"
 #include "kernel/irq.h"
+#include "kernel/netif.h"
 #include "kernel/memory.h"
 #include "kernel/vm.h"
 
@@ -298,6 +299,7 @@ uint64_t check_invariants(InvariantReport report) {
   check_irqs(s);
   check_open_ports(s);
   check_accounts(s);
+  s.violations += netif_check(report);
   return s.violations;
 }
 

@@ -25,6 +25,8 @@ using InvariantReport = void (*)(const char* what, uint64_t a, uint64_t b);
 //    allocated, mappable frame;
 //  - the slice vector: every position belongs to a live env or nobody, and
 //    each env's slices_held is its count.
+//  - the network (netif_check): rings and handlers belong to live envs and
+//    their filters; every received frame counted once.
 uint64_t check_invariants(InvariantReport report);
 
 }  // namespace veneer

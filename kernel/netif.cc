@@ -264,6 +264,37 @@ void netif_receive() {
   if (present) dev::virtio_net_receive(deliver);
 }
 
+uint64_t netif_check(void (*report)(const char* what, uint64_t a, uint64_t b)) {
+  uint64_t violations = 0;
+  auto expect = [&](bool ok, const char* what, uint64_t a, uint64_t b) {
+    if (!ok) violations++, report(what, a, b);
+  };
+  uint32_t handler_rings[kNetMaxHandlers] = {};
+  for (uint32_t id = 0; id < kMaxRings; id++) {
+    const Ring& r = rings[id];
+    if (!r.owner) continue;
+    expect(env_from_id(r.owner) != nullptr, "a receive ring's env is dead", id, r.owner);
+    expect(filters.installed(id) && filters.owner(id) == r.owner, "a ring without its env's filter", id, r.owner);
+    expect(r.count >= 1 && r.count <= kNetRingMaxFrames && r.cells == 2 * r.count - 1, "a ring's size", id, r.count);
+    if (r.handler >= 0) {
+      expect(r.handler < int(kNetMaxHandlers) && handlers[r.handler].owner == r.owner, "a ring's handler is not its env's",
+             id, uint64_t(r.handler));
+      if (r.handler < int(kNetMaxHandlers)) handler_rings[r.handler]++;
+    }
+  }
+  for (uint32_t h = 0; h < kNetMaxHandlers; h++) {
+    if (!handlers[h].owner) continue;
+    expect(env_from_id(handlers[h].owner) != nullptr, "a handler's env is dead", h, handlers[h].owner);
+    expect(handler_rings[h] == 1 && handlers[h].handler.loaded(), "a handler not on exactly one ring", h,
+           handler_rings[h]);
+  }
+  const NetInfo& n = kernel_info->net;
+  expect(n.rx_frames == n.rx_delivered + n.rx_unclaimed + n.rx_ring_full + n.rx_handled,
+         "received frames not each counted once", n.rx_frames,
+         n.rx_delivered + n.rx_unclaimed + n.rx_ring_full + n.rx_handled);
+  return violations;
+}
+
 void netif_env_gone(Env* e) {
   for (Ring& r : rings)
     if (r.owner == e->id) detach(r), r = Ring{};

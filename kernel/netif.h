@@ -51,5 +51,10 @@ void netif_receive();
 void netif_env_gone(Env* e);
 // How many filters e holds.
 uint32_t netif_filters_of(const Env* e);
+// The invariant scan's part (kernel/invariants.cc): every ring and handler
+// belongs to a live env and to an installed filter of that env, each
+// handler to exactly one ring, and every received frame was counted once.
+// Returns the violations, each reported.
+uint64_t netif_check(void (*report)(const char* what, uint64_t a, uint64_t b));
 
 }  // namespace veneer

@@ -36,6 +36,8 @@ def main():
     ap.add_argument("--terminal", action="store_true",
                     help="interactive: keyboard to the guest's second UART (ExOS's terminal, tty=1); "
                          "Ctrl-A X quits QEMU; no timeout")
+    ap.add_argument("--hostfwd", action="append", default=[],
+                    help="forward a port of the host's 127.0.0.1 to the guest, e.g. udp:127.0.0.1:5555-:7")
     args = ap.parse_args()
     if args.iso:
         cmd = qemu_args.iso_command(args.iso, uefi=args.uefi, icount=args.icount)
@@ -44,6 +46,8 @@ def main():
                                        serials=qemu_args.TERMINAL_SERIALS if args.terminal else None)
     else:
         ap.error("give --kernel and --modules, or --iso")
+    if args.hostfwd:
+        cmd = qemu_args.with_hostfwd(cmd, args.hostfwd)
     timeout = args.timeout or None
     if args.gdb:
         cmd += ["-gdb", f"tcp:127.0.0.1:{args.gdb_port}", "-S"]

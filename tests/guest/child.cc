@@ -433,6 +433,23 @@ int main() {
       mailbox()->net_claim_done = 1;
       for (;;) exos::yield();
     }
+    case CHILD_NET_CHURN: {
+      map_mailbox();
+      veneer::NetRingFrames ring{1, {}};
+      exos::Frame f;
+      if (exos::page_alloc(kVictimVa, veneer::PERM_WRITE, &f) != veneer::OK) exos::exit();
+      ring.frames[0] = f.ref();
+      veneer::Filter filter = guest::net::frames_to_me(guest::net::kEtherArp);
+      auto* header = reinterpret_cast<volatile veneer::NetRingHeader*>(kVictimVa);
+      for (;;) {
+        veneer::SysResult r =
+            exos::sys_net_filter_install(reinterpret_cast<uint64_t>(&filter), reinterpret_cast<uint64_t>(&ring), 0);
+        if (r.status == veneer::OK) mailbox()->net_churn_installs = mailbox()->net_churn_installs + 1;
+        exos::yield();
+        mailbox()->net_churn_frames = mailbox()->net_churn_frames + header->head;
+        if (r.status == veneer::OK) exos::sys_net_filter_remove(r.value);
+      }
+    }
     case CHILD_TABLE_HOARDER: table_hoarder(); break;
     case CHILD_SPAWN_MODULE: {
       map_mailbox();

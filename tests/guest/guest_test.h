@@ -53,6 +53,7 @@ enum ChildMode : uint64_t {
   CHILD_GRACE_DODGER = 22,      // answers its epilogue by a directed yield to a spinning helper
   CHILD_PORT_PROBE = 23,        // reads an I/O port each time it is asked, reports faults and values
   CHILD_NET_CLAIM = 24,         // installs the ARP filter of tests/guest/net_frames.h, reports the status
+  CHILD_NET_CHURN = 25,         // installs and removes that filter in a loop, counting installs
 };
 
 // Selectors the segment setter loads: the user code and data descriptors,
@@ -118,6 +119,8 @@ struct Mailbox {
   volatile uint64_t net_claim_done;
   volatile int64_t net_claim_status;
   volatile uint64_t net_claim_id;
+  volatile uint64_t net_churn_installs;
+  volatile uint64_t net_churn_frames;  // frames its ring got, in all
 };
 
 // The I/O port the port tests use: COM2's scratch register (the test

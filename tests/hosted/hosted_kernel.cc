@@ -93,6 +93,7 @@ Status netif_filter_remove(Env*, uint64_t) { return ERR_NO_DEVICE; }
 Status netif_send(const uint8_t*, uint64_t) { return ERR_NO_DEVICE; }
 Status netif_handler_attach(Env*, uint64_t, const BpfInsn*, uint32_t, uint64_t) { return ERR_NO_DEVICE; }
 Status netif_handler_detach(Env*, uint64_t) { return ERR_NO_DEVICE; }
+uint64_t netif_check(void (*)(const char*, uint64_t, uint64_t)) { return 0; }
 
 }  // namespace veneer
 

@@ -38,8 +38,8 @@ struct Config {
 
 // Installs the ARP and ICMP filters. ERR_NO_DEVICE without an interface;
 // the kernel's refusals (ERR_FILTER_OVERLAP: another env already runs a
-// stack for this address). Reads "ip=a.b.c.d" from the kernel command line
-// over config.ip.
+// stack for this address). "ip=", "gw=" and "netmask=" (a.b.c.d) on the
+// kernel command line take the place of config's.
 veneer::Status init(const Config& config = Config{});
 const Config& config();
 // For an instance of processes (the Linux personality): the env that ran

@@ -275,10 +275,10 @@ bool parse_ipv4(const char* text, uint32_t* ip) {
 }
 
 namespace {
-// "ip=a.b.c.d" from the kernel command line, if there is one.
-bool cmdline_ip(uint32_t* ip) {
+// "key=a.b.c.d" from the kernel command line into *ip, if it is there.
+void cmdline_address(const char* key, uint32_t* ip) {
   char buf[20];
-  return cmdline_get("ip", buf, sizeof buf) && parse_ipv4(buf, ip);
+  if (cmdline_get(key, buf, sizeof buf)) parse_ipv4(buf, ip);
 }
 }  // namespace
 
@@ -288,7 +288,9 @@ Status init(const Config& config) {
   const NetInfo& ni = kernel_info().net;
   if (!ni.present) return ERR_NO_DEVICE;
   st.config = config;
-  cmdline_ip(&st.config.ip);
+  cmdline_address("ip", &st.config.ip);
+  cmdline_address("gw", &st.config.gateway);
+  cmdline_address("netmask", &st.config.netmask);
   st.local = Shared{kSharedMagic, st.config, 0, {}};
   st.shared = &st.local;
   memcpy(st.mac, ni.mac, 6);
