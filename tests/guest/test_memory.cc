@@ -405,3 +405,32 @@ TEST(page_protect_range) {
   CHECK_EQ(exos::frame_free(f), OK);
   exos::set_exception_handler(14, nullptr);
 }
+
+namespace {
+volatile uint64_t program_faults;
+}  // namespace
+
+// exos::read_pte is one load through the page-table window: where no page
+// table reaches the address, the load faults and ExOS's page-fault entry
+// answers 0 there, before any page-fault handler of the program's.
+TEST(read_pte_where_no_table_reaches) {
+  constexpr uint64_t kNowhere = 0x0000650000000000;  // a 512 GiB slot no test maps
+  CHECK_EQ(exos::read_pte(kNowhere), 0u);
+  CHECK_EQ(exos::read_pte(kNowhere + 0x40201000), 0u);
+  program_faults = 0;
+  exos::set_exception_handler(14, [](ExceptionFrame*) {
+    program_faults = program_faults + 1;
+    exos::exit();  // not reached: the window fault never gets here
+  });
+  CHECK_EQ(exos::read_pte(kNowhere + 0x1000), 0u);
+  CHECK_EQ(program_faults, 0u);
+  exos::set_exception_handler(14, nullptr);
+  // A mapped page reads back as present, with the frame it maps.
+  exos::Frame f;
+  CHECK_EQ(exos::page_alloc(kNowhere, PERM_WRITE, &f), OK);
+  uint64_t pte = exos::read_pte(kNowhere);
+  CHECK_EQ(pte & 1, 1u);
+  CHECK_EQ((pte >> 12) & 0xFFFFFFFFFull, f.pfn);
+  CHECK_EQ(exos::read_pte(kNowhere + 0x200000), 0u);  // the next 2 MiB: no leaf table
+  CHECK_EQ(exos::frame_free(f), OK);
+}

@@ -39,16 +39,14 @@ inline const veneer::RepossessionVector& repossession_vector(uint32_t id) {
 }
 inline const veneer::EnvInfo& env_info(uint32_t id) { return env_table()[veneer::env_index(id)]; }
 // The env's own leaf PTE for va, read through the read-only page-table
-// window (recursive PML4 slot); 0 if no page table reaches va. Inline and
-// top-down, so a missing level reads as 0 instead of faulting: four loads.
+// window (recursive PML4 slot); 0 if no page table reaches va. One load:
+// where a level above is missing it faults, and ExOS's page-fault entry
+// (exception.cc, window_fault) answers 0 for it. The load is this exact
+// 3-byte instruction, `mov (%rax), %rax`, which the entry skips.
 inline uint64_t read_pte(uint64_t va) {
-  constexpr uint64_t w = veneer::kPageTableWindowVa, r = veneer::kRecursivePml4Slot;
-  const uint64_t i4 = (va >> 39) & 511, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511;
-  auto table = [](uint64_t a, uint64_t b, uint64_t c) {
-    return reinterpret_cast<const volatile uint64_t*>(w | (a << 30) | (b << 21) | (c << 12));
-  };
-  if (!(table(r, r, r)[i4] & 1) || !(table(r, r, i4)[i3] & 1) || !(table(r, i4, i3)[i2] & 1)) return 0;
-  return table(i4, i3, i2)[(va >> 12) & 511];
+  uint64_t entry = veneer::kPageTableWindowVa | ((va >> 9) & 0x7FFFFFFFF8ull);
+  asm volatile("movq (%%rax), %%rax" : "+a"(entry) : : "memory");
+  return entry;
 }
 // The lowest user va at which this env maps frame pfn, or 0: a walk of the
 // env's own page tables through the read-only window.
