@@ -12,31 +12,53 @@
 namespace veneer {
 namespace {
 
-// Generated code lives in sealed code pages: the filter set holds at most
-// two buffers at a time (the running tree and the one replacing it), each
-// handler one.
+// Generated code lives in sealed code pages, from two separate budgets so
+// that handlers can never leave the filter set without room to recompile
+// (removing a dying env's filters must always succeed). The filter set holds
+// at most two trees at a time (the running one and its replacement; 128
+// filters of 16 atoms made about 30 KB of code, measured); each handler
+// one buffer of at most kHandlerCodePages.
+constexpr uint64_t kFilterCodePages = 48;
+constexpr uint64_t kHandlerCodePages = 8;  // each; 8 handlers: 64 pages
+struct CodeBudget {
+  uint64_t pages_left;
+  uint64_t max_pages;  // per buffer
+};
+CodeBudget filter_budget{kFilterCodePages, kFilterCodePages};
+CodeBudget handler_budget{kNetMaxHandlers * kHandlerCodePages, kHandlerCodePages};
 constexpr int kCodeBuffers = 4 + kNetMaxHandlers;
-mm::CodeBuffer code_buffers[kCodeBuffers];
+struct CodeSlot {
+  mm::CodeBuffer buffer;
+  CodeBudget* budget;
+};
+CodeSlot code_slots[kCodeBuffers];
 
-uint8_t* code_allocate(void*, size_t bytes, void** handle) {
-  for (mm::CodeBuffer& b : code_buffers) {
-    if (b.pages) continue;
-    if (code_alloc(bytes, &b) != OK) return nullptr;
-    *handle = &b;
-    return code_bytes(b);
+uint8_t* code_allocate(void* context, size_t bytes, void** handle) {
+  auto* budget = static_cast<CodeBudget*>(context);
+  const uint64_t pages = (bytes + kPageSize - 1) / kPageSize;
+  if (pages > budget->max_pages || pages > budget->pages_left) return nullptr;
+  for (CodeSlot& c : code_slots) {
+    if (c.buffer.pages) continue;
+    if (code_alloc(bytes, &c.buffer) != OK) return nullptr;
+    c.budget = budget;
+    budget->pages_left -= c.buffer.pages;
+    *handle = &c;
+    return code_bytes(c.buffer);
   }
   return nullptr;
 }
 const uint8_t* code_seal_fn(void*, void* handle) {
-  auto* b = static_cast<mm::CodeBuffer*>(handle);
-  return code_seal(b) == OK ? reinterpret_cast<const uint8_t*>(b->exec_va) : nullptr;
+  auto* c = static_cast<CodeSlot*>(handle);
+  return code_seal(&c->buffer) == OK ? reinterpret_cast<const uint8_t*>(c->buffer.exec_va) : nullptr;
 }
 void code_release(void*, void* handle) {
-  auto* b = static_cast<mm::CodeBuffer*>(handle);
-  code_free(b);
-  *b = mm::CodeBuffer{};
+  auto* c = static_cast<CodeSlot*>(handle);
+  c->budget->pages_left += c->buffer.pages;
+  code_free(&c->buffer);
+  *c = CodeSlot{};
 }
-const net::CodeMemory kernel_code{nullptr, code_allocate, code_seal_fn, code_release};
+const net::CodeMemory filter_code{&filter_budget, code_allocate, code_seal_fn, code_release};
+const net::CodeMemory handler_code{&handler_budget, code_allocate, code_seal_fn, code_release};
 
 net::FilterSet filters;
 bool present;
@@ -49,12 +71,24 @@ struct Ring {
   uint32_t count;  // frames
   uint32_t cells;
   uint32_t head;   // the kernel's own copy
+  uint32_t cell;   // the cell head fills: head mod cells, kept apart so head may wrap
   bool upcall;
   int8_t handler = -1;  // index in `handlers`, -1: none
   uint32_t pfn[kNetRingMaxFrames];
   uint64_t guard[kNetRingMaxFrames];
 };
 Ring rings[kMaxRings];
+
+// Envs that died while their filters could not be removed (recompiling
+// found no contiguous code memory): removed at the next install, removal
+// or attach, before anything else. Their frames meanwhile have no ring.
+uint32_t zombies[kMaxRings];
+uint32_t nzombies;
+void reap_zombies() {
+  for (uint32_t i = 0; i < nzombies;)
+    if (filters.remove_all(zombies[i]) == OK) zombies[i] = zombies[--nzombies];
+    else i++;
+}
 
 // Safe handlers: verified and compiled when attached, run in the receive
 // interrupt on the frames their filter accepts (never re-entered: one
@@ -106,11 +140,11 @@ void deliver(const uint8_t* frame, uint32_t len) {
     info.rx_unclaimed++;
     return;
   }
-  Ring& r = rings[id];
-  if (!r.owner) {  // a filter whose ring is gone (its removal could not recompile)
+  if (id >= kMaxRings || !rings[id].owner) {  // a filter whose ring is gone (a dead env's, see zombies)
     info.rx_ring_full++;
     return;
   }
+  Ring& r = rings[id];
   if (len > kNetMaxFrame) len = kNetMaxFrame;
   // The filter's handler first: it may deal with the frame itself.
   if (r.handler >= 0) {
@@ -128,7 +162,7 @@ void deliver(const uint8_t* frame, uint32_t len) {
   }
   auto* h = reinterpret_cast<volatile NetRingHeader*>(ring_bytes(r, 0));
   // The cell after the last filled: a cell never straddles frames (two per page).
-  uint8_t* cell = h ? ring_bytes(r, (uint64_t(r.head % r.cells) + 1) * kNetCellBytes) : nullptr;
+  uint8_t* cell = h ? ring_bytes(r, (uint64_t(r.cell) + 1) * kNetCellBytes) : nullptr;
   if (!cell || r.head - h->tail >= r.cells) {  // full, a lying tail, or the ring is gone
     info.rx_ring_full++;
     if (h) h->dropped = h->dropped + 1;
@@ -139,6 +173,7 @@ void deliver(const uint8_t* frame, uint32_t len) {
   arch::copy_bytes(c->data, frame, len);
   asm volatile("" ::: "memory");  // the cell before the head that publishes it
   h->head = ++r.head;
+  r.cell = r.cell + 1 == r.cells ? 0 : r.cell + 1;
   info.rx_delivered++;
   if (r.upcall)
     if (Env* e = env_from_id(r.owner)) e->irq_pending |= kNetInterruptBit;
@@ -172,7 +207,7 @@ Status own_ring(Env* e, uint64_t id, Ring** out) {
 
 void netif_init(uint64_t buffers_pa) {
   if (!dev::virtio_net_init(buffers_pa, kNetVector)) return;
-  if (!filters.init(&kernel_code)) {
+  if (!filters.init(&filter_code)) {
     kprintf("net: no code memory for the packet filters; the network is not used\n");
     return;
   }
@@ -191,6 +226,7 @@ uint32_t netif_filters_of(const Env* e) {
 }
 
 Status netif_filter_install(Env* e, const Filter& f, const NetRingPfns& ring, uint64_t flags, uint32_t* id) {
+  reap_zombies();
   if (netif_filters_of(e) >= kNetMaxFiltersPerEnv) return ERR_NO_RESOURCES;
   if (Status s = filters.install(e->id, f, id); s != OK) return s;
   if (*id >= kMaxRings) {
@@ -201,7 +237,7 @@ Status netif_filter_install(Env* e, const Filter& f, const NetRingPfns& ring, ui
   r.owner = e->id;
   r.count = ring.count;
   r.cells = 2 * ring.count - 1;
-  r.head = 0;
+  r.head = r.cell = 0;
   r.upcall = flags & NET_RING_UPCALL;
   r.handler = -1;
   for (uint32_t i = 0; i < ring.count; i++) {
@@ -214,6 +250,7 @@ Status netif_filter_install(Env* e, const Filter& f, const NetRingPfns& ring, ui
 }
 
 Status netif_filter_remove(Env* e, uint64_t id) {
+  reap_zombies();
   if (id >= kMaxRings || !filters.installed(static_cast<uint32_t>(id))) return ERR_NOT_FOUND;
   if (Status s = filters.remove(e->id, static_cast<uint32_t>(id)); s != OK) return s;
   detach(rings[id]);
@@ -222,6 +259,7 @@ Status netif_filter_remove(Env* e, uint64_t id) {
 }
 
 Status netif_handler_attach(Env* e, uint64_t id, const BpfInsn* prog, uint32_t n, uint64_t buffer_pfn) {
+  reap_zombies();
   Ring* r;
   if (Status s = own_ring(e, id, &r); s != OK) return s;
   if (r->handler >= 0) return ERR_BUSY;
@@ -232,7 +270,7 @@ Status netif_handler_attach(Env* e, uint64_t id, const BpfInsn* prog, uint32_t n
   }
   if (free_slot < 0) return ERR_NO_RESOURCES;
   Attached& a = handlers[free_slot];
-  if (Status s = a.handler.load(prog, n, kPageSize, verifier, jit, &kernel_code); s != OK) return s;
+  if (Status s = a.handler.load(prog, n, kPageSize, verifier, jit, &handler_code); s != OK) return s;
   a.owner = e->id;
   a.buffer_pfn = static_cast<uint32_t>(buffer_pfn);
   a.buffer_guard = frames.info(buffer_pfn).guard;
@@ -288,6 +326,12 @@ uint64_t netif_check(void (*report)(const char* what, uint64_t a, uint64_t b)) {
     expect(handler_rings[h] == 1 && handlers[h].handler.loaded(), "a handler not on exactly one ring", h,
            handler_rings[h]);
   }
+  for (uint32_t id = 0; id < kMaxRings; id++) {
+    if (!filters.installed(id) || rings[id].owner == filters.owner(id)) continue;
+    bool zombie = false;
+    for (uint32_t z = 0; z < nzombies; z++) zombie |= zombies[z] == filters.owner(id);
+    expect(zombie, "a filter without its ring", id, filters.owner(id));
+  }
   const NetInfo& n = kernel_info->net;
   expect(n.rx_frames == n.rx_delivered + n.rx_unclaimed + n.rx_ring_full + n.rx_handled,
          "received frames not each counted once", n.rx_frames,
@@ -298,9 +342,9 @@ uint64_t netif_check(void (*report)(const char* what, uint64_t a, uint64_t b)) {
 void netif_env_gone(Env* e) {
   for (Ring& r : rings)
     if (r.owner == e->id) detach(r), r = Ring{};
-  // If recompiling fails the filters stay in the tree, but with no ring:
-  // what they accept is dropped.
-  filters.remove_all(e->id);
+  // If recompiling fails the filters stay in the tree, but with no ring
+  // (what they accept is dropped), until reap_zombies removes them.
+  if (filters.remove_all(e->id) != OK && nzombies < kMaxRings) zombies[nzombies++] = e->id;
 }
 
 }  // namespace veneer

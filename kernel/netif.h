@@ -45,7 +45,7 @@ Status netif_handler_detach(Env* e, uint64_t id);
 // ERR_INVALID_ARGS: not 14..1514 bytes; ERR_ACCESS_DENIED: the source MAC is
 // not the interface's; ERR_BUSY: no transmit buffer free.
 Status netif_send(const uint8_t* frame, uint64_t len);
-// The receive interrupt (and the timer's poll): drains the device.
+// The receive interrupt: drains the device.
 void netif_receive();
 // Removes every filter of an env (its death).
 void netif_env_gone(Env* e);

@@ -571,6 +571,8 @@ Status net_filter_install(Env* e, uint64_t filter_va, uint64_t ring_va, uint64_t
     if (Status s = decode_frame(e, e, ring.frames[i], RIGHT_WRITE, &fr); s != OK) return s;
     const FrameInfo& info = frames.info(fr.pfn);
     if (info.owner != e->id || info.kind != FRAME_USER) return ERR_ACCESS_DENIED;
+    for (uint64_t j = 0; j < i; j++)
+      if (pfns.pfn[j] == fr.pfn) return ERR_INVALID_ARGS;  // a frame twice: cells would overlap the header
     pfns.pfn[i] = fr.pfn;
   }
   uint32_t got;

@@ -289,27 +289,11 @@ Status for_user_pages(Env* e, uint64_t va, uint64_t len, bool write, F&& fn) {
 
 }  // namespace
 
-// Copies n bytes, a word at a time where both sides allow it (the kernel is
-// built without SSE, so no vector copies; rep movsq is the cheapest word loop).
-void copy_bytes(uint8_t* d, const uint8_t* s, uint64_t n) {
-  uint64_t i = 0;
-  if (((reinterpret_cast<uint64_t>(d) | reinterpret_cast<uint64_t>(s)) & 7) == 0) {
-#ifdef VENEER_HOSTED
-    for (; i + 8 <= n; i += 8) *reinterpret_cast<uint64_t*>(d + i) = *reinterpret_cast<const uint64_t*>(s + i);
-#else
-    uint64_t words = n / 8;
-    i = words * 8;
-    asm volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
-    d -= i, s -= i;
-#endif
-  }
-  for (; i < n; i++) d[i] = s[i];
-}
 
 Status copy_from_user(Env* e, void* dst, uint64_t va, uint64_t len) {
   auto* d = static_cast<uint8_t*>(dst);
   return for_user_pages(e, va, len, false,
-                        [&](uint8_t* p, uint64_t at, uint64_t n) { copy_bytes(d + at, p, n); });
+                        [&](uint8_t* p, uint64_t at, uint64_t n) { arch::copy_bytes(d + at, p, n); });
 }
 
 void* vm_user_page(Env* e, uint64_t va, uint64_t len, bool write) {
@@ -323,7 +307,7 @@ void* vm_user_page(Env* e, uint64_t va, uint64_t len, bool write) {
 Status copy_to_user(Env* e, uint64_t va, const void* src, uint64_t len) {
   auto* s = static_cast<const uint8_t*>(src);
   return for_user_pages(e, va, len, true,
-                        [&](uint8_t* p, uint64_t at, uint64_t n) { copy_bytes(p, s + at, n); });
+                        [&](uint8_t* p, uint64_t at, uint64_t n) { arch::copy_bytes(p, s + at, n); });
 }
 
 }  // namespace veneer

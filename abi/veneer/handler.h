@@ -31,6 +31,12 @@ struct veneer_bpf_insn {
 #define VENEER_HANDLER_MAX_INSNS 4096
 #define VENEER_HANDLER_STACK_SIZE 512
 #define VENEER_HANDLER_MAX_BUFFER 65536
+/* What one run may ask of the helpers: copy_frame, checksum and send_reply
+ * together touch at most this many bytes, and send_reply sends at most this
+ * many frames; past either the helper does nothing and returns -1. (The
+ * verifier bounds the instructions; this bounds the work behind them.) */
+#define VENEER_HANDLER_HELPER_BYTES 8192
+#define VENEER_HANDLER_MAX_REPLIES 4
 /* The most instructions any single run of a handler may execute; the
  * verifier proves this bound for every path (loops included). */
 #define VENEER_HANDLER_MAX_PATH 65536
@@ -66,5 +72,7 @@ constexpr uint32_t kHandlerMaxInsns = VENEER_HANDLER_MAX_INSNS;
 constexpr uint32_t kHandlerStackSize = VENEER_HANDLER_STACK_SIZE;
 constexpr uint32_t kHandlerMaxBuffer = VENEER_HANDLER_MAX_BUFFER;
 constexpr uint32_t kHandlerMaxPath = VENEER_HANDLER_MAX_PATH;
+constexpr uint64_t kHandlerHelperBytes = VENEER_HANDLER_HELPER_BYTES;
+constexpr uint64_t kHandlerMaxReplies = VENEER_HANDLER_MAX_REPLIES;
 }  // namespace veneer
 #endif

@@ -18,6 +18,7 @@ using veneer::kPageSize;
 constexpr uint64_t kWarmup = 1000;
 constexpr uint64_t kIters = 10000;
 constexpr uint64_t kRegion = 0x0000400000000000;  // 100 pages for the VM tests
+constexpr uint64_t kOpsVa = 0x0000410000000000;   // map100_batch's operations, one page
 
 inline uint64_t rdtsc() {
   uint32_t lo, hi;
@@ -239,8 +240,12 @@ int main() {
     exos::frame_free(fresh);
   });
 
-  // 100 pages in one batched call (each page its own frame).
-  static veneer::PageOp ops[100];
+  // 100 pages in one batched call (each page its own frame). The ops fill
+  // a page of their own: the kernel reads a batch in place unless it crosses
+  // a page (then it copies it first, about 4 more instructions per op), and
+  // where the program's data happens to fall must not decide which.
+  if (exos::page_alloc(kOpsVa, veneer::PERM_WRITE) != veneer::OK) exos::panic("page_alloc");
+  auto* ops = reinterpret_cast<veneer::PageOp*>(kOpsVa);
   static exos::Frame region[100];
   for (uint64_t p = 0; p < 100; p++) {
     if (exos::frame_alloc(&region[p]) != veneer::OK) exos::panic("frame_alloc");

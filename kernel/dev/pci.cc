@@ -77,8 +77,12 @@ uint8_t pci_find_capability(PciAddress a, uint8_t id, uint8_t from) {
 }
 
 void pci_enable(PciAddress a) {
-  // Command: memory space (1), bus master (2), INTx disabled (10).
-  pci_write16(a, 0x04, static_cast<uint16_t>(pci_read16(a, 0x04) | 1u << 1 | 1u << 2 | 1u << 10));
+  // Command: memory space (1), bus master (2), INTx disabled (10); I/O space
+  // (0) off: the kernel drives the device through memory only, and a legacy
+  // I/O window left decoding would let a holder of those ports program the
+  // device's DMA.
+  uint16_t command = pci_read16(a, 0x04);
+  pci_write16(a, 0x04, static_cast<uint16_t>((command | 1u << 1 | 1u << 2 | 1u << 10) & ~1u));
 }
 
 }  // namespace veneer::dev

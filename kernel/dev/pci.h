@@ -27,7 +27,8 @@ uint64_t pci_bar_address(PciAddress a, uint8_t bar);
 // from the start of the list), 0 if none. The walk is bounded: a looping
 // list ends it.
 uint8_t pci_find_capability(PciAddress a, uint8_t id, uint8_t from = 0);
-// Sets memory-space decoding and bus mastering, clears INTx (MSI-X instead).
+// Sets memory-space decoding and bus mastering; turns I/O-space decoding
+// and INTx (MSI-X instead) off.
 void pci_enable(PciAddress a);
 
 constexpr uint8_t kPciCapMsix = 0x11;

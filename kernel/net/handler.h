@@ -49,7 +49,7 @@ class Handler {
   HandlerRun make_run(const uint8_t* frame, uint32_t len, uint8_t* buffer, uint8_t* stack,
                       const HandlerHost* host) const {
     return HandlerRun{frame, len > kHandlerMaxFrame ? kHandlerMaxFrame : len, buffer, buffer_size_,
-                      stack + kHandlerStackSize, host};
+                      stack + kHandlerStackSize, host, kHandlerHelperBytes, kHandlerMaxReplies};
   }
 
  private:

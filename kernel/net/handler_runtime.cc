@@ -7,9 +7,17 @@ namespace {
 constexpr uint64_t kFailed = ~0ull;  // -1 in the handler's r0
 
 bool in_range(uint64_t off, uint64_t len, uint64_t size) { return off <= size && len <= size - off; }
+// Takes len bytes of the run's helper budget; false (and nothing taken) if
+// that is more than is left.
+bool charge(HandlerRun* run, uint64_t len) {
+  if (len > run->helper_bytes_left) return false;
+  run->helper_bytes_left -= len;
+  return true;
+}
 
 uint64_t copy_frame(uint64_t buf_off, uint64_t frame_off, uint64_t len, uint64_t, uint64_t, HandlerRun* run) {
-  if (!in_range(buf_off, len, run->buffer_size) || !in_range(frame_off, len, run->frame_len)) return kFailed;
+  if (!in_range(buf_off, len, run->buffer_size) || !in_range(frame_off, len, run->frame_len) || !charge(run, len))
+    return kFailed;
   uint8_t* d = run->buffer + buf_off;
   const uint8_t* src = run->frame + frame_off;
   uint64_t i = 0;
@@ -23,8 +31,10 @@ uint64_t copy_frame(uint64_t buf_off, uint64_t frame_off, uint64_t len, uint64_t
 }
 
 uint64_t send_reply(uint64_t buf_off, uint64_t len, uint64_t, uint64_t, uint64_t, HandlerRun* run) {
-  if (!in_range(buf_off, len, run->buffer_size) || len > kHandlerMaxFrame || !run->host || !run->host->send)
+  if (!in_range(buf_off, len, run->buffer_size) || len > kHandlerMaxFrame || !run->host || !run->host->send ||
+      !run->replies_left || !charge(run, len))
     return kFailed;
+  run->replies_left--;
   return uint64_t(run->host->send(run->host->context, run->buffer + buf_off, uint32_t(len)));
 }
 
@@ -36,7 +46,7 @@ uint64_t wake_env(uint64_t value, uint64_t, uint64_t, uint64_t, uint64_t, Handle
 uint64_t checksum(uint64_t region, uint64_t off, uint64_t len, uint64_t seed, uint64_t, HandlerRun* run) {
   const uint8_t* base = region == VENEER_REGION_FRAME ? run->frame : run->buffer;
   uint64_t size = region == VENEER_REGION_FRAME ? run->frame_len : run->buffer_size;
-  if (region > VENEER_REGION_BUFFER || !in_range(off, len, size)) return kFailed;
+  if (region > VENEER_REGION_BUFFER || !in_range(off, len, size) || !charge(run, len)) return kFailed;
   return ones_complement_sum(base + off, len, uint32_t(seed));
 }
 

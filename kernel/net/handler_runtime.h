@@ -34,6 +34,9 @@ struct HandlerRun {
   uint64_t buffer_size;
   uint8_t* stack_top;      // r10: kHandlerStackSize bytes below it belong to the handler
   const HandlerHost* host;
+  // What the helpers may still do in this run (handler.h's limits).
+  uint64_t helper_bytes_left;
+  uint64_t replies_left;
 };
 
 // A helper, called with the handler's r1..r5 and the run (System V: rdi, rsi,

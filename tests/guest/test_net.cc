@@ -96,6 +96,10 @@ TEST(network_calls_refuse_bad_input) {
   CHECK_STATUS(install(f, r), ERR_ACCESS_DENIED);
   r.frames.frames[1] = kFrameByPfn | exos::kernel_info().nframes;
   CHECK_STATUS(install(f, r), ERR_OUT_OF_RANGE);
+  // ... or one frame twice (its cells would overlap the header).
+  r.frames = saved;
+  r.frames.frames[1] = r.frames.frames[0];
+  CHECK_STATUS(install(f, r), ERR_INVALID_ARGS);
   // ... or one it may only read.
   exos::Frame shared;
   CHECK_EQ(exos::shared_page_alloc(kRingVa + 4 * kPageSize, PERM_READ, &shared), OK);
@@ -336,6 +340,25 @@ const BpfInsn kDeliver[] = {mov64_imm(0, VENEER_ASH_DELIVER), exit_insn()};
 // Reads the frame's first byte without checking its length: refused.
 const BpfInsn kUnchecked[] = {BpfInsn{0x71, 0x10, 0, 0}, exit_insn()};
 
+constexpr BpfInsn mov64_reg(uint8_t dst, uint8_t src) { return BpfInsn{0xbf, uint8_t(dst | src << 4), 0, 0}; }
+constexpr BpfInsn add64_imm(uint8_t dst, int32_t imm) { return BpfInsn{0x07, dst, 0, imm}; }
+constexpr BpfInsn jlt_imm(uint8_t dst, int32_t imm, int16_t off) { return BpfInsn{0xa5, dst, off, imm}; }
+constexpr BpfInsn jeq_imm(uint8_t dst, int32_t imm, int16_t off) { return BpfInsn{0x15, dst, off, imm}; }
+// Asks checksum() over the whole 4 KiB buffer 100 times: past the run's
+// helper budget (8 KiB) it must fail; consumed only if it did.
+const BpfInsn kChecksumHog[] = {
+    mov64_imm(6, 0),
+    mov64_imm(1, VENEER_REGION_BUFFER), mov64_imm(2, 0), mov64_imm(3, 4096), mov64_imm(4, 0),  // loop:
+    call(VENEER_HELPER_CHECKSUM), add64_imm(6, 1), jlt_imm(6, 100, -7),
+    jeq_imm(0, -1, 2), mov64_imm(0, VENEER_ASH_DELIVER), exit_insn(),
+    mov64_imm(0, VENEER_ASH_CONSUMED), exit_insn()};
+// Sends the buffer's first 60 bytes ten times (at most 4 may go), then consumes.
+const BpfInsn kReplyStorm[] = {
+    mov64_imm(6, 0),
+    mov64_imm(1, 0), mov64_imm(2, 60),  // loop:
+    call(VENEER_HELPER_SEND_REPLY), add64_imm(6, 1), jlt_imm(6, 10, -5),
+    mov64_imm(0, VENEER_ASH_CONSUMED), exit_insn()};
+
 SysResult attach(uint64_t id, const BpfInsn* p, uint64_t n, uint64_t buffer) {
   return exos::sys_net_handler_attach(id, reinterpret_cast<uint64_t>(p), n, buffer);
 }
@@ -457,4 +480,61 @@ TEST(network_filters_churn_under_traffic) {
   exos::slot_free(churn.slot);
   CHECK_EQ(exos::frame_free(p.f), OK);
   CHECK_EQ(exos::frame_free(mb), OK);
+}
+
+// What one handler may take: its code (at most 8 pages of the kernel's
+// sealed code pool, so handlers can never leave the filters without room to
+// recompile), and per frame its helpers' work (8 KiB touched, 4 replies):
+// the verifier bounds instructions, not what helpers do for them.
+TEST(network_handlers_take_bounded_resources) {
+  Ring r;
+  CHECK_EQ(make_ring(&r, kRingVa, 2), OK);
+  SysResult a = install(n::frames_to_me(n::kEtherArp), r);
+  CHECK_STATUS(a, OK);
+  exos::Frame buffer;
+  CHECK_EQ(exos::page_alloc(kRingVa + 0x200000, PERM_WRITE, &buffer), OK);
+
+  // 4,094 signed modulo operations compile to about 64 pages: refused.
+  static BpfInsn huge[kHandlerMaxInsns];
+  huge[0] = mov64_imm(0, 1);
+  for (uint32_t i = 1; i + 1 < kHandlerMaxInsns; i++) huge[i] = BpfInsn{0x97, 0, 1, 7};  // r0 s%= 7
+  huge[kHandlerMaxInsns - 1] = exit_insn();
+  CHECK_STATUS(attach(a.value, huge, kHandlerMaxInsns, buffer.ref()), ERR_NO_MEMORY);
+  // The filters still change.
+  Ring other;
+  CHECK_EQ(make_ring(&other, kRingVa + 0x100000, 1), OK);
+  SysResult b = install(n::frames_to_me(0x88B6), other);
+  CHECK_STATUS(b, OK);
+  CHECK_STATUS(exos::sys_net_filter_remove(b.value), OK);
+
+  SendPage p;
+  CHECK_EQ(make_send_page(&p), OK);
+  uint64_t len = n::arp_request(p.bytes());
+  // The helper budget: the checksum loop is cut off (and says so).
+  CHECK_STATUS(attach(a.value, kChecksumHog, sizeof kChecksumHog / sizeof kChecksumHog[0], buffer.ref()), OK);
+  uint64_t handled = info().rx_handled;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  for (int i = 0; i < 2000000 && info().rx_handled == handled && !r.peek(); i++) exos::yield();
+  CHECK_EQ(info().rx_handled, handled + 1);
+  CHECK(r.peek() == nullptr);
+  CHECK_STATUS(attach(a.value, kDeliver, 0, 0), OK);
+
+  // At most 4 replies per frame: a frame nobody claims (EtherType 0x88B5,
+  // broadcast) from the buffer, asked ten times.
+  auto* reply = reinterpret_cast<uint8_t*>(kRingVa + 0x200000);
+  for (int i = 0; i < 6; i++) reply[i] = 0xFF, reply[6 + i] = n::my_mac()[i];
+  reply[12] = 0x88, reply[13] = 0xB5;
+  CHECK_STATUS(attach(a.value, kReplyStorm, sizeof kReplyStorm / sizeof kReplyStorm[0], buffer.ref()), OK);
+  uint64_t sent = info().handler_sent;
+  handled = info().rx_handled;
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, len), OK);
+  for (int i = 0; i < 2000000 && info().rx_handled == handled; i++) exos::yield();
+  CHECK_EQ(info().rx_handled, handled + 1);
+  CHECK_EQ(info().handler_sent, sent + kHandlerMaxReplies);
+
+  CHECK_STATUS(exos::sys_net_filter_remove(a.value), OK);
+  free_ring(&r);
+  free_ring(&other);
+  CHECK_EQ(exos::frame_free(buffer), OK);
+  CHECK_EQ(exos::frame_free(p.f), OK);
 }

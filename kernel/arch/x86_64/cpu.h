@@ -49,12 +49,7 @@ inline void cli() { asm volatile("cli" ::: "memory"); }
 inline void sti() { asm volatile("sti" ::: "memory"); }
 inline void hlt() { asm volatile("hlt" ::: "memory"); }
 inline void pause() { asm volatile("pause"); }
-// Copies n bytes (the kernel links no memcpy): eight at a time, then the rest.
-inline void copy_bytes(void* dst, const void* src, uint64_t n) {
-  uint64_t words = n / 8, rest = n % 8;
-  asm volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(words) : : "memory");
-  asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(rest) : : "memory");
-}
+
 // User data-segment selectors (loading fs or gs resets that base to 0, the
 // base of every user descriptor; the kernel uses neither).
 // Straight between the registers and memory: one instruction each.
@@ -99,6 +94,21 @@ inline void load_segments(const SegmentSelectors*) {}
 inline uint64_t rdmsr(uint32_t) { return 0; }
 inline void wrmsr(uint32_t, uint64_t) {}
 #endif
+
+// Copies n bytes (the kernel links no memcpy, and is built without SSE):
+// eight at a time (rep movsq, the cheapest word loop; x86 needs no
+// alignment for it), the rest byte by byte.
+inline void copy_bytes(void* dst, const void* src, uint64_t n) {
+  auto* d = static_cast<uint8_t*>(dst);
+  auto* s = static_cast<const uint8_t*>(src);
+  uint64_t words = n / 8;
+#ifdef VENEER_HOSTED
+  for (uint64_t w = 0; w < words; w++, d += 8, s += 8) __builtin_memcpy(d, s, 8);
+#else
+  asm volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+#endif
+  for (uint64_t i = 0; i < n % 8; i++) d[i] = s[i];
+}
 
 constexpr uint32_t MSR_EFER = 0xC0000080;
 constexpr uint32_t MSR_STAR = 0xC0000081;

@@ -63,7 +63,7 @@ struct Stats {
   uint64_t arp_requests_answered, arp_replies_learnt, arp_dropped;
   uint64_t ip_bad_header, ip_bad_checksum, ip_fragments_refused, ip_not_for_us;
   uint64_t icmp_echo_answered, icmp_dropped;
-  uint64_t udp_received, udp_bad_length, udp_bad_checksum, udp_sent;
+  uint64_t udp_received, udp_bad_length, udp_bad_checksum, udp_wrong_port, udp_sent;
 };
 const Stats& stats();
 

@@ -204,9 +204,13 @@ Status ring_open(Ring* r, int slot, uint64_t pages, const Filter& f) {
   return OK;
 }
 
-void ring_close(Ring* r) {
-  if (r->installed) sys_net_filter_remove(r->filter);
+Status ring_close(Ring* r) {
+  if (!r->installed) return OK;
+  // Refused only when the kernel cannot recompile its filters just now: the
+  // filter (and its ring) stay, and so does our record of them.
+  if (Status s = static_cast<Status>(sys_net_filter_remove(r->filter).status); s != OK) return s;
   r->installed = false;  // its pages stay mapped for the next ring in the slot
+  return OK;
 }
 
 bool parse_ipv4(const uint8_t* f, size_t len, Ipv4* out) {

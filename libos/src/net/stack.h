@@ -31,7 +31,7 @@ struct Ring {
   void pop() { header()->tail = header()->tail + 1; }
 };
 veneer::Status ring_open(Ring* r, int slot, uint64_t pages, const veneer::Filter& f);
-void ring_close(Ring* r);
+veneer::Status ring_close(Ring* r);
 constexpr int kSendSlot = 0, kArpSlot = 1, kIcmpSlot = 2, kFirstUdpSlot = 3;
 
 // A received IPv4 datagram that passed every check: its payload and header fields.

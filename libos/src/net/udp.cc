@@ -79,7 +79,9 @@ bool UdpSocket::bound() const {
 
 Status UdpSocket::close() {
   if (!bound()) return ERR_BAD_STATE;
-  ring_close(&sockets[slot_].ring);  // the kernel detaches the handler with the filter
+  // The kernel detaches the handler with the filter; a refused removal
+  // leaves the socket bound (try again).
+  if (Status s = ring_close(&sockets[slot_].ring); s != OK) return s;
   release_handler_buffer(sockets[slot_]);
   sockets[slot_].used = false;
   sockets[slot_].generation++;
@@ -150,6 +152,10 @@ int64_t UdpSocket::recvfrom(void* buf, size_t cap, uint32_t* ip, uint16_t* port,
       size_t len = p.len >= 8 ? get16(u + 4) : 0;
       if (len < 8 || len > p.len) {
         stats.udp_bad_length++;
+        continue;
+      }
+      if (get16(u + 2) != port_) {  // the filter says it is ours; a ring's pages reused say otherwise
+        stats.udp_wrong_port++;
         continue;
       }
       if (get16(u + 6) && udp_checksum(p.src, p.dst, u, len) != 0) {
