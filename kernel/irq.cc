@@ -93,7 +93,18 @@ void irq_arrived(uint64_t line) {
   set_masked(line, true);
   if (line >= 8) outb(kSlaveCmd, kEoi);
   outb(kMasterCmd, kEoi);
-  if (Env* e = owner[line] ? env_from_id(owner[line]) : nullptr) e->irq_pending |= 1u << line;
+  if (Env* e = owner[line] ? env_from_id(owner[line]) : nullptr) irq_mark_pending(e, 1u << line);
+}
+
+void irq_mark_pending(Env* e, uint32_t bits) {
+  e->irq_pending |= bits;
+  if (e->info->state == ENV_BLOCKED && e->recv == RECV_ENTRY && e->xhandler) {
+    e->recv = RECV_NONE;
+    e->waiting_on = 0;
+    e->tf.rax = OK;
+    e->tf.rdx = 1;  // pct_wait's value: an upcall came, not a transfer
+    e->info->state = ENV_RUNNABLE;
+  }
 }
 
 bool irq_deliver(Env* e) {

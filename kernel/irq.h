@@ -38,6 +38,11 @@ void irq_env_gone(Env* e);
 // and nothing at all for a spurious line 7 or 15, which the PIC did not
 // put in service).
 void irq_arrived(uint64_t line);
+// Marks `bits` pending for e's interrupt upcall (its lines, or
+// kNetInterruptBit). An env blocked in pct_wait with an exception handler
+// becomes runnable, so that the upcall runs: its pct_wait returns (OK, value
+// 1) when the handler resumes it.
+void irq_mark_pending(Env* e, uint32_t bits);
 // Delivers e's pending lines as one upcall if it has a handler (the
 // pending set, as a bit mask, in the frame's error_code). True if delivered.
 bool irq_deliver(Env* e);

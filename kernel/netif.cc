@@ -4,6 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/dev/virtio_net.h"
 #include "kernel/env.h"
+#include "kernel/irq.h"
 #include "kernel/memory.h"
 #include "kernel/mm/code_pages.h"
 #include "kernel/net/filter_set.h"
@@ -176,7 +177,7 @@ void deliver(const uint8_t* frame, uint32_t len) {
   r.cell = r.cell + 1 == r.cells ? 0 : r.cell + 1;
   info.rx_delivered++;
   if (r.upcall)
-    if (Env* e = env_from_id(r.owner)) e->irq_pending |= kNetInterruptBit;
+    if (Env* e = env_from_id(r.owner)) irq_mark_pending(e, kNetInterruptBit);
 }
 
 void handler_wake(void*, uint64_t value) {
@@ -185,7 +186,7 @@ void handler_wake(void*, uint64_t value) {
     h->wakes = h->wakes + 1;
     h->wake_value = value;
   }
-  if (Env* e = env_from_id(r.owner)) e->irq_pending |= kNetInterruptBit;
+  if (Env* e = env_from_id(r.owner)) irq_mark_pending(e, kNetInterruptBit);
 }
 
 void detach(Ring& r) {

@@ -34,13 +34,11 @@ extern "C" [[noreturn]] void exos_pct_dispatch(uint64_t sender, uint64_t kind, c
   for (;;) {
     exos::Message out = exos::serve_fn(in);
     if (!in.sync) {
-      exos::sys_pct_wait();  // does not return: the next transfer enters anew
-      exos::panic("pct_wait returned");
+      for (;;) exos::sys_pct_wait();  // the next transfer enters anew (it returns only after an upcall)
     }
     if (exos::pct_call(veneer::kPctReply, out, &in) != veneer::OK) {
       // The caller went away: wait for the next one at the entry point.
-      exos::sys_pct_wait();
-      exos::panic("pct_wait returned");
+      for (;;) exos::sys_pct_wait();
     }
   }
 }
@@ -64,8 +62,7 @@ void pct_serve(PctHandler fn) {
   internal::pct_stack_init();
   extern void exos_pct_entry() asm("exos_pct_entry");
   sys_env_set_pct_entry(veneer::kSelfSlot, reinterpret_cast<uint64_t>(&exos_pct_entry), kPctStackTop);
-  sys_pct_wait();
-  panic("pct_wait returned");
+  for (;;) sys_pct_wait();  // returns only after an interrupt upcall: wait again
 }
 
 }  // namespace exos

@@ -450,6 +450,31 @@ int main() {
         if (r.status == veneer::OK) exos::sys_net_filter_remove(r.value);
       }
     }
+    case CHILD_NET_WAIT: {
+      map_mailbox();
+      exos::set_exception_handler(veneer::kVecInterrupt, [](veneer::ExceptionFrame* f) {
+        if (f->error_code & veneer::kNetInterruptBit) mailbox()->net_wait_upcalls = mailbox()->net_wait_upcalls + 1;
+      });
+      veneer::NetRingFrames ring{1, {}};
+      exos::Frame f;
+      if (exos::page_alloc(kVictimVa, veneer::PERM_WRITE, &f) != veneer::OK) exos::exit();
+      if (exos::page_alloc(kVictimVa + 0x10000, veneer::PERM_WRITE) != veneer::OK) exos::exit();
+      ring.frames[0] = f.ref();
+      veneer::Filter filter = guest::net::frames_to_me(guest::net::kEtherArp);
+      if (exos::sys_net_filter_install(reinterpret_cast<uint64_t>(&filter), reinterpret_cast<uint64_t>(&ring),
+                                       veneer::NET_RING_UPCALL).status != veneer::OK)
+        exos::exit();
+      // An entry point (never entered here: nobody transfers to us) so that
+      // pct_wait blocks.
+      exos::sys_env_set_pct_entry(veneer::kSelfSlot, reinterpret_cast<uint64_t>(&spin), kVictimVa + 0x11000);
+      mailbox()->net_wait_ready = 1;
+      for (;;) {
+        veneer::SysResult r = exos::sys_pct_wait();
+        mailbox()->net_wait_status = r.status;
+        mailbox()->net_wait_value = r.value;
+        mailbox()->net_wait_returns = mailbox()->net_wait_returns + 1;
+      }
+    }
     case CHILD_TABLE_HOARDER: table_hoarder(); break;
     case CHILD_SPAWN_MODULE: {
       map_mailbox();

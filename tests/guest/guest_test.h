@@ -54,6 +54,7 @@ enum ChildMode : uint64_t {
   CHILD_PORT_PROBE = 23,        // reads an I/O port each time it is asked, reports faults and values
   CHILD_NET_CLAIM = 24,         // installs the ARP filter of tests/guest/net_frames.h, reports the status
   CHILD_NET_CHURN = 25,         // installs and removes that filter in a loop, counting installs
+  CHILD_NET_WAIT = 26,          // that filter with upcalls, then blocks in pct_wait; reports each return
 };
 
 // Selectors the segment setter loads: the user code and data descriptors,
@@ -121,6 +122,11 @@ struct Mailbox {
   volatile uint64_t net_claim_id;
   volatile uint64_t net_churn_installs;
   volatile uint64_t net_churn_frames;  // frames its ring got, in all
+  volatile uint64_t net_wait_ready;
+  volatile uint64_t net_wait_upcalls;
+  volatile uint64_t net_wait_returns;
+  volatile int64_t net_wait_status;
+  volatile uint64_t net_wait_value;
 };
 
 // The I/O port the port tests use: COM2's scratch register (the test

@@ -538,3 +538,37 @@ TEST(network_handlers_take_bounded_resources) {
   CHECK_EQ(exos::frame_free(buffer), OK);
   CHECK_EQ(exos::frame_free(p.f), OK);
 }
+
+// An env blocked in pct_wait is woken by its interrupt upcall (frames for a
+// filter with NET_RING_UPCALL): the upcall runs, then pct_wait returns OK
+// with value 1, and the env may wait again.
+TEST(network_upcall_wakes_an_env_waiting_in_pct_wait) {
+  exos::Frame mb;
+  CHECK_EQ(exos::shared_page_alloc(guest::kMailboxVa, PERM_WRITE, &mb), OK);
+  mailbox()->net_wait_ready = 0;
+  mailbox()->net_wait_upcalls = 0;
+  mailbox()->net_wait_returns = 0;
+  exos::Child waiter;
+  CHECK_EQ(guest::spawn_child(guest::CHILD_NET_WAIT, mb.slot, &waiter), OK);
+  for (int i = 0; i < 100000 && !mailbox()->net_wait_ready; i++) exos::yield();
+  for (int i = 0; i < 100000 && exos::env_info(waiter.id).state != ENV_BLOCKED; i++) exos::yield();
+  CHECK_EQ(exos::env_info(waiter.id).state, ENV_BLOCKED);
+  CHECK_EQ(mailbox()->net_wait_returns, 0u);
+
+  SendPage p;
+  CHECK_EQ(make_send_page(&p), OK);
+  CHECK_STATUS(exos::sys_net_send(p.f.ref(), 0, n::arp_request(p.bytes())), OK);  // the answer is the waiter's
+  for (int i = 0; i < 2000000 && !mailbox()->net_wait_returns; i++) exos::yield();
+  CHECK(mailbox()->net_wait_upcalls >= 1);
+  CHECK_EQ(mailbox()->net_wait_returns, 1u);
+  CHECK_EQ(mailbox()->net_wait_status, OK);
+  CHECK_EQ(mailbox()->net_wait_value, 1u);
+  for (int i = 0; i < 100000 && exos::env_info(waiter.id).state != ENV_BLOCKED; i++) exos::yield();
+  CHECK_EQ(exos::env_info(waiter.id).state, ENV_BLOCKED);  // waiting again
+
+  CHECK_STATUS(exos::sys_env_destroy(waiter.slot), OK);
+  exos::sys_cap_delete(waiter.slot);
+  exos::slot_free(waiter.slot);
+  CHECK_EQ(exos::frame_free(p.f), OK);
+  CHECK_EQ(exos::frame_free(mb), OK);
+}

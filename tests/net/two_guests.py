@@ -12,7 +12,7 @@ import re
 import socket
 import subprocess
 import sys
-import time
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import qemu_args  # noqa: E402
@@ -37,18 +37,35 @@ def main():
         qemu_args.veneer_command(args.kernel, [args.echo], append=f"count={args.count} ip=10.0.2.16 peer=10.0.2.15"),
         f"connect=127.0.0.1:{port}"), "52:54:00:12:34:57")
     a = subprocess.Popen(server, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    time.sleep(1)  # A listens before B connects
-    b = subprocess.Popen(client, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    lines_a = []
+    started = threading.Event()
+
+    def read_a():
+        for line in a.stdout:
+            lines_a.append(line.decode(errors="replace"))
+            if "listening on" in lines_a[-1]:
+                started.set()
+    reader = threading.Thread(target=read_a, daemon=True)
+    reader.start()
+    # QEMU opens its listening socket before the guest runs, and B must not
+    # ask for A's address before A answers ARP (B gives up after a second):
+    # B starts once A's server says it listens. (Probing the port instead
+    # would take the one connection QEMU accepts.)
     failures = []
+    if not started.wait(60):
+        failures.append("guest A's server did not start")
+    b = subprocess.Popen(client, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         out_b, _ = b.communicate(timeout=args.timeout)
-        out_a, _ = a.communicate(timeout=30)
+        a.wait(timeout=30)
     except subprocess.TimeoutExpired:
         failures.append("a guest did not finish in time")
         for p in (a, b):
             p.kill()
-        out_a, out_b = a.communicate()[0], b.communicate()[0]
-    out_a, out_b = out_a.decode(errors="replace"), out_b.decode(errors="replace")
+        out_b = b.communicate()[0]
+        a.wait()
+    reader.join(timeout=5)
+    out_a, out_b = "".join(lines_a), out_b.decode(errors="replace")
     for name, p, out in (("A (server)", a, out_a), ("B (client)", b, out_b)):
         if p.returncode != qemu_args.EXIT_SUCCESS:
             failures.append(f"guest {name} exited {p.returncode}, expected {qemu_args.EXIT_SUCCESS}")

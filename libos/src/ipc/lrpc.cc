@@ -51,8 +51,7 @@ Status lrpc_serve(const char* name, const LrpcProc* procs, uint32_t nprocs, Trus
   if (r.status != veneer::OK) return static_cast<Status>(r.status);
   internal::Reply rep = internal::manager_call(internal::OP_LRPC_EXPORT, n[0], n[1], trust == Trust::Trusted);
   if (rep.status != veneer::OK) return rep.status;
-  sys_pct_wait();  // calls enter at the entry point from now on
-  panic("pct_wait returned");
+  for (;;) sys_pct_wait();  // calls enter at the entry point from now on (it returns only after an upcall)
 }
 
 Status lrpc_import(const char* name, Binding* b) {

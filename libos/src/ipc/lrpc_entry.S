@@ -51,8 +51,8 @@ exos_lrpc_checked_entry:
   jns 1b
 9:
   mov $SYS_pct_wait, %rax        /* the caller is gone: the next call enters anew */
-  syscall
-  ud2
+  syscall                        /* returns only after an interrupt upcall: wait again */
+  jmp 9b
 8:
   xor %esi, %esi
   mov $LRPC_ERR_REFUSED, %rdx
@@ -88,9 +88,10 @@ exos_lrpc_trusted_entry:
   syscall
   test %rax, %rax
   jns 1b
+6:
   mov $SYS_pct_wait, %rax
-  syscall
-  ud2
+  syscall                        /* returns only after an interrupt upcall: wait again */
+  jmp 6b
 
 /* int64_t exos_lrpc_call(slot, w0, a0, a1, len, uint64_t out[2]): a checked
    call. The server hands back rbx, rbp and r12-r15 as it likes, so ours are
