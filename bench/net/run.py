@@ -20,7 +20,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 
@@ -28,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "pcprof"))
 import qemu_args  # noqa: E402
+from guest_run import SerialLog, free_port  # noqa: E402
 from report import Symbolizer, read_windows, KERNEL_BASE  # noqa: E402
 
 SEALED_CODE = 0xFFFFFFFFA0000000  # kernel/memory.h kSealedCodeVa: generated code
@@ -79,27 +79,15 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     prof = os.path.join(outdir, "net.pcprof.out")
 
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port(socket.SOCK_DGRAM)
     append = f"count={args.count}" + (" ash=1" if args.ash else "")
     cmd = qemu_args.veneer_command(kernel, [program], append=append, icount=True)
     cmd = qemu_args.with_hostfwd(cmd, [f"udp:127.0.0.1:{port}-:7"]) + ["-plugin", f"{plugin},out={prof}"]
     qemu = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log = []
-    ready = threading.Event()
-
-    def reader():
-        for line in qemu.stdout:
-            text = line.decode(errors="replace").rstrip()
-            log.append(text)
-            if "listening on" in text:
-                ready.set()
-    threading.Thread(target=reader, daemon=True).start()
-    if not ready.wait(120):
+    serial = SerialLog(qemu)
+    if not serial.read_until("listening on", time.time() + 120):
         qemu.kill()
-        sys.exit("bench/net: the echo server did not start:\n" + "\n".join(log[-20:]))
+        sys.exit("bench/net: the echo server did not start:\n" + "\n".join(serial.lines[-20:]))
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     c.settimeout(10)
     size = max(args.size, 4)
@@ -116,7 +104,8 @@ def main():
             reply = c.recvfrom(2048)[0]
         except socket.timeout:
             qemu.kill()
-            sys.exit(f"bench/net: no answer in 10 s after {len(seen)} datagrams:\n" + "\n".join(log[-10:]))
+            serial.drain()
+            sys.exit(f"bench/net: no answer in 10 s after {len(seen)} datagrams:\n" + "\n".join(serial.lines[-10:]))
         i = int.from_bytes(reply[:4], "big")
         if reply != datagram(i) or i in seen:
             sys.exit(f"bench/net: datagram {i} came back different")
@@ -125,8 +114,8 @@ def main():
             c.sendto(datagram(sent), ("127.0.0.1", port))
             sent += 1
     qemu.wait(timeout=120)
-    time.sleep(0.2)
-    text = "\n".join(log)
+    serial.drain()
+    text = serial.text()
     open(os.path.join(outdir, "net.serial.log"), "w").write(text)
     handler = None
     m = re.search(r"attached a handler .*: (\d+) instructions, (\d+) bytes of code at ([0-9a-f]+)", text)

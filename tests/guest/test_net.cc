@@ -67,6 +67,16 @@ Status make_send_page(SendPage* p) { return exos::page_alloc(kSendVa, PERM_WRITE
 
 volatile uint64_t net_upcalls, net_upcall_mask;
 
+// Counts the interrupt upcalls from here on (net_upcalls, and the last
+// error_code in net_upcall_mask).
+void count_upcalls() {
+  exos::set_exception_handler(kVecInterrupt, [](ExceptionFrame* f) {
+    net_upcalls = net_upcalls + 1;
+    net_upcall_mask = f->error_code;
+  });
+  net_upcalls = 0;
+}
+
 }  // namespace
 
 TEST(network_calls_refuse_bad_input) {
@@ -149,11 +159,7 @@ TEST(network_calls_refuse_bad_input) {
 // ARP and ping to QEMU's gateway: a frame sent from the env's memory, the
 // answer demultiplexed by its filters into its ring, with an upcall.
 TEST(network_reaches_the_gateway) {
-  exos::set_exception_handler(kVecInterrupt, [](ExceptionFrame* f) {
-    net_upcalls = net_upcalls + 1;
-    net_upcall_mask = f->error_code;
-  });
-  net_upcalls = 0;
+  count_upcalls();
   Ring arp, icmp;
   CHECK_EQ(make_ring(&arp, kRingVa, 2), OK);
   CHECK_EQ(make_ring(&icmp, kRingVa + 0x100000, 4), OK);
@@ -367,11 +373,7 @@ SysResult attach(uint64_t id, const BpfInsn* p, uint64_t n, uint64_t buffer) {
 // Safe handlers run in the receive path: verified when attached, consuming
 // or passing on frames, waking the env; every bad attachment refused.
 TEST(network_handlers_run_on_arrival) {
-  exos::set_exception_handler(kVecInterrupt, [](ExceptionFrame* f) {
-    net_upcalls = net_upcalls + 1;
-    net_upcall_mask = f->error_code;
-  });
-  net_upcalls = 0;
+  count_upcalls();
   Ring r, other;
   CHECK_EQ(make_ring(&r, kRingVa, 2), OK);
   CHECK_EQ(make_ring(&other, kRingVa + 0x100000, 1), OK);

@@ -22,6 +22,7 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import qemu_args  # noqa: E402
+from guest_run import verdict  # noqa: E402
 
 
 def tftp_server(sock, files, uploads):
@@ -120,14 +121,7 @@ def main():
     if "linux: /bin/sh exited with status 0" not in out:
         failures.append(f"the shell did not exit with status 0 ({code or 'see the log'})")
     print("\n".join(l for l in out.splitlines() if re.match(r"(tftp|udp_probe|linux:)", l)))
-    if failures:
-        print(out[-3000:])
-        for f in failures:
-            print("FAIL:", f)
-        print("FAIL")
-        return 1
-    print("PASS")
-    return 0
+    return verdict(failures, out[-3000:])
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import qemu_args  # noqa: E402
+from guest_run import SerialLog, free_port, verdict  # noqa: E402
 
 GUEST_MAC = bytes.fromhex("525400123456")  # tools/qemu_args.py
 GW_MAC = bytes.fromhex("52550a000202")
@@ -191,41 +192,18 @@ def main():
     ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args()
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     probes = (args.count + args.batch - 1) // args.batch
     cmd = qemu_args.veneer_command(args.kernel, [args.echo], append=f"count={probes + args.valid}")
     cmd = qemu_args.with_socket_link(cmd, f"listen=127.0.0.1:{port}")
     qemu = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    lines = queue.Queue()
-
-    def reader():
-        for line in qemu.stdout:
-            lines.put(line.decode(errors="replace").rstrip())
-        lines.put(None)
-    threading.Thread(target=reader, daemon=True).start()
-    log = []
+    serial = SerialLog(qemu)
     deadline = time.time() + args.timeout
-
-    def read_until(pattern):
-        while time.time() < deadline:
-            try:
-                text = lines.get(timeout=max(0.1, deadline - time.time()))
-            except queue.Empty:
-                return None
-            if text is None:
-                return None
-            log.append(text)
-            if re.search(pattern, text):
-                return text
-        return None
 
     failures = []
     try:
         link = Link(port)
-        if not read_until(r"udp_echo: listening on 10\.0\.2\.15:7"):
+        if not serial.read_until(r"udp_echo: listening on 10\.0\.2\.15:7", deadline):
             raise RuntimeError("the echo server did not start")
         rng = random.Random(args.seed)
         table = kinds()
@@ -262,8 +240,8 @@ def main():
         for i in range(args.valid):
             echo(rng.randbytes(rng.randint(0, 1472)), f"valid datagram {i}")
         print(f"malformed_frames: then {args.valid} valid datagrams echoed byte-exact")
-        counters = read_until(r"udp_echo: udp received")
-        kernel = read_until(r"udp_echo: kernel rx")
+        counters = serial.read_until(r"udp_echo: udp received", deadline)
+        kernel = serial.read_until(r"udp_echo: kernel rx", deadline)
         code = qemu.wait(timeout=max(1, deadline - time.time()))
         print(counters)
         print(kernel)
@@ -305,14 +283,7 @@ def main():
         if qemu.poll() is None:
             qemu.kill()
             qemu.wait()
-    if failures:
-        print("\n".join(log[-30:]))
-        for f in failures:
-            print("FAIL:", f)
-        print("FAIL")
-        return 1
-    print("PASS")
-    return 0
+    return verdict(failures, "\n".join(serial.lines[-30:]))
 
 
 if __name__ == "__main__":

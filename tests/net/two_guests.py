@@ -9,13 +9,13 @@ byte-exact. Both must power off with the success code.
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import qemu_args  # noqa: E402
+from guest_run import SerialLog, free_port, verdict  # noqa: E402
 
 
 def main():
@@ -26,10 +26,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=120)
     args = ap.parse_args()
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     server = qemu_args.with_socket_link(
         qemu_args.veneer_command(args.kernel, [args.echo], append=f"count={args.count} ip=10.0.2.15"),
         f"listen=127.0.0.1:{port}")
@@ -37,22 +34,13 @@ def main():
         qemu_args.veneer_command(args.kernel, [args.echo], append=f"count={args.count} ip=10.0.2.16 peer=10.0.2.15"),
         f"connect=127.0.0.1:{port}"), "52:54:00:12:34:57")
     a = subprocess.Popen(server, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    lines_a = []
-    started = threading.Event()
-
-    def read_a():
-        for line in a.stdout:
-            lines_a.append(line.decode(errors="replace"))
-            if "listening on" in lines_a[-1]:
-                started.set()
-    reader = threading.Thread(target=read_a, daemon=True)
-    reader.start()
+    serial_a = SerialLog(a)
     # QEMU opens its listening socket before the guest runs, and B must not
     # ask for A's address before A answers ARP (B gives up after a second):
     # B starts once A's server says it listens. (Probing the port instead
     # would take the one connection QEMU accepts.)
     failures = []
-    if not started.wait(60):
+    if not serial_a.read_until("listening on", time.time() + 60):
         failures.append("guest A's server did not start")
     b = subprocess.Popen(client, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
@@ -64,8 +52,8 @@ def main():
             p.kill()
         out_b = b.communicate()[0]
         a.wait()
-    reader.join(timeout=5)
-    out_a, out_b = "".join(lines_a), out_b.decode(errors="replace")
+    serial_a.drain()
+    out_a, out_b = serial_a.text(), out_b.decode(errors="replace")
     for name, p, out in (("A (server)", a, out_a), ("B (client)", b, out_b)):
         if p.returncode != qemu_args.EXIT_SUCCESS:
             failures.append(f"guest {name} exited {p.returncode}, expected {qemu_args.EXIT_SUCCESS}")
@@ -75,15 +63,7 @@ def main():
         failures.append("the server did not answer every datagram")
     for out in (out_a, out_b):
         print("\n".join(l for l in out.splitlines() if l.startswith("udp_echo:")))
-    if failures:
-        print(out_a[-1500:])
-        print(out_b[-1500:])
-        for f in failures:
-            print("FAIL:", f)
-        print("FAIL")
-        return 1
-    print("PASS")
-    return 0
+    return verdict(failures, out_a[-1500:] + "\n" + out_b[-1500:])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ checksum must be right.
 
 import argparse
 import os
-import queue
 import random
 import re
 import shutil
@@ -26,19 +25,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import qemu_args  # noqa: E402
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from guest_run import SerialLog, free_port, verdict  # noqa: E402
 
 
 def check_capture(tshark, pcap, at_least):
@@ -73,7 +64,7 @@ def main():
 
     nc = shutil.which("nc")
     total = args.count + (1 if nc else 0)
-    port = free_udp_port()
+    port = free_port(socket.SOCK_DGRAM)
     append = f"count={total}" + (" ash=1" if args.ash else "")
     cmd = qemu_args.veneer_command(args.kernel, [args.echo], append=append)
     cmd = qemu_args.with_hostfwd(cmd, [f"udp:127.0.0.1:{port}-:7"])
@@ -85,32 +76,12 @@ def main():
     pcap = os.path.join(pcap_dir.name, "link.pcap")
     cmd += ["-object", f"filter-dump,id=dump0,netdev=net0,file={pcap}"]
     qemu = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    log = []
+    serial = SerialLog(qemu)
     deadline = time.time() + args.timeout
-    lines = queue.Queue()
-
-    def reader():  # the serial log, read all along so QEMU never blocks on it
-        for line in qemu.stdout:
-            lines.put(line.decode(errors="replace").rstrip())
-        lines.put(None)
-    threading.Thread(target=reader, daemon=True).start()
-
-    def read_until(pattern):
-        while time.time() < deadline:
-            try:
-                text = lines.get(timeout=max(0.1, deadline - time.time()))
-            except queue.Empty:
-                return None
-            if text is None:
-                return None
-            log.append(text)
-            if re.search(pattern, text):
-                return text
-        return None
 
     failures = []
     try:
-        if not read_until(r"udp_echo: listening on 10\.0\.2\.15:7"):
+        if not serial.read_until(r"udp_echo: listening on 10\.0\.2\.15:7", deadline):
             failures.append("the echo server did not start")
             raise SystemExit
         rng = random.Random(args.seed)
@@ -146,8 +117,8 @@ def main():
         elif not nc:
             print("udp_echo_peer: no nc on this host; the Python client alone")
         if not failures:
-            counters = read_until(r"udp_echo: udp received")
-            kernel = read_until(r"udp_echo: kernel rx")
+            counters = serial.read_until(r"udp_echo: udp received", deadline)
+            kernel = serial.read_until(r"udp_echo: kernel rx", deadline)
             code = qemu.wait(timeout=max(1, deadline - time.time()))
             if code != qemu_args.EXIT_SUCCESS:
                 failures.append(f"QEMU exit code {code}, expected {qemu_args.EXIT_SUCCESS}")
@@ -177,21 +148,8 @@ def main():
     if not failures:
         failures += check_capture(tshark, pcap, 2 * total)
     if failures:
-        while True:
-            try:
-                text = lines.get(timeout=1)
-            except queue.Empty:
-                break
-            if text is None:
-                break
-            log.append(text)
-        print("\n".join(log[-30:]))
-        for f in failures:
-            print("FAIL:", f)
-        print("FAIL")
-        return 1
-    print("PASS")
-    return 0
+        serial.drain()
+    return verdict(failures, "\n".join(serial.lines[-30:]))
 
 
 if __name__ == "__main__":
