@@ -128,8 +128,7 @@ const net::HandlerHost handler_host{nullptr, handler_send, handler_wake};
 // the owner's (freed, revoked or given away since the filter was installed).
 uint8_t* ring_bytes(const Ring& r, uint64_t offset) {
   uint64_t i = offset / kPageSize;
-  const FrameInfo& f = frames.info(r.pfn[i]);
-  if (f.owner != r.owner || f.guard != r.guard[i]) return nullptr;
+  if (!frame_still(r.pfn[i], r.guard[i], r.owner)) return nullptr;
   return phys_to_virt<uint8_t>(uint64_t(r.pfn[i]) * kPageSize + offset % kPageSize);
 }
 

@@ -555,6 +555,17 @@ SysResult sys_irq_bind(uint64_t env_slot, uint64_t irq_slot, uint64_t bind) {
 }
 
 // ---- Network (abi.h): rare calls, slow numbers, decoded here ----
+// A frame the kernel will write for e from now on (a ring's, a handler's
+// buffer): named by a reference with write right, and e's own user frame.
+Status own_writable_frame(Env* e, uint64_t ref, uint64_t* pfn) {
+  FrameRef fr;
+  if (Status s = decode_frame(e, e, ref, RIGHT_WRITE, &fr); s != OK) return s;
+  const FrameInfo& info = frames.info(fr.pfn);
+  if (info.owner != e->id || info.kind != FRAME_USER) return ERR_ACCESS_DENIED;
+  *pfn = fr.pfn;
+  return OK;
+}
+
 Status net_filter_install(Env* e, uint64_t filter_va, uint64_t ring_va, uint64_t flags, uint64_t* id) {
   if (!netif_present()) return ERR_NO_DEVICE;
   if (flags & ~uint64_t(NET_RING_UPCALL)) return ERR_INVALID_ARGS;
@@ -567,13 +578,9 @@ Status net_filter_install(Env* e, uint64_t filter_va, uint64_t ring_va, uint64_t
   // writable by it, checked once here.
   NetRingPfns pfns{static_cast<uint32_t>(ring.count), {}};
   for (uint64_t i = 0; i < ring.count; i++) {
-    FrameRef fr;
-    if (Status s = decode_frame(e, e, ring.frames[i], RIGHT_WRITE, &fr); s != OK) return s;
-    const FrameInfo& info = frames.info(fr.pfn);
-    if (info.owner != e->id || info.kind != FRAME_USER) return ERR_ACCESS_DENIED;
+    if (Status s = own_writable_frame(e, ring.frames[i], &pfns.pfn[i]); s != OK) return s;
     for (uint64_t j = 0; j < i; j++)
-      if (pfns.pfn[j] == fr.pfn) return ERR_INVALID_ARGS;  // a frame twice: cells would overlap the header
-    pfns.pfn[i] = fr.pfn;
+      if (pfns.pfn[j] == pfns.pfn[i]) return ERR_INVALID_ARGS;  // a frame twice: cells would overlap the header
   }
   uint32_t got;
   Status s = netif_filter_install(e, f, pfns, flags, &got);
@@ -589,11 +596,9 @@ Status net_handler_attach(Env* e, uint64_t id, uint64_t insns_va, uint64_t count
   if (count == 0) return netif_handler_detach(e, id);
   if (count > kHandlerMaxInsns) return ERR_HANDLER_SIZE;
   if (Status s = copy_from_user(e, handler_program, insns_va, count * sizeof(BpfInsn)); s != OK) return s;
-  FrameRef fr;
-  if (Status s = decode_frame(e, e, buffer, RIGHT_WRITE, &fr); s != OK) return s;
-  const FrameInfo& info = frames.info(fr.pfn);
-  if (info.owner != e->id || info.kind != FRAME_USER) return ERR_ACCESS_DENIED;
-  return netif_handler_attach(e, id, handler_program, static_cast<uint32_t>(count), fr.pfn);
+  uint64_t pfn;
+  if (Status s = own_writable_frame(e, buffer, &pfn); s != OK) return s;
+  return netif_handler_attach(e, id, handler_program, static_cast<uint32_t>(count), pfn);
 }
 
 Status net_send(Env* e, uint64_t frame, uint64_t offset, uint64_t len) {

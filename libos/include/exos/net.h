@@ -83,6 +83,10 @@ class UdpSocket {
   // env or another socket of this env has it, ERR_BUSY when this socket is bound, ERR_NO_RESOURCES when
   // kMaxUdpSockets are.
   veneer::Status bind(uint16_t port);
+  // bind() to a free port of 49152..65535, each tried once, starting after
+  // the last one this env was given: ERR_FILTER_OVERLAP when all are taken.
+  // (sendto() on an unbound socket does this first.)
+  veneer::Status bind_ephemeral();
   veneer::Status close();
   // Sets the default destination for send(); datagrams from other peers
   // are still received (recvfrom says who sent them).

@@ -95,14 +95,7 @@ long bind(int s, const void* addr, uint64_t len) {
   if (long e = read_addr(addr, len, &ip, &port)) return e;
   if (ip != 0 && ip != net::config().ip) return -EADDRNOTAVAIL;
   if (k->udp.bound()) return -EINVAL;
-  if (port == 0) {  // any port: the next free ephemeral one
-    for (uint16_t p = 49152; p != 0; p++) {
-      Status st = k->udp.bind(p);
-      if (st != veneer::ERR_FILTER_OVERLAP) return errno_of(st);
-    }
-    return -EADDRINUSE;
-  }
-  return errno_of(k->udp.bind(port));
+  return errno_of(port == 0 ? k->udp.bind_ephemeral() : k->udp.bind(port));  // 0: any free ephemeral port
 }
 
 long connect(int s, const void* addr, uint64_t len) {

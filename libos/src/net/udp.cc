@@ -19,7 +19,9 @@ struct Bound {
 };
 Bound sockets[kMaxUdpSockets];
 uint32_t sockets_env;  // whose they are: a forked child's copy is not its own
-uint16_t next_ephemeral = 49152;
+constexpr uint16_t kFirstEphemeral = 49152;  // to 65535, as Linux's default range
+constexpr uint32_t kEphemeralPorts = 65536 - kFirstEphemeral;
+uint16_t next_ephemeral = kFirstEphemeral;
 
 void fresh_sockets() {
   if (sockets_env == self_id()) return;
@@ -77,6 +79,15 @@ bool UdpSocket::bound() const {
   return slot_ >= 0 && sockets[slot_].used && sockets[slot_].generation == generation_;
 }
 
+Status UdpSocket::bind_ephemeral() {
+  Status s = ERR_FILTER_OVERLAP;
+  for (uint32_t tries = 0; tries < kEphemeralPorts && s == ERR_FILTER_OVERLAP; tries++) {
+    s = bind(next_ephemeral);
+    next_ephemeral = next_ephemeral == 65535 ? kFirstEphemeral : uint16_t(next_ephemeral + 1);
+  }
+  return s;
+}
+
 Status UdpSocket::close() {
   if (!bound()) return ERR_BAD_STATE;
   // The kernel detaches the handler with the filter; a refused removal
@@ -100,12 +111,7 @@ Status UdpSocket::sendto(uint32_t ip, uint16_t port, const void* data, size_t le
   if (!ready()) return ERR_BAD_STATE;
   if (ip == 0 || port == 0 || len > kMaxUdpPayload) return ERR_INVALID_ARGS;
   if (!bound()) {  // an unbound socket sends from an ephemeral port, bound for the answer
-    Status s = ERR_FILTER_OVERLAP;
-    for (int tries = 0; tries < 64 && s == ERR_FILTER_OVERLAP; tries++) {
-      s = bind(next_ephemeral);
-      next_ephemeral = next_ephemeral == 65535 ? 49152 : uint16_t(next_ephemeral + 1);
-    }
-    if (s != OK) return s;
+    if (Status s = bind_ephemeral(); s != OK) return s;
   }
   uint8_t* u = send_buffer(kDataPage) + 34;
   put16(u, port_);
